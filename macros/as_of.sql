@@ -1,0 +1,21 @@
+{#- The reference moment for recency, tenure and age: var as_of_date, else the latest clean event. -#}
+{% macro as_of_time(events_relation) -%}
+    {%- if var('as_of_date') -%}
+        cast('{{ var("as_of_date") }}' as timestamp)
+    {%- else -%}
+        (select max(event_time) from {{ events_relation }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Age band of an age in years. -#}
+{% macro age_band(age) -%}
+    case
+        when {{ age }} is null then null
+        when {{ age }} < 25 then '18-24'
+        when {{ age }} < 35 then '25-34'
+        when {{ age }} < 45 then '35-44'
+        when {{ age }} < 55 then '45-54'
+        when {{ age }} < 65 then '55-64'
+        else '65+'
+    end
+{%- endmacro %}

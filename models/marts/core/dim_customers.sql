@@ -1,0 +1,85 @@
+-- The unified customer profile. Personal data only hashed; missing demographics of known
+-- customers imputed (median age, most frequent gender) and flagged; customer value outliers
+-- flagged by Tukey fences and z-score, never dropped.
+with
+
+customers as (
+    select * from {{ ref('int_customers__unified') }}
+),
+
+aged as (
+    select
+        *,
+        case
+            when stated_age between 13 and 110 then stated_age
+            when birth_date is not null
+                then floor({{ dbt.datediff('birth_date', as_of_time(ref('int_events__enriched')), 'day') }} / 365.25)
+        end as known_age
+    from customers
+),
+
+imputation as (
+    select
+        median(known_age) filter (where known_age between 13 and 110) as median_age,
+        mode(gender) filter (where gender is not null) as mode_gender
+    from aged
+    where not is_anonymous
+),
+
+value_stats as (
+    select
+        quantile_cont(lifetime_revenue, 0.25) as q1,
+        quantile_cont(lifetime_revenue, 0.75) as q3,
+        avg(lifetime_revenue) as mean_revenue,
+        stddev_samp(lifetime_revenue) as sd_revenue
+    from customers
+    where n_orders > 0
+),
+
+final as (
+    select
+        aged.customer_key,
+        aged.customer_id,
+        aged.is_anonymous,
+        aged.anonymous_id,
+        aged.n_devices,
+        case when aged.email is not null then {{ hash_pii('aged.email') }} end as email_sha256,
+        aged.email is not null as has_email,
+        case
+            when aged.known_age between 13 and 110 then cast(aged.known_age as integer)
+            when not aged.is_anonymous then cast(round(imputation.median_age) as integer)
+        end as age,
+        {{ age_band("case when aged.known_age between 13 and 110 then aged.known_age when not aged.is_anonymous then round(imputation.median_age) end") }}
+            as age_band,
+        not aged.is_anonymous and coalesce(aged.known_age not between 13 and 110, true) as is_age_imputed,
+        case when not aged.is_anonymous then coalesce(aged.gender, imputation.mode_gender) end as gender,
+        not aged.is_anonymous and aged.gender is null as is_gender_imputed,
+        aged.country_code,
+        aged.region,
+        aged.city,
+        aged.signup_at,
+        aged.first_seen_at,
+        aged.last_seen_at,
+        coalesce(aged.marketing_consent, false) as marketing_consent,
+        aged.is_opted_out,
+        not aged.is_anonymous and coalesce(aged.marketing_consent, false) and not aged.is_opted_out
+            as can_market,
+        aged.n_orders,
+        coalesce(aged.lifetime_revenue, 0) as lifetime_revenue,
+        case
+            when aged.n_orders > 0 and value_stats.sd_revenue > 0
+                then (aged.lifetime_revenue - value_stats.mean_revenue) / value_stats.sd_revenue
+        end as monetary_z_score,
+        aged.n_orders > 0 and (
+            aged.lifetime_revenue > value_stats.q3 + {{ var('outlier_iqr_k') }} * (value_stats.q3 - value_stats.q1)
+            or aged.lifetime_revenue < value_stats.q1 - {{ var('outlier_iqr_k') }} * (value_stats.q3 - value_stats.q1)
+        ) as is_monetary_outlier_iqr,
+        aged.n_orders > 0 and value_stats.sd_revenue > 0
+        and abs(aged.lifetime_revenue - value_stats.mean_revenue) / value_stats.sd_revenue > {{ var('outlier_z') }}
+            as is_monetary_outlier_z
+    from aged
+    cross join imputation
+    cross join value_stats
+)
+
+select * from final
