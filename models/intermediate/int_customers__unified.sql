@@ -46,7 +46,10 @@ profile_only as (
         cast(null as {{ dbt.type_string() }}) as event_region,
         cast(null as {{ dbt.type_string() }}) as event_city
     from profiles
-    where not exists (select 1 from events where events.customer_id = profiles.customer_id)
+    where not exists (
+            select 1 from events
+            where events.customer_id = profiles.customer_id
+        )
 ),
 
 all_customers as (

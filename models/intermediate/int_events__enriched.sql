@@ -12,6 +12,14 @@ base_rate as (
     where currency = '{{ var("base_currency") }}'
 ),
 
+localized as (
+    select
+        validated.*,
+        {{ dbt.dateadd('hour', 'coalesce(validated.utc_offset_hours, 0)', 'validated.event_time') }}
+            as local_event_time
+    from validated
+),
+
 final as (
     select
         validated.event_id,
@@ -45,12 +53,10 @@ final as (
         validated.country_code,
         validated.region,
         validated.city,
-        {{ daypart("extract(hour from " ~ dbt.dateadd('hour', 'coalesce(validated.utc_offset_hours, 0)', 'validated.event_time') ~ ")") }}
-            as daypart,
-        extract(isodow from {{ dbt.dateadd('hour', 'coalesce(validated.utc_offset_hours, 0)', 'validated.event_time') }})
-            in (6, 7) as is_weekend,
+        {{ daypart('extract(hour from validated.local_event_time)') }} as daypart,
+        extract(isodow from validated.local_event_time) in (6, 7) as is_weekend,
         validated.source_session_id
-    from validated
+    from localized as validated
     cross join base_rate
 )
 

@@ -68,19 +68,35 @@ checked as (
         on resolved.resolved_customer_id = privacy.customer_id
 ),
 
+user_agents as (
+    select distinct
+        actor_id,
+        lower(user_agent) as user_agent
+    from checked
+    where user_agent is not null
+),
+
 bots_by_user_agent as (
-    select distinct checked.actor_id
-    from (select distinct actor_id, lower(user_agent) as user_agent from checked) as checked
+    select distinct user_agents.actor_id
+    from user_agents
     inner join bot_user_agents
-        on checked.user_agent like '%' || lower(bot_user_agents.pattern) || '%'
+        on user_agents.user_agent like '%' || lower(bot_user_agents.pattern) || '%'
+),
+
+events_per_minute as (
+    select
+        actor_id,
+        date_trunc('minute', event_time) as event_minute,
+        count(*) as n_events
+    from checked
+    where pre_bot_reason is null
+    group by actor_id, date_trunc('minute', event_time)
 ),
 
 bots_by_rate as (
     select distinct actor_id
-    from checked
-    where pre_bot_reason is null
-    group by actor_id, date_trunc('minute', event_time)
-    having count(*) > {{ var('bot_max_events_per_minute') }}
+    from events_per_minute
+    where n_events > {{ var('bot_max_events_per_minute') }}
 ),
 
 bots as (
@@ -91,7 +107,7 @@ bots as (
 
 final as (
     select
-        checked.* exclude (pre_bot_reason),
+        checked.* exclude (checked.pre_bot_reason),
         coalesce(
             checked.pre_bot_reason,
             case when bots.actor_id is not null then 'bot_traffic' end

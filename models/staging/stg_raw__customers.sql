@@ -38,9 +38,9 @@ final as (
     from parsed
     where customer_id is not null
     qualify row_number() over (
-        partition by customer_id
-        order by updated_at desc nulls last, _source_file desc, _source_row desc
-    ) = 1
+            partition by customer_id
+            order by updated_at desc nulls last, _source_file desc, _source_row desc
+        ) = 1
 )
 
 select * from final

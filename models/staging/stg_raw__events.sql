@@ -83,7 +83,7 @@ final as (
         -- first load wins: later copies of an event_id are duplicates (exact or replayed)
         row_number() over (
             partition by event_id
-            order by loaded_at asc nulls last, _source_file, _source_row
+            order by loaded_at asc nulls last, _source_file asc, _source_row asc
         ) as event_id_occurrence
     from parsed
 )

@@ -21,9 +21,9 @@ final as (
     from parsed
     where experiment_id is not null and customer_id is not null and variant is not null
     qualify row_number() over (
-        partition by experiment_id, customer_id
-        order by assigned_at nulls last, _source_file, _source_row
-    ) = 1
+            partition by experiment_id, customer_id
+            order by assigned_at nulls last, _source_file, _source_row
+        ) = 1
 )
 
 select * from final

@@ -7,15 +7,20 @@ customers as (
     select * from {{ ref('int_customers__unified') }}
 ),
 
+as_of as (
+    select {{ as_of_time(ref('int_events__enriched')) }} as as_of_time
+),
+
 aged as (
     select
-        *,
+        customers.*,
         case
-            when stated_age between 13 and 110 then stated_age
-            when birth_date is not null
-                then floor({{ dbt.datediff('birth_date', as_of_time(ref('int_events__enriched')), 'day') }} / 365.25)
+            when customers.stated_age between 13 and 110 then customers.stated_age
+            when customers.birth_date is not null
+                then {{ age_in_years('customers.birth_date', 'as_of.as_of_time') }}
         end as known_age
     from customers
+    cross join as_of
 ),
 
 imputation as (
@@ -24,6 +29,17 @@ imputation as (
         mode(gender) filter (where gender is not null) as mode_gender
     from aged
     where not is_anonymous
+),
+
+imputed_age as (
+    select
+        aged.*,
+        case
+            when aged.known_age between 13 and 110 then aged.known_age
+            when not aged.is_anonymous then round(imputation.median_age)
+        end as age
+    from aged
+    cross join imputation
 ),
 
 value_stats as (
@@ -45,12 +61,8 @@ final as (
         aged.n_devices,
         case when aged.email is not null then {{ hash_pii('aged.email') }} end as email_sha256,
         aged.email is not null as has_email,
-        case
-            when aged.known_age between 13 and 110 then cast(aged.known_age as integer)
-            when not aged.is_anonymous then cast(round(imputation.median_age) as integer)
-        end as age,
-        {{ age_band("case when aged.known_age between 13 and 110 then aged.known_age when not aged.is_anonymous then round(imputation.median_age) end") }}
-            as age_band,
+        cast(aged.age as integer) as age,
+        {{ age_band('aged.age') }} as age_band,
         not aged.is_anonymous and coalesce(aged.known_age not between 13 and 110, true) as is_age_imputed,
         case when not aged.is_anonymous then coalesce(aged.gender, imputation.mode_gender) end as gender,
         not aged.is_anonymous and aged.gender is null as is_gender_imputed,
@@ -77,7 +89,7 @@ final as (
         aged.n_orders > 0 and value_stats.sd_revenue > 0
         and abs(aged.lifetime_revenue - value_stats.mean_revenue) / value_stats.sd_revenue > {{ var('outlier_z') }}
             as is_monetary_outlier_z
-    from aged
+    from imputed_age as aged
     cross join imputation
     cross join value_stats
 )

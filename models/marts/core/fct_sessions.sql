@@ -62,13 +62,12 @@ scoped as (
 
 {% endif %}
 
-final as (
+sessions as (
     select
         session_key,
         customer_key,
         min(event_time) as session_start,
         max(event_time) as session_end,
-        {{ dbt.datediff('min(event_time)', 'max(event_time)', 'second') }} as duration_seconds,
         count(*) as n_events,
         count(case when event_type = 'page_view' then 1 end) as n_page_views,
         count(case when event_type = 'product_view' then 1 end) as n_product_views,
@@ -78,7 +77,9 @@ final as (
         count(case when event_type = 'begin_checkout' then 1 end) as n_begin_checkouts,
         count(case when event_type = 'purchase' then 1 end) as n_purchases,
         count(case when event_type = 'return' then 1 end) as n_returns,
-        count(distinct case when event_type = 'purchase' then coalesce(order_id, event_id) end) as n_orders,
+        count(
+            distinct case when event_type = 'purchase' then coalesce(order_id, event_id) end
+        ) as n_orders,
         sum(revenue) as revenue,
         count(case when event_type = 'purchase' then 1 end) > 0 as converted,
         {{ first_by_time('device_type') }} as device_type,
@@ -92,6 +93,37 @@ final as (
         {{ checksum_agg('event_id') }} as event_checksum
     from scoped
     group by session_key, customer_key
+),
+
+final as (
+    select
+        session_key,
+        customer_key,
+        session_start,
+        session_end,
+        {{ seconds_between('session_start', 'session_end') }} as duration_seconds,
+        n_events,
+        n_page_views,
+        n_product_views,
+        n_searches,
+        n_add_to_carts,
+        n_remove_from_carts,
+        n_begin_checkouts,
+        n_purchases,
+        n_returns,
+        n_orders,
+        revenue,
+        converted,
+        device_type,
+        channel,
+        campaign,
+        country_code,
+        region,
+        landing_daypart,
+        source_session_id,
+        last_loaded_at,
+        event_checksum
+    from sessions
 )
 
 select * from final

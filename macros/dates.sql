@@ -19,3 +19,21 @@
         else '65+'
     end
 {%- endmacro %}
+
+{#- Whole years between a birth date and a moment. -#}
+{% macro age_in_years(birth_date, moment) -%}
+    {{ return(adapter.dispatch('age_in_years', 'segrec')(birth_date, moment)) }}
+{%- endmacro %}
+
+{% macro default__age_in_years(birth_date, moment) -%}
+    floor(date_diff('day', {{ birth_date }}, cast({{ moment }} as date)) / 365.25)
+{%- endmacro %}
+
+{#- Whole seconds from `start` to `end`. -#}
+{% macro seconds_between(start, end) -%}
+    {{ return(adapter.dispatch('seconds_between', 'segrec')(start, end)) }}
+{%- endmacro %}
+
+{% macro default__seconds_between(start, end) -%}
+    date_diff('second', {{ start }}, {{ end }})
+{%- endmacro %}
