@@ -10,7 +10,7 @@ DBT := $(BIN)/dbt
 export PATH := $(BIN):$(PATH)
 export OPENBLAS_NUM_THREADS := 1
 
-.PHONY: install demo test pytest lint build sample summary clean
+.PHONY: install demo test pytest lint build sample summary clean prod-state slim-ci
 
 $(INSTALLED): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,14 @@ lint: install
 ## sample: regenerate the committed sample (must reproduce it byte for byte)
 sample: install
 	$(BIN)/segrec generate --customers 2000 --days 120 --seed 42 --out data/sample
+
+## prod-state: the manifest of the current build, the state slim CI compares pull requests against
+prod-state: install
+	$(DBT) compile --target dev --target-path prod-state
+
+## slim-ci: build and test only changed models and their children, deferring the rest to prod-state
+slim-ci: install
+	$(DBT) build --select state:modified+ --defer --state prod-state --target dev
 
 clean:
 	rm -rf target logs $(VENV)

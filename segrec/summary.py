@@ -38,14 +38,16 @@ def warehouse_summary(con: duckdb.DuckDBPyConnection) -> dict:
 
 def format_summary(summary: dict) -> str:
     raw = summary["raw_events"]
+    quarantined = summary["quarantined_events"]
     lines = [
         f"raw events          {raw:>12,}",
         f"  clean             {summary['clean_events']:>12,}",
-        f"  quarantined       {summary['quarantined_events']:>12,}  ({summary['quarantined_events'] / max(raw, 1):.1%})",
+        f"  quarantined       {quarantined:>12,}  ({quarantined / max(raw, 1):.1%})",
     ]
     lines += [f"    {reason:<22}{n:>10,}" for reason, n in summary["quarantined_by_reason"].items()]
     lines += [
-        f"customers           {summary['known_customers']:>12,}  (+{summary['anonymous_visitors']:,} anonymous visitors)",
+        f"customers           {summary['known_customers']:>12,}"
+        f"  (+{summary['anonymous_visitors']:,} anonymous visitors)",
         f"sessions            {summary['sessions']:>12,}  ({summary['converted_sessions']:,} converted)",
     ]
     return "\n".join(lines)

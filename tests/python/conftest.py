@@ -35,6 +35,7 @@ class DbtProject:
 
     raw_dir: Path
     work_dir: Path
+    project_dir: Path = PROJECT_ROOT
 
     @property
     def db_path(self) -> Path:
@@ -49,14 +50,12 @@ class DbtProject:
             "OPENBLAS_NUM_THREADS": "1",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         }
-        command = [
-            str(DBT), *args,
-            "--target-path", str(self.work_dir / "target"),
-            "--log-path", str(self.work_dir / "logs"),
-        ]
+        command = [str(DBT), *args, "--log-path", str(self.work_dir / "logs")]
+        if "--target-path" not in args:
+            command += ["--target-path", str(self.work_dir / "target")]
         if vars:
             command += ["--vars", repr(vars).replace("'", '"')]
-        result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+        result = subprocess.run(command, cwd=self.project_dir, env=env, capture_output=True, text=True)
         if check and result.returncode != 0:
             raise AssertionError(f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}")
         return result

@@ -1,0 +1,172 @@
+"""Explaining segments: decision rules, per-customer confidence, a 2-D projection."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.decomposition import PCA
+from sklearn.tree import DecisionTreeClassifier
+
+from segrec.errors import SegrecError
+from segrec.segmentation.features import as_matrix, impute_median, numeric_columns
+from segrec.segmentation.metrics import NOISE, centroid_distances
+
+_LEAF = -1  # sklearn's marker for "no child"
+
+
+@dataclass(frozen=True)
+class SegmentRules:
+    """Outcome of :func:`explain_segments`.
+
+    ``leaves``: one row per tree leaf with ``cluster_id`` (the leaf's majority cluster),
+    ``rule``, ``n_customers`` and ``precision`` (share of the leaf's customers in that cluster).
+    ``by_segment``: per ``cluster_id`` the rules of its leaves joined by "or", biggest first.
+    ``fidelity``: share of customers whose cluster the tree predicts.
+    """
+
+    leaves: pd.DataFrame
+    by_segment: pd.Series
+    fidelity: float
+    tree: DecisionTreeClassifier
+    feature_names: list[str]
+
+
+def format_threshold(value: float) -> str:
+    """Thresholds at a precision a reader can use: 812, 45.5, 0.41."""
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def _condition(feature: str, low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f"{format_threshold(low)} < {feature} <= {format_threshold(high)}"
+    if low is not None:
+        return f"{feature} > {format_threshold(low)}"
+    return f"{feature} <= {format_threshold(high)}"
+
+
+def tree_rules(tree: DecisionTreeClassifier, feature_names: Sequence[str]) -> list[tuple[int, str]]:
+    """``(leaf node, rule)`` for every leaf of a fitted tree, leaves in depth-first order.
+
+    A rule joins the path's conditions with "and"; several splits on one feature merge into
+    one bound (``120 < monetary <= 812``); features appear in the order the path meets them.
+    """
+    t = tree.tree_
+    out: list[tuple[int, str]] = []
+    stack: list[tuple[int, dict[str, list[float | None]]]] = [(0, {})]
+    while stack:
+        node, bounds = stack.pop()
+        if t.children_left[node] == _LEAF:
+            rule = " and ".join(_condition(f, lo, hi) for f, (lo, hi) in bounds.items())
+            out.append((node, rule or "all customers"))
+            continue
+        feature, threshold = feature_names[t.feature[node]], float(t.threshold[node])
+        lo, hi = bounds.get(feature, [None, None])
+        left = bounds | {feature: [lo, threshold if hi is None else min(hi, threshold)]}
+        right = bounds | {feature: [threshold if lo is None else max(lo, threshold), hi]}
+        stack.append((t.children_right[node], right))
+        stack.append((t.children_left[node], left))  # popped first: left-to-right order
+    return out
+
+
+def explain_segments(
+    features: pd.DataFrame,
+    labels: Sequence[int] | np.ndarray,
+    max_depth: int = 3,
+    seed: int = 0,
+    min_samples_leaf: int | float = 0.01,
+    columns: Sequence[str] | None = None,
+) -> SegmentRules:
+    """Fit a shallow decision tree from the readable ``features`` to the cluster ``labels``.
+
+    Missing feature values are filled with the column median first. ``min_samples_leaf``
+    (a count, or a share of customers) keeps rules from describing a handful of customers.
+    A cluster that no leaf predicts gets the rule "(no rule at max_depth=...)".
+    """
+    labels = np.asarray(labels)
+    if len(labels) != len(features):
+        raise SegrecError(f"explain_segments: {len(labels)} labels for {len(features)} feature rows")
+    names = numeric_columns(features, columns, "customer features")
+    values = impute_median(features[names]).to_numpy()
+    tree = DecisionTreeClassifier(max_depth=max_depth, min_samples_leaf=min_samples_leaf, random_state=seed)
+    tree.fit(values, labels)
+
+    t = tree.tree_
+    leaves = pd.DataFrame(
+        [
+            {
+                "cluster_id": tree.classes_[int(np.argmax(t.value[node][0]))],
+                "rule": rule,
+                "n_customers": int(t.n_node_samples[node]),
+                "precision": float(t.value[node][0].max() / t.value[node][0].sum()),
+            }
+            for node, rule in tree_rules(tree, names)
+        ]
+    )
+    missing_rule = f"(no rule at max_depth={max_depth})"
+
+    def join(rules: pd.Series) -> str:
+        return rules.iloc[0] if len(rules) == 1 else " or ".join(f"({r})" for r in rules)
+
+    ordered = leaves.sort_values(["cluster_id", "n_customers"], ascending=[True, False], kind="stable")
+    by_segment = (
+        ordered.groupby("cluster_id")["rule"].agg(join).reindex(np.unique(labels), fill_value=missing_rule)
+    )
+    by_segment.index.name = "cluster_id"
+    fidelity = float(np.mean(tree.predict(values) == labels))
+    return SegmentRules(leaves, by_segment.rename("rule"), fidelity, tree, names)
+
+
+def assignment_confidence(
+    X: pd.DataFrame | np.ndarray, centroids: pd.DataFrame | np.ndarray, labels: Sequence[int] | None = None
+) -> np.ndarray:
+    """Per-customer confidence in [0, 1] from centroid distances: ``1 - d_own / d_other``.
+
+    ``d_own`` is the distance to the customer's own centroid (``labels``, positions into
+    ``centroids``; the nearest centroid when ``labels`` is None), ``d_other`` the distance to
+    the nearest other centroid. 1 = on its centroid, 0 = halfway to another one (or closer to
+    it, possible for Ward/DBSCAN). Noise (-1) gets 0; with a single centroid everyone gets 1.
+    """
+    distances = centroid_distances(as_matrix(X), as_matrix(centroids, "centroids"))
+    n_rows, n_centroids = distances.shape
+    if n_centroids == 1:
+        return np.ones(n_rows)
+    own = np.argmin(distances, axis=1) if labels is None else np.asarray(labels)
+    noise = own == NOISE
+    own = np.where(noise, 0, own)
+    d_own = distances[np.arange(n_rows), own]
+    others = distances.copy()
+    others[np.arange(n_rows), own] = np.inf
+    d_other = others.min(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        confidence = np.where(d_other > 0, 1.0 - d_own / d_other, 0.0)
+    return np.where(noise, 0.0, np.clip(confidence, 0.0, 1.0))
+
+
+def fit_projection(X: pd.DataFrame | np.ndarray, seed: int = 0) -> PCA:
+    """A 2-component PCA of the scaled matrix with a fixed sign per component.
+
+    The SVD fixes a component only up to sign; here each component is flipped so its
+    largest-magnitude loading is positive, so reruns and refits draw the same picture.
+    ``seed`` feeds the randomized solver sklearn picks for wide data (the tall, narrow
+    customer matrix uses an exact eigen-solver). Project with ``.transform(X)``.
+    """
+    X = as_matrix(X)
+    if X.shape[0] < 2 or X.shape[1] < 2:
+        raise SegrecError(f"fit_projection: need at least 2 rows and 2 features, got shape {X.shape}")
+    pca = PCA(n_components=2, random_state=seed).fit(X)
+    strongest = np.argmax(np.abs(pca.components_), axis=1)
+    signs = np.sign(pca.components_[np.arange(2), strongest])
+    pca.components_ *= np.where(signs == 0, 1.0, signs)[:, None]
+    return pca
+
+
+def project_2d(X: pd.DataFrame | np.ndarray, seed: int = 0) -> np.ndarray:
+    """Per-customer 2-D PCA coordinates, shape ``(n_rows, 2)``; see :func:`fit_projection`."""
+    return fit_projection(X, seed).transform(as_matrix(X))

@@ -1,0 +1,125 @@
+"""One segmentation run: choose k if needed, fit, measure, version."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from segrec.errors import SegrecError
+from segrec.segmentation.cluster import DBSCANSegmenter, KMeansSegmenter, WardSegmenter
+from segrec.segmentation.features import as_matrix, column_names
+from segrec.segmentation.metrics import cluster_metrics
+from segrec.segmentation.select import KSelection, select_k
+
+ALGORITHMS = ("kmeans", "dbscan", "ward")
+
+
+@dataclass(frozen=True)
+class SegmentationResult:
+    """Outcome of :func:`fit_segmentation`.
+
+    ``labels`` follow the input rows (``-1`` = DBSCAN noise); ``centroids`` has one row per
+    cluster id in the scaled feature space; ``metrics`` holds ``n_clusters``, ``noise_share``,
+    ``silhouette``, ``calinski_harabasz``, ``davies_bouldin`` and ``inertia``; ``params`` the
+    parameters used, derived ones included (chosen ``n_clusters``, DBSCAN ``eps``);
+    ``selection`` the k table when k was chosen here.
+    """
+
+    labels: np.ndarray
+    centroids: pd.DataFrame
+    metrics: dict[str, float]
+    params: dict[str, Any]
+    model_version: str
+    selection: KSelection | None = None
+
+
+def model_version(X: pd.DataFrame | np.ndarray, params: Mapping[str, Any]) -> str:
+    """16 hex characters of a SHA-256 over the data (values, column names and, for a
+    DataFrame, the row index, e.g. ``customer_key``) and the parameters (as sorted JSON).
+
+    Any change to a value, a customer, a feature or a parameter gives a new version.
+    """
+    digest = hashlib.sha256()
+    digest.update(json.dumps(dict(params), sort_keys=True, default=str).encode())
+    digest.update(json.dumps(column_names(X)).encode())
+    matrix = as_matrix(X)
+    digest.update(np.asarray(matrix.shape, dtype=np.int64).tobytes())
+    digest.update(matrix.tobytes())
+    if isinstance(X, pd.DataFrame):
+        digest.update(pd.util.hash_pandas_object(X.index, index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def fit_segmentation(
+    X: pd.DataFrame | np.ndarray,
+    algorithm: str = "kmeans",
+    n_clusters: int | None = None,
+    *,
+    k_range: Iterable[int] = range(2, 11),
+    sample_size: int | None = 20000,
+    seed: int = 0,
+    n_init: int = 4,
+    min_samples: int = 10,
+    eps: float | None = None,
+    ward_sample_size: int | None = 5000,
+) -> SegmentationResult:
+    """Cluster the scaled matrix ``X`` (rows = customers) with ``algorithm``.
+
+    ``kmeans`` and ``ward`` use ``n_clusters``, or when it is ``None`` the k that
+    :func:`select_k` picks over ``k_range`` (by K-Means silhouette). ``dbscan`` finds its own
+    clusters from ``min_samples`` and ``eps`` (``None``: knee of the k-distance curve) and
+    fits on at most ``sample_size`` rows. ``sample_size`` also bounds the silhouette sample,
+    ``ward_sample_size`` the rows the Ward tree is built on. ``seed`` fixes every random step.
+    """
+    if algorithm not in ALGORITHMS:
+        raise SegrecError(f"fit_segmentation: algorithm {algorithm!r} is not one of {', '.join(ALGORITHMS)}")
+    matrix = as_matrix(X)
+    params: dict[str, Any] = {"algorithm": algorithm, "seed": seed, "sample_size": sample_size}
+    if algorithm == "dbscan":
+        params |= {"min_samples": min_samples, "eps": eps}
+    else:
+        params |= {"n_clusters": n_clusters}
+        if n_clusters is None:
+            params |= {"k_range": sorted(int(k) for k in k_range), "n_init": n_init}
+        if algorithm == "kmeans":
+            params["n_init"] = n_init
+        if algorithm == "ward":
+            params["ward_sample_size"] = ward_sample_size
+    version = model_version(X, params)  # from the requested parameters, before derived ones
+
+    selection = None
+    if algorithm != "dbscan" and n_clusters is None:
+        selection = select_k(matrix, params["k_range"], sample_size=sample_size, seed=seed, n_init=n_init)
+        n_clusters = selection.k
+    if algorithm == "kmeans":
+        model = KMeansSegmenter(n_clusters=n_clusters, n_init=n_init, seed=seed).fit(matrix)
+    elif algorithm == "ward":
+        model = WardSegmenter(n_clusters=n_clusters, sample_size=ward_sample_size, seed=seed).fit(matrix)
+    else:
+        model = DBSCANSegmenter(min_samples=min_samples, eps=eps, sample_size=sample_size, seed=seed)
+        model.fit(matrix)
+        params["eps"] = model.eps_
+        if model.n_clusters_ == 0:
+            raise SegrecError(
+                f"DBSCAN found no cluster (eps={model.eps_:.4g}, min_samples={min_samples}): every customer "
+                "is noise; lower min_samples or set eps"
+            )
+    params["n_clusters"] = model.n_clusters_
+
+    centroids = pd.DataFrame(model.centers_, columns=column_names(X))
+    centroids.index.name = "cluster_id"
+    metrics = cluster_metrics(matrix, model.labels_, model.centers_, sample_size=sample_size, seed=seed)
+    return SegmentationResult(
+        labels=model.labels_,
+        centroids=centroids,
+        metrics=metrics,
+        params=params,
+        model_version=version,
+        selection=selection,
+    )

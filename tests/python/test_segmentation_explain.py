@@ -1,0 +1,77 @@
+"""Decision rules, per-customer confidence and the 2-D projection."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_blobs
+
+from segrec.segmentation import assignment_confidence, explain_segments, fit_projection, project_2d
+from segrec.segmentation.explain import format_threshold
+
+# Three bands of revenue: <= 40, 200..500, >= 2000; premium share only separates bands 1 and 2.
+BANDS = pd.DataFrame(
+    {
+        "monetary": [10, 20, 30, 40, 200, 300, 400, 500, 2000, 3000, 4000, 5000],
+        "premium_share": [0.1, 0.9, 0.15, 0.85, 0.1, 0.2, 0.8, 0.9, 0.5, 0.5, 0.5, 0.5],
+        "customer_key": [f"c{i}" for i in range(12)],  # text: ignored
+    }
+)
+BAND_LABELS = np.repeat([0, 1, 2], 4)
+
+
+def test_rules_merge_bounds_per_feature_and_are_exact():
+    rules = explain_segments(BANDS[["monetary"]], BAND_LABELS, max_depth=2, seed=0)
+    assert rules.by_segment.to_dict() == {
+        0: "monetary <= 120",
+        1: "120 < monetary <= 1250",
+        2: "monetary > 1250",
+    }
+    assert rules.fidelity == 1.0
+    assert rules.leaves["precision"].tolist() == [1.0, 1.0, 1.0]
+    assert rules.leaves["n_customers"].sum() == 12
+
+
+def test_rules_on_two_features():
+    labels = np.array([0, 0, 0, 0, 1, 1, 2, 2, 1, 1, 1, 1])  # band 2 split by premium share
+    features = BANDS.assign(monetary=[10, 20, 30, 40, 200, 300, 400, 500, 600, 700, 800, 900])
+    features.loc[8:, "premium_share"] = 0.1
+    rules = explain_segments(features, labels, max_depth=2, seed=0)
+    assert rules.by_segment.to_dict() == {
+        0: "monetary <= 120",
+        1: "monetary > 120 and premium_share <= 0.50",
+        2: "monetary > 120 and premium_share > 0.50",
+    }
+    assert rules.feature_names == ["monetary", "premium_share"]
+
+
+def test_too_shallow_tree_reports_missing_rule_and_fidelity():
+    rules = explain_segments(BANDS[["monetary"]], BAND_LABELS, max_depth=1, seed=0)
+    assert rules.fidelity == pytest.approx(8 / 12)
+    assert (rules.by_segment == "(no rule at max_depth=1)").sum() == 1
+
+
+def test_format_threshold():
+    assert [format_threshold(v) for v in (812.4, 45.55, 0.4125, -3.0)] == ["812", "45.5", "0.41", "-3.00"]
+
+
+def test_assignment_confidence_on_a_hand_case():
+    centroids = np.array([[0.0, 0.0], [10.0, 0.0]])
+    X = np.array([[0.0, 0.0], [5.0, 0.0], [2.0, 0.0], [8.0, 0.0]])
+    np.testing.assert_allclose(assignment_confidence(X, centroids), [1.0, 0.0, 0.75, 0.75])
+    # own centroid given: closer to another one -> 0; noise -> 0
+    np.testing.assert_allclose(
+        assignment_confidence(X, centroids, labels=[1, 1, 0, -1]), [0.0, 0.0, 0.75, 0.0]
+    )
+    assert assignment_confidence(X, centroids[:1]).tolist() == [1.0, 1.0, 1.0, 1.0]
+
+
+def test_projection_is_deterministic_with_a_fixed_sign():
+    X, _ = make_blobs(n_samples=300, n_features=4, centers=3, random_state=2)
+    coords = project_2d(X, seed=0)
+    assert coords.shape == (300, 2)
+    np.testing.assert_array_equal(coords, project_2d(X, seed=0))
+    components = fit_projection(X).components_
+    assert (components[np.arange(2), np.abs(components).argmax(axis=1)] > 0).all()
+    # mirrored data: same components, mirrored picture
+    np.testing.assert_allclose(project_2d(-X), -coords, atol=1e-9)
+    assert coords[:, 0].var() >= coords[:, 1].var()

@@ -1,0 +1,61 @@
+"""Slim CI: `state:modified+` against a production manifest selects exactly the changed
+model and its children, and `--defer` builds them on top of production."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from segrec.rawio import write_raw_table
+
+from .conftest import PROJECT_ROOT, DbtProject
+from .test_dbt_bad_input import EVENTS
+
+pytestmark = pytest.mark.dbt
+
+DBT_FILES = ["dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests", "python_models"]
+
+
+def copy_dbt_project(destination: Path) -> Path:
+    destination.mkdir(parents=True)
+    for name in DBT_FILES:
+        source = PROJECT_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("python", "__pycache__"))
+        elif source.exists():
+            shutil.copy(source, destination / name)
+    return destination
+
+
+def listed(project: DbtProject, *select: str) -> set[str]:
+    output = project.run("ls", "--resource-type", "model", "--output", "name", "--select", *select).stdout
+    return {line.strip() for line in output.splitlines() if line.strip() and " " not in line.strip()}
+
+
+def test_state_modified_selects_changed_model_and_children(tmp_path):
+    raw = tmp_path / "raw"
+    write_raw_table(EVENTS, "events", raw)
+    project = DbtProject(raw_dir=raw, work_dir=tmp_path / "work", project_dir=copy_dbt_project(tmp_path / "p"))
+    project.run("build", "--exclude", "resource_type:test", "resource_type:unit_test")  # production
+    project.run("compile", "--target-path", str(tmp_path / "prod-state"))
+
+    assert listed(project, "state:modified+", "--state", str(tmp_path / "prod-state")) == set()
+
+    changed = project.project_dir / "models/intermediate/int_identity__device_owners.sql"
+    changed.write_text(changed.read_text().replace("event_time as first_login_at", "event_time as first_login_at\n"))
+    expected = listed(project, "int_identity__device_owners+")
+    assert {"int_identity__device_owners", "int_events__validated", "fct_events", "fct_sessions"} <= expected
+
+    selected = listed(project, "state:modified+", "--state", str(tmp_path / "prod-state"))
+    assert selected == expected
+
+    # the deferred build runs only the selection, reading unchanged parents from production
+    result = project.run(
+        "build", "--select", "state:modified+", "--defer", "--state", str(tmp_path / "prod-state"),
+        "--exclude", "resource_type:unit_test",
+    )
+    built = {line.split(" model main.")[1].split(" ")[0] for line in result.stdout.splitlines()
+             if " OK created sql " in line}
+    assert built == expected
