@@ -14,6 +14,9 @@ from segrec.errors import SegrecError
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("segrec.generate", "write deterministic synthetic raw data with known truth"),
     "ingest": ("segrec.ingest", "turn a public dataset into the raw contract (see `segrec ingest -h`)"),
+    "export": ("segrec.exports", "write marts to exports/ as Parquet, a Tableau .hyper extract and a manifest"),
+    "report": ("segrec.report", "write the static HTML segment report"),
+    "runlog": ("segrec.runlog", "append a structured JSON run log of the last dbt build"),
     "summary": ("segrec.summary", "print row counts of a built warehouse (raw, clean, quarantined, ...)"),
 }
 

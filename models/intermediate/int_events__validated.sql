@@ -84,10 +84,14 @@ bots_by_user_agent as (
 ),
 
 events_per_minute as (
+    -- the lines of one order are one action: a wholesale invoice is not a burst
     select
         actor_id,
         date_trunc('minute', event_time) as event_minute,
-        count(*) as n_events
+        count(distinct case
+            when event_type in ('purchase', 'return') and order_id is not null then 'order:' || order_id
+            else event_id
+        end) as n_events
     from checked
     where pre_bot_reason is null
     group by actor_id, date_trunc('minute', event_time)
