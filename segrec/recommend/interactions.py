@@ -1,0 +1,185 @@
+"""The customers x products matrix every recommender is fitted on.
+
+Rows and columns follow sorted keys (``customer_key``, ``product_id``), so the same input
+always gives the same matrix, the same random initialisation and the same lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from segrec.errors import SegrecError
+
+INTERACTION_COLUMNS: tuple[str, ...] = ("customer_key", "product_id", "weight")
+EVENT_COLUMNS: tuple[str, ...] = ("customer_key", "product_id", "event_type", "event_time")
+
+
+def require_columns(frame: object, table: str, columns: Iterable[str]) -> None:
+    """Raise :class:`SegrecError` naming ``table`` when ``frame`` lacks any of ``columns``."""
+    if not isinstance(frame, pd.DataFrame):
+        raise SegrecError(f"{table}: expected a pandas DataFrame, got {type(frame).__name__}")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise SegrecError(
+            f"{table}: missing column(s) {', '.join(missing)} (has: {', '.join(map(str, frame.columns))})"
+        )
+
+
+def _keys(column: pd.Series, table: str) -> np.ndarray:
+    """Key values as an object array, refusing nulls (a null key cannot be joined back)."""
+    if column.isna().any():
+        raise SegrecError(f"{table}: column {column.name} has {int(column.isna().sum())} null value(s)")
+    return column.to_numpy(dtype=object)
+
+
+def sorted_keys(*key_arrays: np.ndarray) -> np.ndarray:
+    """Sorted distinct keys of several arrays: the stable index map of rows or columns."""
+    values = np.concatenate([np.asarray(a, dtype=object) for a in key_arrays]) if key_arrays else []
+    try:
+        return np.asarray(sorted(set(values)), dtype=object)
+    except TypeError as exc:  # e.g. ints mixed with text: no stable order exists
+        raise SegrecError(f"keys of mixed types cannot be ordered: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class InteractionMatrix:
+    """A users x items CSR matrix (float32 weights) with its row and column keys.
+
+    ``customer_keys[i]`` is row ``i`` and ``product_ids[j]`` column ``j``; both are sorted.
+    """
+
+    matrix: sp.csr_matrix
+    customer_keys: np.ndarray
+    product_ids: np.ndarray
+
+    @property
+    def n_users(self) -> int:
+        return self.matrix.shape[0]
+
+    @property
+    def n_items(self) -> int:
+        return self.matrix.shape[1]
+
+    def user_rows(self, customer_keys: Sequence[object]) -> np.ndarray:
+        """Row of each customer key, -1 for keys the matrix does not know."""
+        return pd.Index(self.customer_keys).get_indexer(pd.Index(list(customer_keys), dtype=object))
+
+    def item_columns(self, product_ids: Sequence[object]) -> np.ndarray:
+        """Column of each product id, -1 for ids the matrix does not know."""
+        return pd.Index(self.product_ids).get_indexer(pd.Index(list(product_ids), dtype=object))
+
+    def binary(self) -> sp.csr_matrix:
+        """The same pattern with every stored weight set to 1 (who interacted with what)."""
+        out = self.matrix.copy()
+        out.data = np.ones_like(out.data)
+        return out
+
+
+def pair_matrix(
+    frame: pd.DataFrame,
+    table: str,
+    customer_keys: np.ndarray,
+    product_ids: np.ndarray,
+    weights: np.ndarray | None = None,
+) -> sp.csr_matrix:
+    """A users x items CSR of ``frame``'s (customer_key, product_id) pairs on given key maps.
+
+    Weights of repeated pairs are summed (1 per row without ``weights``); pairs whose keys
+    are not in the maps are dropped, because nothing can be said about them.
+    """
+    require_columns(frame, table, ("customer_key", "product_id"))
+    rows = pd.Index(customer_keys).get_indexer(pd.Index(_keys(frame["customer_key"], table)))
+    cols = pd.Index(product_ids).get_indexer(pd.Index(_keys(frame["product_id"], table)))
+    values = np.ones(len(frame), dtype=np.float32) if weights is None else weights.astype(np.float32)
+    known = (rows >= 0) & (cols >= 0)
+    out = sp.coo_matrix(
+        (values[known], (rows[known], cols[known])),
+        shape=(len(customer_keys), len(product_ids)),
+        dtype=np.float32,
+    ).tocsr()
+    out.sum_duplicates()
+    out.eliminate_zeros()
+    out.sort_indices()
+    return out
+
+
+def build_interaction_matrix(
+    interactions: pd.DataFrame,
+    *,
+    customer_keys: Iterable[object] | None = None,
+    product_ids: Iterable[object] | None = None,
+) -> InteractionMatrix:
+    """Build the users x items matrix from the long ``interactions`` table.
+
+    Parameters
+    ----------
+    interactions : DataFrame with ``customer_key``, ``product_id`` and ``weight`` (finite, >= 0;
+        repeated pairs are summed, zero weights dropped).
+    customer_keys, product_ids : extra keys to include as empty rows/columns, e.g. cold-start
+        customers and products nobody has touched yet. The index maps are the sorted union.
+    """
+    require_columns(interactions, "interactions", INTERACTION_COLUMNS)
+    weight = pd.to_numeric(interactions["weight"], errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(weight) | (weight < 0)
+    if bad.any():
+        raise SegrecError(
+            f"interactions: column weight has {int(bad.sum())} missing, non-numeric or negative value(s)"
+        )
+    extra_users = np.asarray(list(customer_keys or []), dtype=object)
+    extra_items = np.asarray(list(product_ids or []), dtype=object)
+    users = sorted_keys(_keys(interactions["customer_key"], "interactions"), extra_users)
+    items = sorted_keys(_keys(interactions["product_id"], "interactions"), extra_items)
+    matrix = pair_matrix(interactions, "interactions", users, items, weight)
+    return InteractionMatrix(matrix=matrix, customer_keys=users, product_ids=items)
+
+
+def interactions_from_events(
+    events: pd.DataFrame,
+    event_weights: Mapping[str, float],
+    *,
+    half_life_days: float | None = None,
+    as_of: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """Aggregate product events into the long interactions table.
+
+    weight = sum over a customer's events on a product of ``event_weights[event_type]`` times
+    ``0.5 ** (age_days / half_life_days)`` (no decay when ``half_life_days`` is None), with the
+    age counted back from ``as_of`` (default: the latest event). Events of other types and
+    events without a product (order-level purchases) do not count. This mirrors the SQL
+    interactions model so that evaluation can rebuild interactions from a training window.
+    """
+    require_columns(events, "events", EVENT_COLUMNS)
+    if half_life_days is not None and not half_life_days > 0:
+        raise SegrecError(f"half_life_days must be positive, got {half_life_days}")
+    used = events[events["event_type"].isin(list(event_weights)) & events["product_id"].notna()]
+    times = pd.to_datetime(used["event_time"])
+    weight = used["event_type"].map(dict(event_weights)).astype(float)
+    if half_life_days is not None and len(used):
+        reference = times.max() if as_of is None else pd.Timestamp(as_of)
+        age_days = (reference - times).dt.total_seconds() / 86400.0
+        weight = weight * np.power(0.5, age_days / half_life_days)
+    frame = pd.DataFrame(
+        {
+            "customer_key": used["customer_key"].to_numpy(dtype=object),
+            "product_id": used["product_id"].to_numpy(dtype=object),
+            "weight": weight.to_numpy(),
+            "last_event_time": times.to_numpy(),
+        }
+    )
+    out = frame.groupby(["customer_key", "product_id"], as_index=False, sort=True).agg(
+        weight=("weight", "sum"), last_event_time=("last_event_time", "max")
+    )
+    return out[out["weight"] > 0].reset_index(drop=True)
+
+
+def purchased_pairs(events: pd.DataFrame, event_types: Sequence[str] = ("purchase",)) -> pd.DataFrame:
+    """Distinct (customer_key, product_id) pairs bought, from product-level purchase events."""
+    require_columns(events, "events", ("customer_key", "product_id", "event_type"))
+    bought = events[events["event_type"].isin(list(event_types)) & events["product_id"].notna()]
+    pairs = bought[["customer_key", "product_id"]].drop_duplicates()
+    return pairs.sort_values(["customer_key", "product_id"]).reset_index(drop=True)

@@ -1,0 +1,226 @@
+"""Re-ranking: context, segment policies and the business rules every list obeys."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from segrec.errors import SegrecError
+from segrec.recommend._arrays import top_k_rows
+from segrec.recommend.baselines import segment_popularity_scores
+from segrec.recommend.data import CONTEXT_COLUMNS, RecData, normalize_label
+from segrec.recommend.interactions import require_columns
+
+# Rule segment (normalized, see normalize_label) -> policy. High-value customers lean to
+# premium and high-margin items, frequent buyers to complements of what they buy, browsers
+# to trending items and new arrivals.
+SEGMENT_POLICIES: dict[str, str] = {
+    "high_value": "premium",
+    "frequent_buyer": "complements",
+    "browser": "discovery",
+}
+POLICIES: tuple[str, ...] = ("premium", "complements", "discovery")
+
+
+def policy_flags(
+    rule_segments: Sequence[Sequence[str]], policies: Mapping[str, str] = SEGMENT_POLICIES
+) -> dict[str, np.ndarray]:
+    """Which policy applies to which customer, from each customer's rule segments."""
+    unknown = sorted(set(policies.values()) - set(POLICIES))
+    if unknown:
+        raise SegrecError(f"segment policies: unknown policy {unknown}; use {list(POLICIES)}")
+    by_label = {normalize_label(label): policy for label, policy in policies.items()}
+    flags = {policy: np.zeros(len(rule_segments), dtype=bool) for policy in POLICIES}
+    for row, labels in enumerate(rule_segments):
+        for label in labels:
+            policy = by_label.get(normalize_label(label))
+            if policy is not None:
+                flags[policy][row] = True
+    return flags
+
+
+def premium_affinity(products: pd.DataFrame) -> np.ndarray:
+    """How well a product suits high-value customers: half premium price band, half margin (0-1)."""
+    premium = (products["price_band"] == "premium").to_numpy(dtype=float)
+    return 0.5 * premium + 0.5 * products["margin"].to_numpy(dtype=float)
+
+
+@dataclass(frozen=True)
+class ContextLifts:
+    """Per context column, the known values and a values x items log-lift table."""
+
+    values: dict[str, pd.Index]
+    log_lift: dict[str, np.ndarray]
+
+
+def fit_context_lifts(
+    binary: sp.csr_matrix,
+    customers: pd.DataFrame,
+    *,
+    columns: Sequence[str] = CONTEXT_COLUMNS,
+    prior_strength: float = 20.0,
+) -> ContextLifts:
+    """What sells to people in each context, relative to everybody.
+
+    For a context value v of column c (say ``usual_device = mobile``) the lift of item i is
+    the share of active customers with that value who interacted with i, shrunk toward the
+    global share (see :func:`segment_popularity_scores`), divided by the global share.
+    Items nobody touched have lift 1 (log 0).
+    """
+    values, log_lift = {}, {}
+    for column in columns:
+        codes, uniques = pd.factorize(customers[column], sort=True, use_na_sentinel=True)
+        shares = segment_popularity_scores(binary, codes, len(uniques), prior_strength=prior_strength)
+        overall = shares[-1]
+        ratio = np.divide(shares[:-1], overall, out=np.ones_like(shares[:-1]), where=overall > 0)
+        values[column] = pd.Index(uniques)
+        log_lift[column] = np.log(np.maximum(ratio, 1e-12)).astype(np.float32)
+    return ContextLifts(values=values, log_lift=log_lift)
+
+
+def context_scores(lifts: ContextLifts, customers: pd.DataFrame) -> np.ndarray:
+    """Mean log-lift over the context columns each customer has, clipped to [-1, 1].
+
+    ``customers`` are the rows to score (aligned side table); a customer without any known
+    context gets 0 everywhere, i.e. no re-ranking.
+    """
+    n_items = next(iter(lifts.log_lift.values())).shape[1] if lifts.log_lift else 0
+    total = np.zeros((len(customers), n_items), dtype=np.float32)
+    known = np.zeros((len(customers), 1), dtype=np.float32)
+    for column, table in lifts.log_lift.items():
+        codes = lifts.values[column].get_indexer(pd.Index(customers[column].to_numpy(dtype=object)))
+        has = codes >= 0
+        total[has] += table[codes[has]]
+        known[has] += 1
+    total /= np.maximum(known, 1)
+    return np.clip(total, -1.0, 1.0, out=total)
+
+
+def repeat_purchase_categories(
+    purchases: pd.DataFrame,
+    products: pd.DataFrame,
+    *,
+    threshold: float = 0.2,
+    min_pairs: int = 20,
+    level: str = "category",
+) -> pd.DataFrame:
+    """Decide from the data which categories customers buy again.
+
+    A (customer, product) pair is a re-purchase when the customer bought the product on at
+    least two distinct days (several lines of one order are one day). A category is
+    repeat-purchase when its share of re-purchase pairs exceeds ``threshold`` among at
+    least ``min_pairs`` pairs (fewer pairs are not evidence enough: not repeat).
+
+    Parameters
+    ----------
+    purchases : purchase events with ``customer_key``, ``product_id``, ``event_time``.
+    products : ``product_id`` and the category column ``level``.
+
+    Returns one row per category: ``level``, ``n_pairs``, ``n_repeat_pairs``,
+    ``repurchase_rate``, ``is_repeat_purchase_category``.
+    """
+    require_columns(purchases, "purchases", ("customer_key", "product_id", "event_time"))
+    require_columns(products, "products", ("product_id", level))
+    days = pd.DataFrame(
+        {
+            "customer_key": purchases["customer_key"].to_numpy(dtype=object),
+            "product_id": purchases["product_id"].to_numpy(dtype=object),
+            "day": pd.to_datetime(purchases["event_time"]).dt.floor("D").to_numpy(),
+        }
+    ).dropna()
+    pairs = days.drop_duplicates().groupby(["customer_key", "product_id"], sort=False).size()
+    pairs = pairs.rename("n_days").reset_index()
+    categories = products[["product_id", level]].drop_duplicates("product_id")
+    pairs = pairs.merge(categories, on="product_id", how="inner").dropna(subset=[level])
+    pairs["is_repeat"] = pairs["n_days"] >= 2
+    out = pairs.groupby(level, sort=True).agg(
+        n_pairs=("is_repeat", "size"), n_repeat_pairs=("is_repeat", "sum")
+    ).reset_index()
+    out["n_repeat_pairs"] = out["n_repeat_pairs"].astype(np.int64)
+    out["repurchase_rate"] = out["n_repeat_pairs"] / out["n_pairs"]
+    out["is_repeat_purchase_category"] = (out["repurchase_rate"] > threshold) & (out["n_pairs"] >= min_pairs)
+    return out
+
+
+def category_codes(products: pd.DataFrame, column: str = "category") -> np.ndarray:
+    """Integer code per product for the diversity cap; -1 where the category is unknown."""
+    codes, _ = pd.factorize(products[column], sort=True, use_na_sentinel=True)
+    return codes
+
+
+def eligible_items(data: RecData, user_rows: np.ndarray) -> np.ndarray:
+    """Business rules as a rows x items mask: active products only, and nothing already
+    bought unless its category is repeat-purchase."""
+    active = data.products["is_active"].to_numpy(dtype=bool)
+    repeat = data.products["is_repeat_purchase_category"].to_numpy(dtype=bool)
+    bought = data.purchased[user_rows].toarray() > 0
+    return active[None, :] & ~(bought & ~repeat[None, :])
+
+
+def select_top_n(
+    scores: np.ndarray,
+    eligible: np.ndarray,
+    categories: np.ndarray,
+    n: int,
+    max_per_category: int | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Best ``n`` eligible items per row with at most ``max_per_category`` per category.
+
+    Items with an unknown category (code -1) are not capped. A row gets exactly ``n`` items
+    whenever its eligible items allow it under the cap; otherwise as many as allowed, the
+    rest padded with item -1 and score NaN. Ties go to the lower item index.
+    """
+    if n < 1:
+        raise SegrecError(f"n (list length) must be at least 1, got {n}")
+    if max_per_category is not None and max_per_category < 1:
+        raise SegrecError(f"max_per_category must be at least 1 or None, got {max_per_category}")
+    masked = np.where(eligible, scores, -np.inf)
+    n_rows, n_items = masked.shape
+    items = np.full((n_rows, n), -1, dtype=np.int64)
+    values = np.full((n_rows, n), np.nan)
+    # Most rows fill from a short candidate list; rows that do not retry with longer ones.
+    width = n if max_per_category is None else n * 4
+    todo = np.arange(n_rows)
+    while len(todo):
+        width = min(width, n_items)
+        cols, vals = top_k_rows(masked[todo], width)
+        keep = np.isfinite(vals)
+        if max_per_category is not None:
+            keep &= _occurrence(categories[cols]) < max_per_category
+        position = np.cumsum(keep, axis=1)
+        chosen = keep & (position <= n)
+        r, c = np.nonzero(chosen)
+        items[todo[r], position[r, c] - 1] = cols[r, c]
+        values[todo[r], position[r, c] - 1] = vals[r, c]
+        short = chosen.sum(axis=1) < n
+        todo = todo[short] if width < n_items else todo[:0]
+        width *= 4
+    return items, values
+
+
+def _occurrence(categories: np.ndarray) -> np.ndarray:
+    """For each cell, how many earlier cells of its row share its category (unknown: 0)."""
+    n_rows, width = categories.shape
+    position = np.broadcast_to(np.arange(width), categories.shape)
+    # Unknown categories get a private code per position, so they never group.
+    keyed = np.where(categories >= 0, categories, categories.max(initial=0) + 1 + position)
+    order = np.lexsort((position, keyed), axis=1)
+    ordered = np.take_along_axis(keyed, order, axis=1)
+    starts = np.ones_like(ordered, dtype=bool)
+    starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    group_start = np.maximum.accumulate(np.where(starts, position, 0), axis=1)
+    out = np.empty_like(position)
+    np.put_along_axis(out, order, position - group_start, axis=1)
+    return out
+
+
+def apply_business_rules(
+    scores: np.ndarray, data: RecData, user_rows: np.ndarray, n: int, max_per_category: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mask ineligible items and pick the top ``n`` per row under the diversity cap."""
+    categories = category_codes(data.products)
+    return select_top_n(scores, eligible_items(data, user_rows), categories, n, max_per_category)

@@ -1,0 +1,274 @@
+"""Offline evaluation: metrics on hand-computed cases, implicit cross-check, split, grid search, real data."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from implicit.evaluation import ranking_metrics_at_k
+
+from segrec.errors import SegrecError
+from segrec.evaluation import (
+    METRIC_COLUMNS,
+    METRICS,
+    Catalog,
+    catalog_coverage,
+    evaluate_recommendations,
+    evaluate_recommender,
+    grid_search_als,
+    ground_truth,
+    intra_list_diversity,
+    novelty,
+    ranking_metrics,
+    temporal_split,
+)
+from segrec.recommend import HybridRecommender, interactions_from_events, prepare_data, purchased_pairs
+from segrec.recommend.rerank import repeat_purchase_categories
+
+
+def lists_frame(lists: dict[str, list[str]]) -> pd.DataFrame:
+    rows = [(user, rank, item) for user, items in lists.items() for rank, item in enumerate(items, start=1)]
+    return pd.DataFrame(rows, columns=["customer_key", "rank", "product_id"])
+
+
+def truth_frame(pairs: dict[str, list[str]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [(u, i) for u, items in pairs.items() for i in items], columns=["customer_key", "product_id"]
+    )
+
+
+# u1 hits at positions 1 and 3 of its top 3; u2 misses; u3 has no list at all.
+RECS = lists_frame({"u1": ["A", "C", "B", "D", "E"], "u2": ["D", "E", "A", "B", "C"]})
+TRUTH = truth_frame({"u1": ["A", "B"], "u2": ["C"], "u3": ["E"]})
+CATALOG = Catalog(
+    product_ids=np.array(["A", "B", "C", "D", "E"], dtype=object),
+    popularity=np.array([0.5, 0.25, 0.125, 1.0, 0.5]),
+    features=sp.csr_matrix(np.array([[1, 0], [1, 0], [0, 1], [0, 1], [0.6, 0.8]])),
+)
+
+
+def test_ranking_metrics_hand_computed():
+    got = ranking_metrics(RECS, TRUTH, k=3, n_items=5)
+    ideal_two = 1 + 1 / math.log2(3)
+    expected = pd.DataFrame(
+        {
+            "precision": [2 / 3, 0, 0],  # textbook hits / k
+            "recall": [1.0, 0, 0],
+            "map": [(1 / 1 + 2 / 3) / 2, 0, 0],
+            "ndcg": [(1 + 1 / math.log2(4)) / ideal_two, 0, 0],
+            "hit_rate": [1.0, 0, 0],
+            # u1: miss C has 1 hit above; 2 unlisted negatives each above-counted (2 + 2) / 2 -> 5 / (2 * 3)
+            # u2: 3 listed misses with no hit above; 1 unlisted negative at (0 + 1) / 2 -> 0.5 / 4
+            # u3: nothing listed: every pair a tie -> 0.5
+            "auc": [5 / 6, 0.125, 0.5],
+        },
+        index=pd.Index(["u1", "u2", "u3"], name="customer_key"),
+    )
+    pd.testing.assert_frame_equal(got, expected, check_index_type=False)
+
+
+def test_precision_is_textbook_for_users_with_fewer_test_items_than_k():
+    got = ranking_metrics(
+        lists_frame({"u": ["A", "B", "C", "D", "E"]}), truth_frame({"u": ["A"]}), k=5, n_items=5
+    )
+    assert got.loc["u", "precision"] == pytest.approx(1 / 5)
+    assert got.loc["u", "recall"] == 1 and got.loc["u", "map"] == 1 and got.loc["u", "ndcg"] == 1
+
+
+def test_list_metrics_hand_computed():
+    users = pd.Index(["u1", "u2", "u3"])
+    assert catalog_coverage(RECS, users, k=3, n_items=10) == pytest.approx(5 / 10)
+    assert catalog_coverage(RECS, users, k=1, n_items=10) == pytest.approx(2 / 10)
+    # u1: A, C, B -> (1 + 3 + 2) / 3; u2: D, E, A -> (0 + 1 + 1) / 3; u3 has no list
+    assert novelty(RECS, users, CATALOG, k=3).to_dict() == pytest.approx({"u1": 2.0, "u2": 2 / 3})
+    # u1: pairs AC 0, AB 1, CB 0; u2: pairs DE .8, DA 0, EA .6
+    diversity = intra_list_diversity(RECS, users, CATALOG, k=3)
+    assert diversity.to_dict() == pytest.approx({"u1": 1 - 1 / 3, "u2": 1 - 1.4 / 3})
+    assert intra_list_diversity(RECS, users, CATALOG, k=1).empty  # one item: nothing to compare
+
+
+def test_evaluate_recommendations_long_frame_per_segment():
+    segments = pd.Series({"u1": "Loyal", "u2": "Loyal"})  # u3 has none: 'unknown'
+    frame = evaluate_recommendations(
+        {"pop": RECS, "none": RECS.iloc[:0]}, TRUTH, CATALOG, ks=(1, 3), segments=segments
+    )
+    assert list(frame.columns) == list(METRIC_COLUMNS)
+    assert len(frame) == 2 * 3 * 2 * len(METRICS)  # strategies x (all, Loyal, unknown) x ks x metrics
+    value = frame.set_index(["strategy", "segment_name", "k", "metric"])
+    assert value.loc[("pop", "all", 3, "precision"), "value"] == pytest.approx(2 / 9)
+    assert value.loc[("pop", "all", 3, "precision"), "n_users"] == 3
+    assert value.loc[("pop", "Loyal", 3, "recall"), "value"] == pytest.approx(0.5)
+    assert value.loc[("pop", "unknown", 3, "auc"), "value"] == pytest.approx(0.5)
+    assert value.loc[("pop", "all", 3, "diversity"), "n_users"] == 2
+    assert value.loc[("pop", "Loyal", 1, "coverage"), "value"] == pytest.approx(2 / 5)
+    assert value.loc[("none", "all", 3, "ndcg"), "value"] == 0
+    assert np.isnan(value.loc[("none", "all", 3, "novelty"), "value"])
+
+
+# ---------------------------------------------------------------------------- implicit cross-check
+def random_shop(seed: int = 0, n_users: int = 200, n_items: int = 60) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    users = np.array([f"u{i:03d}" for i in range(n_users)], dtype=object)
+    items = np.array([f"i{j:03d}" for j in range(n_items)], dtype=object)
+    taste = rng.integers(0, 3, n_users)
+    item_group = np.arange(n_items) % 3
+
+    def draw(p_own: float, p_other: float) -> pd.DataFrame:
+        p = np.where(item_group[None, :] == taste[:, None], p_own, p_other)
+        u, i = np.nonzero(rng.random((n_users, n_items)) < p)
+        return pd.DataFrame({"customer_key": users[u], "product_id": items[i], "weight": 1.0})
+
+    return draw(0.25, 0.03), draw(0.12, 0.02)
+
+
+@pytest.mark.parametrize("k", [5, 10])
+def test_metrics_match_implicit_where_definitions_agree(k):
+    train, test = random_shop()
+    data = prepare_data(
+        train,
+        pd.DataFrame({"product_id": sorted(set(train["product_id"]) | set(test["product_id"]))}),
+        purchases=train,
+    )
+    model = HybridRecommender(
+        n=k,
+        max_per_category=None,
+        random_state=1,
+        als_params={"factors": 8, "iterations": 6, "num_threads": 1},
+    ).fit(data)
+    truth = test[test["customer_key"].isin(data.interactions.customer_keys)][["customer_key", "product_id"]]
+    # Already-bought items are filtered, as implicit's recommend does in its evaluation.
+    recs = model.recommend(truth["customer_key"].unique(), strategy="als", n=k)
+    ours = ranking_metrics(recs, truth, k=k, n_items=data.interactions.n_items)
+    matrix = data.interactions
+    test_matrix = sp.csr_matrix(
+        (
+            np.ones(len(truth)),
+            (matrix.user_rows(truth["customer_key"]), matrix.item_columns(truth["product_id"])),
+        ),
+        shape=matrix.matrix.shape,
+    )
+    reference = ranking_metrics_at_k(
+        model.als_.model_, matrix.matrix, test_matrix, K=k, show_progress=False, num_threads=1
+    )
+    assert ours["map"].mean() == pytest.approx(reference["map"], rel=1e-9)
+    assert ours["ndcg"].mean() == pytest.approx(reference["ndcg"], rel=1e-9)
+    assert ours["auc"].mean() == pytest.approx(reference["auc"], rel=1e-9)
+    # implicit's precision: total hits / sum of min(k, |T_u|), not the textbook mean of hits / k
+    n_truth = truth.groupby("customer_key").size().reindex(ours.index)
+    micro = (ours["precision"] * k).sum() / np.minimum(k, n_truth).sum()
+    assert micro == pytest.approx(reference["precision"], rel=1e-9)
+    assert ours["precision"].mean() != pytest.approx(reference["precision"], rel=1e-3)
+
+
+# ---------------------------------------------------------------------------- split and tuning
+def test_temporal_split_on_midnight_boundaries():
+    times = pd.to_datetime(
+        ["2024-01-01 10:00", "2024-01-20 23:59", "2024-01-21 00:00", "2024-01-29 08:00", "2024-01-31 12:30"]
+    )
+    events = pd.DataFrame(
+        {
+            "customer_key": list("abcde"),
+            "product_id": list("vwxyz"),
+            "event_type": ["purchase", "product_view", "purchase", "purchase", "product_view"],
+            "event_time": times,
+        }
+    )
+    split = temporal_split(events, test_days=3, validation_days=7)
+    assert split.test_start == pd.Timestamp("2024-01-28") and split.validation_start == pd.Timestamp(
+        "2024-01-21"
+    )
+    assert split.train["customer_key"].tolist() == ["a", "b"]
+    assert split.validation["customer_key"].tolist() == ["c"]
+    assert split.test["customer_key"].tolist() == ["d", "e"]
+    assert split.describe() == (
+        "train before 2024-01-21, validation 2024-01-21..2024-01-28, "
+        "test 2024-01-28..2024-01-31 (temporal hold-out)"
+    )
+    assert ground_truth(split.test, event_types=["purchase"]).values.tolist() == [["d", "y"]]
+    with pytest.raises(SegrecError, match="event_time has 1 missing"):
+        temporal_split(events.assign(event_time=[None, *times[1:]]), test_days=3)
+    with pytest.raises(SegrecError, match="test_days"):
+        temporal_split(events, test_days=0)
+
+
+def test_grid_search_picks_the_best_combination_deterministically():
+    train, validation = random_shop(seed=2)
+    data = prepare_data(
+        train, pd.DataFrame({"product_id": sorted(set(train["product_id"]))}), purchases=train
+    )
+    grid = {"factors": [2, 8], "regularization": [0.01], "iterations": [4]}
+    best, table = grid_search_als(data, validation, grid=grid, k=10, max_per_category=None)
+    assert table[["factors", "regularization", "iterations"]].values.tolist() == [[2, 0.01, 4], [8, 0.01, 4]]
+    assert table["selected"].sum() == 1
+    chosen = table[table["selected"]].iloc[0]
+    assert chosen["value"] == table["value"].max()
+    assert best == {"factors": int(chosen["factors"]), "iterations": 4, "regularization": 0.01}
+    assert (
+        table["n_users"]
+        == validation["customer_key"]
+        .isin(data.interactions.customer_keys)
+        .groupby(validation["customer_key"])
+        .any()
+        .sum()
+    ).all()
+    _, again = grid_search_als(data, validation, grid=grid, k=10, max_per_category=None)
+    pd.testing.assert_frame_equal(table, again)
+    with pytest.raises(SegrecError, match="unknown ALS parameter"):
+        grid_search_als(data, validation, grid={"learning_rate": [0.1]})
+
+
+# ---------------------------------------------------------------------------- real data
+@pytest.mark.real_data
+def test_als_beats_popularity_on_uci_online_retail(datasets: Path):
+    path = datasets / "uci_online_retail_full" / "online_retail.parquet"
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    lines = pd.read_parquet(path, columns=["InvoiceNo", "StockCode", "Quantity", "InvoiceDate", "CustomerID"])
+    code = lines["StockCode"].astype(str).str.extract(r"^(\d{5})")[0]
+    keep = (
+        lines["CustomerID"].notna()
+        & ~lines["InvoiceNo"].astype(str).str.startswith("C")
+        & (lines["Quantity"] > 0)
+        & code.notna()
+    )
+    events = pd.DataFrame(
+        {
+            "customer_key": lines.loc[keep, "CustomerID"].astype("int64").astype(str),
+            "product_id": code[keep],
+            "event_type": "purchase",
+            "event_time": pd.to_datetime(lines.loc[keep, "InvoiceDate"]),
+        }
+    )
+    split = temporal_split(events, test_days=30)  # the last month, from 2011-11-09
+    interactions = interactions_from_events(split.train, {"purchase": 1.0})
+    products = pd.DataFrame(
+        {"product_id": sorted(interactions["product_id"].unique()), "category": "giftware"}
+    )
+    # Wholesale customers re-order: let the data say whether bought items may come back.
+    repeat = repeat_purchase_categories(split.train, products)
+    products["is_repeat_purchase_category"] = bool(repeat["is_repeat_purchase_category"].iloc[0])
+    data = prepare_data(interactions, products, purchases=purchased_pairs(split.train))
+    truth = ground_truth(split.test)
+    truth = truth[truth["customer_key"].isin(data.interactions.customer_keys)]
+    model = HybridRecommender(
+        max_per_category=None,
+        random_state=0,
+        als_params={"factors": 32, "iterations": 15, "regularization": 0.01, "alpha": 1.0},
+    )
+    metrics = evaluate_recommender(
+        model.fit(data), truth, strategies=("als", "popularity", "hybrid"), ks=(10, 20), by_segment=False
+    )
+    table = metrics.pivot_table(index=["strategy", "k"], columns="metric", values="value")
+    print(
+        f"\nUCI Online Retail, {split.describe()}, {data.interactions.n_users} train customers, "
+        f"{data.interactions.n_items} products, {truth['customer_key'].nunique()} test customers, "
+        f"repeat-purchase rate {repeat['repurchase_rate'].iloc[0]:.3f}\n{table.round(4).to_string()}"
+    )
+    assert data.interactions.n_users == 4063 and truth["customer_key"].nunique() == 1395
+    assert table.loc[("als", 10), "ndcg"] > 1.5 * table.loc[("popularity", 10), "ndcg"]
+    assert table.loc[("hybrid", 10), "ndcg"] > 1.5 * table.loc[("popularity", 10), "ndcg"]
+    assert table.loc[("als", 20), "recall"] > table.loc[("popularity", 20), "recall"]
