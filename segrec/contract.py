@@ -101,7 +101,7 @@ REASON_CODES: tuple[str, ...] = (
     "unknown_event_type",   # event_type neither canonical nor a known alias
     "missing_identity",     # neither customer_id nor anonymous_id
     "missing_product",      # product event without product_id; order event without product_id and order_id
-    "invalid_quantity",     # order or cart event whose quantity is unparseable or not positive
+    "invalid_quantity",     # order event whose quantity is present but unparseable or not positive
     "invalid_price",        # order event whose unit_price is missing, unparseable or not positive
     "unknown_currency",     # order event whose currency is not in seeds/currency_rates.csv
     "bot_traffic",          # the device or customer is a bot (user agent or inhuman event rate)

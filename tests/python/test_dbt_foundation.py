@@ -145,3 +145,19 @@ def test_incremental_loads_equal_full_refresh(generated, full_build, tmp_path):
         full = full_build.query(f"select * from {table} order by {key}")
         built = incremental.query(f"select * from {table} order by {key}")
         pd.testing.assert_frame_equal(built, full, check_exact=False, rtol=1e-9)
+
+
+def test_revenue_in_base_currency_matches_catalog_price(full_build):
+    # the generator prices order lines at catalog USD price / rate (JPY rounded to whole yen),
+    # so converting back with seeds/currency_rates.csv must give the catalog price again
+    lines = full_build.query(
+        """
+        select fct_events.currency, fct_events.revenue / fct_events.quantity as unit_revenue, products.price
+        from fct_events
+        inner join stg_raw__products as products on fct_events.product_id = products.product_id
+        where fct_events.event_type = 'purchase'
+        """
+    )
+    assert set(lines["currency"]) >= {"USD", "EUR", "GBP"}
+    relative_error = (lines["unit_revenue"] / lines["price"] - 1).abs()
+    assert relative_error.max() < 0.01, lines.loc[relative_error.idxmax()]
