@@ -37,3 +37,12 @@
 {% macro default__seconds_between(start, end) -%}
     date_diff('second', {{ start }}, {{ end }})
 {%- endmacro %}
+
+{#- Whole days (date boundaries crossed) from `start` to `end`. -#}
+{% macro days_between(start, end) -%}
+    {{ return(adapter.dispatch('days_between', 'segrec')(start, end)) }}
+{%- endmacro %}
+
+{% macro default__days_between(start, end) -%}
+    date_diff('day', {{ start }}, {{ end }})
+{%- endmacro %}

@@ -2,3 +2,19 @@
 {% macro quintile_score(percentile) -%}
     least(cast(floor({{ percentile }} * 5) as integer) + 1, 5)
 {%- endmacro %}
+
+{#- The classic RFM segment names on the recency x frequency grid of 1-5 scores. -#}
+{% macro rfm_segment_name(r_score, f_score) -%}
+    case
+        when {{ r_score }} >= 4 and {{ f_score }} >= 4 then 'Champions'
+        when {{ r_score }} >= 3 and {{ f_score }} >= 3 then 'Loyal'
+        when {{ r_score }} >= 4 and {{ f_score }} >= 2 then 'Potential Loyalists'
+        when {{ r_score }} = 5 then 'New Customers'
+        when {{ r_score }} = 4 then 'Promising'
+        when {{ r_score }} = 3 then 'Need Attention'
+        when {{ f_score }} = 5 then 'Cannot Lose Them'
+        when {{ f_score }} >= 3 then 'At Risk'
+        when {{ r_score }} = 2 then 'Hibernating'
+        else 'Lost'
+    end
+{%- endmacro %}

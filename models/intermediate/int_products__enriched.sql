@@ -20,7 +20,10 @@ all_products as (
     union all
     select
         seen.product_id,
-        {%- for column in ['product_name', 'category_path', 'category', 'subcategory', 'leaf_category', 'brand', 'color'] %}
+        {%- set text_columns = [
+            'product_name', 'category_path', 'category', 'subcategory', 'leaf_category', 'brand', 'color'
+        ] %}
+        {%- for column in text_columns %}
         cast(null as {{ dbt.type_string() }}) as {{ column }},
         {%- endfor %}
         cast(null as double) as price,
@@ -29,7 +32,10 @@ all_products as (
         true as is_active,
         false as is_in_catalog
     from seen
-    where not exists (select 1 from catalog where catalog.product_id = seen.product_id)
+    where not exists (
+            select 1 from catalog
+            where catalog.product_id = seen.product_id
+        )
 ),
 
 ranked as (
@@ -63,7 +69,8 @@ final as (
         end as price_band,
         launched_at,
         coalesce(
-            launched_at >= {{ dbt.dateadd('day', -1 * var('new_arrival_days'), as_of_time(ref('int_events__enriched'))) }},
+            launched_at
+            >= {{ dbt.dateadd('day', -1 * var('new_arrival_days'), as_of_time(ref('int_events__enriched'))) }},
             false
         ) as is_new,
         is_active,

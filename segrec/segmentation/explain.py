@@ -51,18 +51,38 @@ def _condition(feature: str, low: float | None, high: float | None) -> str:
     return f"{feature} <= {format_threshold(high)}"
 
 
+def _single_prediction_nodes(tree: DecisionTreeClassifier) -> set[int]:
+    """Internal nodes whose leaves all predict the same class: their split changes no
+    prediction, so a rule stops there ("a and b" instead of "(a and b and c) or (a and b and not c)")."""
+    t = tree.tree_
+    prediction: dict[int, int | None] = {}
+
+    def visit(node: int) -> int | None:
+        if t.children_left[node] == _LEAF:
+            prediction[node] = int(np.argmax(t.value[node][0]))
+        else:
+            left, right = visit(t.children_left[node]), visit(t.children_right[node])
+            prediction[node] = left if left is not None and left == right else None
+        return prediction[node]
+
+    visit(0)
+    return {n for n, p in prediction.items() if p is not None and t.children_left[n] != _LEAF}
+
+
 def tree_rules(tree: DecisionTreeClassifier, feature_names: Sequence[str]) -> list[tuple[int, str]]:
     """``(leaf node, rule)`` for every leaf of a fitted tree, leaves in depth-first order.
+    Subtrees whose leaves all predict one class count as one leaf.
 
     A rule joins the path's conditions with "and"; several splits on one feature merge into
     one bound (``120 < monetary <= 812``); features appear in the order the path meets them.
     """
     t = tree.tree_
+    single = _single_prediction_nodes(tree)
     out: list[tuple[int, str]] = []
     stack: list[tuple[int, dict[str, list[float | None]]]] = [(0, {})]
     while stack:
         node, bounds = stack.pop()
-        if t.children_left[node] == _LEAF:
+        if t.children_left[node] == _LEAF or node in single:
             rule = " and ".join(_condition(f, lo, hi) for f, (lo, hi) in bounds.items())
             out.append((node, rule or "all customers"))
             continue
@@ -114,6 +134,11 @@ def explain_segments(
     def join(rules: pd.Series) -> str:
         return rules.iloc[0] if len(rules) == 1 else " or ".join(f"({r})" for r in rules)
 
+    # a cluster no leaf of the shared tree predicts gets the leaves of its own one-vs-rest tree
+    unexplained = sorted(set(np.unique(labels)) - set(leaves["cluster_id"]))
+    leaves = pd.concat([leaves, *(_one_vs_rest_leaves(values, labels, c, names, max_depth,
+                                                       min_samples_leaf, seed) for c in unexplained)],
+                       ignore_index=True)
     ordered = leaves.sort_values(["cluster_id", "n_customers"], ascending=[True, False], kind="stable")
     by_segment = (
         ordered.groupby("cluster_id")["rule"].agg(join).reindex(np.unique(labels), fill_value=missing_rule)
@@ -121,6 +146,29 @@ def explain_segments(
     by_segment.index.name = "cluster_id"
     fidelity = float(np.mean(tree.predict(values) == labels))
     return SegmentRules(leaves, by_segment.rename("rule"), fidelity, tree, names)
+
+
+def _one_vs_rest_leaves(
+    values: np.ndarray, labels: np.ndarray, cluster: int, names: list[str], max_depth: int,
+    min_samples_leaf: int | float, seed: int,
+) -> pd.DataFrame:
+    """Leaves of a tree that tells ``cluster`` from everyone else, where it predicts the cluster."""
+    target = labels == cluster
+    tree = DecisionTreeClassifier(max_depth=max_depth, min_samples_leaf=min_samples_leaf, random_state=seed)
+    tree.fit(values, target)
+    t = tree.tree_
+    positive = list(tree.classes_).index(True) if True in tree.classes_ else None
+    rows = [
+        {
+            "cluster_id": cluster,
+            "rule": rule,
+            "n_customers": int(t.n_node_samples[node]),
+            "precision": float(t.value[node][0][positive] / t.value[node][0].sum()),
+        }
+        for node, rule in tree_rules(tree, names)
+        if positive is not None and int(np.argmax(t.value[node][0])) == positive
+    ]
+    return pd.DataFrame(rows, columns=["cluster_id", "rule", "n_customers", "precision"])
 
 
 def assignment_confidence(

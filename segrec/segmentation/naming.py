@@ -90,8 +90,9 @@ ARCHETYPES: tuple[Archetype, ...] = (
         "Occasional Gift Shoppers",
         "Buy now and then, often gifts",
         (
-            Trait("frequency", -1),
-            Trait("cat_share__gift*", +1, 1.5, core=False),
+            # what they buy defines them; how rarely is a secondary trait
+            Trait("cat_share__gift*", +1, 1.5),
+            Trait("frequency", -1, core=False),
             Trait("orders_per_month", -1, 0.5, core=False),
             # a lapsed one-off buyer is not an occasional shopper
             Trait("recency_days", -1, 0.5, core=False),

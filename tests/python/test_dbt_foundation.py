@@ -18,7 +18,7 @@ from .conftest import DbtProject
 
 pytestmark = pytest.mark.dbt
 
-CORE_MODELS = ["+fct_sessions", "+dim_customers", "+quarantined_events"]
+CORE_MODELS = ["+fct_sessions", "+dim_customers", "+quarantined_events", "stg_raw__products"]
 
 
 @pytest.fixture(scope="module")

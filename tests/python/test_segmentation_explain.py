@@ -44,10 +44,12 @@ def test_rules_on_two_features():
     assert rules.feature_names == ["monetary", "premium_share"]
 
 
-def test_too_shallow_tree_reports_missing_rule_and_fidelity():
+def test_cluster_left_out_by_a_too_shallow_tree_gets_a_one_vs_rest_rule():
+    # one split cannot give three bands a leaf each: the third band gets its own rule, while
+    # fidelity still measures the shared tree
     rules = explain_segments(BANDS[["monetary"]], BAND_LABELS, max_depth=1, seed=0)
     assert rules.fidelity == pytest.approx(8 / 12)
-    assert (rules.by_segment == "(no rule at max_depth=1)").sum() == 1
+    assert rules.by_segment.tolist() == ["monetary <= 120", "monetary > 120", "monetary > 1250"]
 
 
 def test_format_threshold():
@@ -75,3 +77,17 @@ def test_projection_is_deterministic_with_a_fixed_sign():
     # mirrored data: same components, mirrored picture
     np.testing.assert_allclose(project_2d(-X), -coords, atol=1e-9)
     assert coords[:, 0].var() >= coords[:, 1].var()
+
+
+def test_splits_that_change_no_prediction_are_left_out_of_rules():
+    # x < 50 is cluster 0 except three scattered customers: the tree splits the left side
+    # further (it lowers impurity), but with 10 customers per leaf every leaf there still
+    # predicts 0, so cluster 0 keeps one rule
+    x = np.arange(100, dtype=float)
+    labels = (x >= 50).astype(int)
+    labels[[5, 20, 35]] = 1
+    features = pd.DataFrame({"x": x})
+    rules = explain_segments(features, labels, max_depth=3, min_samples_leaf=10)
+    assert rules.tree.get_depth() >= 2
+    assert rules.by_segment[0] == "x <= 49.5"
+    assert (rules.leaves["cluster_id"] == 0).sum() == 1

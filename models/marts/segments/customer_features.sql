@@ -11,7 +11,10 @@ as_of as (
 ),
 
 customers as (
-    select customer_key, customer_id, first_seen_at
+    select
+        customer_key,
+        customer_id,
+        first_seen_at
     from {{ ref('dim_customers') }}
     where not is_anonymous
 ),
@@ -68,9 +71,9 @@ session_totals as (
     select
         customer_key,
         count(*) as n_sessions,
-        sum(n_page_views) as n_page_views,
-        sum(n_product_views) as n_product_views,
-        sum(n_add_to_carts) as n_add_to_carts,
+        cast(sum(n_page_views) as bigint) as n_page_views,
+        cast(sum(n_product_views) as bigint) as n_product_views,
+        cast(sum(n_add_to_carts) as bigint) as n_add_to_carts,
         avg(case when converted then 1.0 else 0.0 end) as conversion_rate,
         avg(duration_seconds) / 60.0 as avg_session_minutes,
         avg(case when device_type = 'mobile' then 1.0 else 0.0 end) as share_mobile,
@@ -145,25 +148,39 @@ top_brands as (
     qualify row_number() over (partition by customer_key order by count(*) desc, brand) = 1
 ),
 
-email as (
+email_events as (
     select
         {{ customer_key('customer_id', 'null') }} as customer_key,
+        email_event_type
+    from {{ ref('stg_raw__email_events') }}
+    where customer_id is not null
+),
+
+email as (
+    select
+        customer_key,
         count(case when email_event_type = 'sent' then 1 end) as n_emails_sent,
         count(case when email_event_type = 'open' then 1 end) as n_email_opens,
         count(case when email_event_type = 'click' then 1 end) as n_email_clicks
-    from {{ ref('stg_raw__email_events') }}
+    from email_events
+    group by customer_key
+),
+
+promotion_responses as (
+    select
+        {{ customer_key('customer_id', 'null') }} as customer_key,
+        redeemed_at
+    from {{ ref('stg_raw__promotion_responses') }}
     where customer_id is not null
-    group by 1
 ),
 
 promotions as (
     select
-        {{ customer_key('customer_id', 'null') }} as customer_key,
+        customer_key,
         count(*) as n_promotions_offered,
         count(redeemed_at) as n_promotions_redeemed
-    from {{ ref('stg_raw__promotion_responses') }}
-    where customer_id is not null
-    group by 1
+    from promotion_responses
+    group by customer_key
 ),
 
 combined as (
@@ -171,12 +188,11 @@ combined as (
         customers.customer_key,
         customers.customer_id,
         cast(as_of.as_of_time as date) as as_of_date,
-        {{ dbt.datediff('coalesce(order_totals.last_ordered_at, customers.first_seen_at)', 'as_of.as_of_time', 'day') }}
-            as recency_days,
+        {{ days_between('order_totals.last_ordered_at', 'as_of.as_of_time') }} as days_since_last_order,
         coalesce(order_totals.frequency, 0) as frequency,
         coalesce(net_revenue.monetary, 0) as monetary,
         coalesce(order_totals.avg_order_value, 0) as avg_order_value,
-        {{ dbt.datediff('customers.first_seen_at', 'as_of.as_of_time', 'day') }} as tenure_days,
+        {{ days_between('customers.first_seen_at', 'as_of.as_of_time') }} as tenure_days,
         session_totals.n_sessions,
         session_totals.n_page_views,
         session_totals.n_product_views,
@@ -233,9 +249,11 @@ combined as (
 scored as (
     select
         *,
+        -- a customer who never ordered is as recent as their first visit
+        coalesce(days_since_last_order, tenure_days) as recency_days,
         frequency / greatest(tenure_days / 30.4375, 1.0) as orders_per_month,
         -- percentiles: the share of customers with a lower value (recency: a longer one)
-        percent_rank() over (order by recency_days desc) as recency_percentile,
+        percent_rank() over (order by coalesce(days_since_last_order, tenure_days) desc) as recency_percentile,
         percent_rank() over (order by frequency) as frequency_percentile,
         percent_rank() over (order by monetary) as monetary_percentile,
         percent_rank() over (order by n_sessions) as visit_percentile

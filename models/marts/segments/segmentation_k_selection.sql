@@ -1,0 +1,27 @@
+-- Quality of every candidate k evaluated when a run refitted (silhouette by k).
+with
+
+runs as (
+    select
+        run_id,
+        model_version,
+        scored_at,
+        unnest(k_selection) as candidate
+    from {{ ref('segmentation_model_runs') }}
+    where is_refit
+),
+
+final as (
+    select
+        runs.run_id,
+        runs.model_version,
+        runs.scored_at,
+        cast(candidate.k as integer) as k,
+        candidate.silhouette,
+        candidate.calinski_harabasz,
+        candidate.davies_bouldin,
+        candidate.inertia
+    from runs
+)
+
+select * from final

@@ -1,0 +1,288 @@
+"""One segmentation run, as the dbt Python model ``segmentation_model_runs`` performs it.
+
+A run either **refits** (choose k, cluster, match the new clusters to the previous run's so
+segment ids and names stay on the same groups, name and explain them) or **keeps** the
+previous centroids and assigns every customer to the nearest one. It refits when forced,
+when there is no previous run, when the feature columns changed, or when the kept model's
+silhouette or its stability against the previous run falls below a threshold.
+
+The result is one record (one table row) holding the run's metrics and parameters and, as
+aligned lists, every customer's assignment: the dbt model appends it to its own table, and
+thin SQL marts unnest it into ``customer_segments``, ``segment_transitions``, ... The same
+input (features and parameters) gives the same record, so re-running without new data
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from segrec.errors import SegrecError
+from segrec.segmentation.explain import assignment_confidence, explain_segments, project_2d
+from segrec.segmentation.features import as_matrix
+from segrec.segmentation.fit import fit_segmentation, model_version
+from segrec.segmentation.metrics import NOISE, cluster_metrics
+from segrec.segmentation.naming import name_segments
+from segrec.segmentation.tracking import (
+    RefitDecision,
+    assign_segment_ids,
+    assign_to_nearest,
+    match_clusters,
+    should_refit,
+    stability,
+)
+
+# Readable columns that are identifiers, dates or scores derived from others: not used to
+# name or explain segments.
+NOT_DESCRIPTIVE = (
+    "customer_id", "as_of_date", "r_score", "f_score", "m_score", "rfm_score", "recency_percentile",
+    "frequency_percentile", "monetary_percentile", "primary_region", "top_category", "top_brand",
+)
+
+
+@dataclass(frozen=True)
+class SegmentationConfig:
+    """Parameters of a run (dbt vars of the same names)."""
+
+    algorithm: str = "kmeans"
+    k_min: int = 2
+    k_max: int = 10
+    n_clusters: int | None = None
+    silhouette_sample_size: int = 20000
+    seed: int = 0
+    n_init: int = 4
+    min_samples: int = 10
+    tree_max_depth: int = 3
+    force_refit: bool = False
+    min_silhouette: float = 0.25
+    min_stability: float = 0.8
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def fit_params(self) -> dict[str, Any]:
+        params = asdict(self)
+        for key in ("force_refit", "min_silhouette", "min_stability", "extra"):
+            params.pop(key)
+        return params
+
+
+def readable_features(customer_features: pd.DataFrame, affinities: pd.DataFrame) -> pd.DataFrame:
+    """customer_features plus the ``cat_share__<category>`` columns of the long affinities table
+    (its ``category_feature`` column names them, the same names as in the clustering matrix)."""
+    shares = affinities.pivot_table(
+        index="customer_key", columns="category_feature", values="category_share", fill_value=0.0
+    )
+    readable = customer_features.set_index("customer_key").join(shares, how="left")
+    readable[shares.columns] = readable[shares.columns].fillna(0.0)
+    return readable
+
+
+def _descriptive_columns(readable: pd.DataFrame) -> list[str]:
+    numeric = readable.select_dtypes("number").columns
+    return [c for c in numeric if c not in NOT_DESCRIPTIVE]
+
+
+def run_segmentation(
+    matrix: pd.DataFrame,
+    readable: pd.DataFrame,
+    rule_segments: pd.Series,
+    previous: Mapping[str, Any] | None,
+    config: SegmentationConfig,
+    scored_at: pd.Timestamp,
+) -> dict[str, Any]:
+    """Score one run. ``matrix``: scaled features indexed by customer_key; ``readable``: readable
+    features indexed by customer_key; ``rule_segments``: comma text per customer_key;
+    ``previous``: the last run's record (or None). Returns the run record."""
+    if matrix.empty:
+        raise SegrecError("segmentation: the feature matrix is empty (no customer with a session)")
+    matrix = matrix.sort_index()
+    readable = readable.reindex(matrix.index)
+    features = list(matrix.columns)
+    data_version = model_version(matrix, config.fit_params())
+    if previous is not None and previous["data_version"] == data_version and not config.force_refit:
+        return dict(previous)  # same data, same parameters: the same run
+
+    X = as_matrix(matrix)
+    prev_labels = _previous_labels(previous)
+    kept = None
+    if previous is not None and not config.force_refit and previous["feature_names"] == features:
+        kept = _score_with_previous_centroids(X, matrix, previous, prev_labels, config)
+        decision = should_refit(
+            kept["metrics"]["silhouette"], kept["stability"],
+            min_silhouette=config.min_silhouette, min_stability=config.min_stability,
+        )
+    elif previous is None:
+        decision = should_refit(None, None, has_model=False)
+    elif config.force_refit:
+        decision = should_refit(None, None, force=True)
+    else:
+        decision = RefitDecision(True, "the feature columns changed")
+
+    if decision.refit:
+        run = _refit(X, matrix, readable, previous, prev_labels, config)
+    else:
+        run = kept
+    xy = project_2d(X, seed=config.seed)
+    labels = pd.Series(run["segment_ids"], index=matrix.index)
+    stab = stability(prev_labels, labels) if prev_labels is not None else None
+    return {
+        "run_id": data_version,
+        "data_version": data_version,
+        "model_version": run["model_version"],
+        "previous_run_id": None if previous is None else previous["run_id"],
+        "scored_at": scored_at,
+        "algorithm": config.algorithm,
+        "is_refit": decision.refit,
+        "refit_reason": decision.reason,
+        "n_clusters": int(len(run["segments"])),
+        "n_customers": int(len(matrix)),
+        "silhouette": _float(run["metrics"].get("silhouette")),
+        "calinski_harabasz": _float(run["metrics"].get("calinski_harabasz")),
+        "davies_bouldin": _float(run["metrics"].get("davies_bouldin")),
+        "noise_share": _float(run["metrics"].get("noise_share", 0.0)),
+        "stability_vs_previous": _float(stab),
+        "tree_fidelity": _float(run["tree_fidelity"]),
+        "parameters": json.dumps({**config.fit_params(), **run["params"]}, sort_keys=True, default=str),
+        "feature_names": features,
+        "centroid_segment_ids": [int(s) for s in run["centroids"].index],
+        "centroids": run["centroids"].to_numpy(dtype=float).tolist(),
+        "k_selection": run["k_selection"],
+        "segments": run["segments"],
+        "customer_keys": list(matrix.index),
+        "segment_ids": [int(s) for s in run["segment_ids"]],
+        "confidences": [float(c) for c in run["confidences"]],
+        "pca_x": xy[:, 0].tolist(),
+        "pca_y": xy[:, 1].tolist(),
+        "rule_segments": rule_segments.reindex(matrix.index).fillna("").tolist(),
+    }
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else float(value)
+
+
+def _previous_labels(previous: Mapping[str, Any] | None) -> pd.Series | None:
+    if previous is None:
+        return None
+    return pd.Series(previous["segment_ids"], index=previous["customer_keys"])
+
+
+def _previous_centroids(previous: Mapping[str, Any]) -> pd.DataFrame:
+    return pd.DataFrame(
+        previous["centroids"], index=previous["centroid_segment_ids"], columns=previous["feature_names"]
+    )
+
+
+def _score_with_previous_centroids(
+    X: np.ndarray, matrix: pd.DataFrame, previous: Mapping[str, Any], prev_labels: pd.Series,
+    config: SegmentationConfig,
+) -> dict[str, Any]:
+    centroids = _previous_centroids(previous)
+    segment_ids = assign_to_nearest(matrix, centroids)
+    positions = pd.Index(centroids.index).get_indexer(segment_ids)
+    metrics = cluster_metrics(X, positions, centroids.to_numpy(), config.silhouette_sample_size, config.seed)
+    return {
+        "model_version": previous["model_version"],
+        "params": {"assigned_to": previous["model_version"]},
+        "metrics": metrics,
+        "stability": stability(prev_labels, pd.Series(segment_ids, index=matrix.index)),
+        "centroids": centroids,
+        "segment_ids": segment_ids,
+        "confidences": assignment_confidence(X, centroids.to_numpy(), positions),
+        "segments": previous["segments"],
+        "k_selection": previous["k_selection"],
+        "tree_fidelity": previous["tree_fidelity"],
+    }
+
+
+def _refit(
+    X: np.ndarray, matrix: pd.DataFrame, readable: pd.DataFrame, previous: Mapping[str, Any] | None,
+    prev_labels: pd.Series | None, config: SegmentationConfig,
+) -> dict[str, Any]:
+    result = fit_segmentation(
+        matrix, config.algorithm, config.n_clusters,
+        k_range=range(config.k_min, config.k_max + 1), sample_size=config.silhouette_sample_size,
+        seed=config.seed, n_init=config.n_init, min_samples=config.min_samples,
+    )
+    cluster_ids = [int(c) for c in result.centroids.index]
+    if previous is None:
+        segment_of = {c: c + 1 for c in cluster_ids}  # segment ids start at 1
+        fixed_names: dict[int, str] = {}
+    else:
+        mapping = match_clusters(_previous_centroids(previous), result.centroids)
+        next_id = max([0, *previous["centroid_segment_ids"]]) + 1
+        segment_of = assign_segment_ids(cluster_ids, mapping, next_id)
+        previous_names = {s["segment_id"]: s["segment_name"] for s in previous["segments"]}
+        fixed_names = {c: previous_names[p] for c, p in mapping.items() if p in previous_names}
+    segment_of[NOISE] = NOISE
+
+    columns = _descriptive_columns(readable)
+    names = name_segments(readable, result.labels, columns=columns, fixed_names=fixed_names)
+    rules = explain_segments(readable, result.labels, max_depth=config.tree_max_depth, seed=config.seed,
+                             columns=columns)
+    sizes = pd.Series(result.labels).value_counts()
+    segments = [
+        {
+            "segment_id": int(segment_of[c]),
+            "cluster_id": int(c),
+            "segment_name": str(names.loc[c, "segment_name"]),
+            "description": str(names.loc[c, "description"]),
+            "archetype": None if pd.isna(names.loc[c, "archetype"]) else str(names.loc[c, "archetype"]),
+            "rules": str(rules.by_segment.get(c, "")),
+            "n_customers": int(sizes.get(c, 0)),
+        }
+        for c in sorted(set(result.labels.tolist()))
+    ]
+    positions = pd.Index(result.centroids.index).get_indexer(result.labels)
+    centroids = result.centroids.copy()
+    centroids.index = [segment_of[int(c)] for c in centroids.index]
+    selection = [] if result.selection is None else result.selection.table.to_dict("records")
+    return {
+        "model_version": result.model_version,
+        "params": result.params,
+        "metrics": result.metrics,
+        "centroids": centroids,
+        "segment_ids": np.array([segment_of[int(c)] for c in result.labels]),
+        "confidences": assignment_confidence(X, result.centroids.to_numpy(), positions),
+        "segments": segments,
+        "k_selection": [{k: _float(v) for k, v in row.items()} for row in selection],
+        "tree_fidelity": rules.fidelity,
+    }
+
+
+SEGMENT_STRUCT = pa.struct([
+    ("segment_id", pa.int64()), ("cluster_id", pa.int64()), ("segment_name", pa.string()),
+    ("description", pa.string()), ("archetype", pa.string()), ("rules", pa.string()),
+    ("n_customers", pa.int64()),
+])
+K_STRUCT = pa.struct([
+    ("k", pa.float64()), ("silhouette", pa.float64()), ("calinski_harabasz", pa.float64()),
+    ("davies_bouldin", pa.float64()), ("inertia", pa.float64()),
+])
+RUN_SCHEMA = pa.schema([
+    ("run_id", pa.string()), ("data_version", pa.string()), ("model_version", pa.string()),
+    ("previous_run_id", pa.string()), ("scored_at", pa.timestamp("us")), ("algorithm", pa.string()),
+    ("is_refit", pa.bool_()), ("refit_reason", pa.string()), ("n_clusters", pa.int64()),
+    ("n_customers", pa.int64()), ("silhouette", pa.float64()), ("calinski_harabasz", pa.float64()),
+    ("davies_bouldin", pa.float64()), ("noise_share", pa.float64()), ("stability_vs_previous", pa.float64()),
+    ("tree_fidelity", pa.float64()), ("parameters", pa.string()), ("feature_names", pa.list_(pa.string())),
+    ("centroid_segment_ids", pa.list_(pa.int64())), ("centroids", pa.list_(pa.list_(pa.float64()))),
+    ("k_selection", pa.list_(K_STRUCT)), ("segments", pa.list_(SEGMENT_STRUCT)),
+    ("customer_keys", pa.list_(pa.string())), ("segment_ids", pa.list_(pa.int64())),
+    ("confidences", pa.list_(pa.float64())), ("pca_x", pa.list_(pa.float64())), ("pca_y", pa.list_(pa.float64())),
+    ("rule_segments", pa.list_(pa.string())),
+])
+
+
+def run_table(records: list[Mapping[str, Any]]) -> pa.Table:
+    """Run records as an Arrow table with the fixed schema of ``segmentation_model_runs``."""
+    rows = [{name: record.get(name) for name in RUN_SCHEMA.names} for record in records]
+    for row in rows:
+        row["k_selection"] = [{k: r.get(k) for k in K_STRUCT.names} for r in row["k_selection"] or []]
+    return pa.Table.from_pylist(rows, schema=RUN_SCHEMA)
