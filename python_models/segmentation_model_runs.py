@@ -16,7 +16,8 @@ def model(dbt, session):
 
     previous = None
     if dbt.is_incremental:
-        rows = session.sql(f"select * from {dbt.this} order by scored_at desc limit 1").to_arrow_table().to_pylist()
+        latest = session.sql(f"select * from {dbt.this} order by scored_at desc limit 1")
+        rows = latest.to_arrow_table().to_pylist()
         previous = rows[0] if rows else None
 
     config = SegmentationConfig(
