@@ -31,5 +31,6 @@ def model(dbt, session):
         min_stability=dbt.config.get("min_stability"),
         tree_max_depth=dbt.config.get("tree_max_depth"),
     )
-    record = run_segmentation(matrix, readable, rules, previous, config, scored_at=pd.Timestamp.now("UTC").tz_localize(None))
+    scored_at = pd.Timestamp.now("UTC").tz_localize(None)
+    record = run_segmentation(matrix, readable, rules, previous, config, scored_at=scored_at)
     return run_table([record])
