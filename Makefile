@@ -19,11 +19,17 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED)
 
-## demo: install, build and test the warehouse on the embedded sample, print a summary
+## demo: install, build and test the warehouse on the embedded sample, then write the run log,
+## the exports (Parquet, Tableau .hyper, audiences), the HTML report and the static docs
 demo: install
 	mkdir -p target
 	$(DBT) build --target dev
+	$(BIN)/segrec runlog --db target/segrec.duckdb
+	$(BIN)/segrec export --db target/segrec.duckdb --out exports --allow-demo-salt
+	$(BIN)/segrec report --db target/segrec.duckdb --out reports/segment_report.html
+	$(DBT) docs generate --static --target dev
 	$(BIN)/segrec summary --db target/segrec.duckdb
+	@echo "report: reports/segment_report.html  exports: exports/  docs: target/static_index.html"
 
 ## test: the whole suite (sqlfluff, ruff, pytest incl. dbt builds on fixtures)
 test: install lint pytest
