@@ -51,6 +51,9 @@ class DbtProject:
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         }
         command = [str(DBT), *args, "--log-path", str(self.work_dir / "logs")]
+        if args and args[0] == "build" and "--select" in args:
+            # only tests whose parents are all selected: a partial build runs no test on models it skipped
+            command += ["--indirect-selection", "cautious"]
         if "--target-path" not in args:
             command += ["--target-path", str(self.work_dir / "target")]
         if vars:
