@@ -24,7 +24,7 @@ activity as (
         min(event_time) as first_seen_at,
         max(event_time) as last_seen_at,
         count(distinct case when event_type = 'purchase' then coalesce(order_id, event_id) end) as n_orders,
-        sum(revenue) as lifetime_revenue,
+        {{ sum_money("revenue") }} as lifetime_revenue,
         mode(country_code) as event_country_code,
         mode(region) as event_region,
         mode(city) as event_city

@@ -80,7 +80,7 @@ sessions as (
         count(
             distinct case when event_type = 'purchase' then coalesce(order_id, event_id) end
         ) as n_orders,
-        sum(revenue) as revenue,
+        {{ sum_money("revenue") }} as revenue,
         count(case when event_type = 'purchase' then 1 end) > 0 as converted,
         {{ first_by_time('device_type') }} as device_type,
         {{ first_by_time('channel') }} as channel,

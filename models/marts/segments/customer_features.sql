@@ -42,7 +42,7 @@ orders as (
         customer_key,
         coalesce(order_id, event_id) as order_key,
         min(event_time) as ordered_at,
-        sum(revenue) as order_value
+        {{ sum_money("revenue") }} as order_value
     from events
     where event_type = 'purchase'
     group by customer_key, coalesce(order_id, event_id)
@@ -53,7 +53,7 @@ order_totals as (
         customer_key,
         count(*) as frequency,
         max(ordered_at) as last_ordered_at,
-        avg(order_value) as avg_order_value
+        {{ sum_money("order_value") }} / count(*) as avg_order_value
     from orders
     group by customer_key
 ),
@@ -61,7 +61,7 @@ order_totals as (
 net_revenue as (
     select
         customer_key,
-        sum(revenue) as monetary
+        {{ sum_money("revenue") }} as monetary
     from events
     where event_type in ('purchase', 'return')
     group by customer_key

@@ -32,7 +32,7 @@ profiled as (
         members.model_version,
         members.segment_id,
         count(*) as n_customers,
-        sum(features.monetary) as revenue,
+        {{ sum_money("features.monetary") }} as revenue,
         avg(features.monetary) as avg_monetary,
         avg(features.frequency) as avg_frequency,
         avg(features.avg_order_value) as avg_order_value,
