@@ -5,7 +5,13 @@ segmentation_runs, customer_segments, segment_transitions and segment_profiles."
 
 import pandas as pd
 
-from segrec.segmentation.pipeline import SegmentationConfig, readable_features, run_segmentation, run_table
+from segrec.segmentation.pipeline import (
+    SegmentationConfig,
+    min_customers,
+    readable_features,
+    run_segmentation,
+    run_table,
+)
 
 
 def model(dbt, session):
@@ -33,4 +39,6 @@ def model(dbt, session):
     )
     scored_at = pd.Timestamp.now("UTC").tz_localize(None)
     record = run_segmentation(matrix, readable, rules, previous, config, scored_at=scored_at)
-    return run_table([record])
+    if record is None:  # too few customers: no run is recorded (the marts stay empty)
+        print(f"segmentation: {len(matrix)} customers, fewer than {min_customers(config)}: no run")
+    return run_table([] if record is None else [record])

@@ -1,8 +1,10 @@
--- The latest segmentation run has exactly one row for every customer in customer_features.
+-- The latest segmentation run has exactly one row for every customer in customer_features
+-- (when there is a run: data with too few customers records none).
 with
 
 features as (
     select customer_key from {{ ref('customer_features') }}
+    where exists (select 1 from {{ ref('segmentation_runs') }})
 ),
 
 latest as (

@@ -24,7 +24,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from segrec.errors import SegrecError
 from segrec.segmentation.explain import assignment_confidence, explain_segments, project_2d
 from segrec.segmentation.features import as_matrix
 from segrec.segmentation.fit import fit_segmentation, model_version
@@ -72,13 +71,21 @@ class SegmentationConfig:
         return params
 
 
+def min_customers(config: SegmentationConfig) -> int:
+    """Fewest customers a run needs: every candidate k must leave clusters of a few customers."""
+    return max(10, 3 * config.k_max)
+
+
 def readable_features(customer_features: pd.DataFrame, affinities: pd.DataFrame) -> pd.DataFrame:
     """customer_features plus the ``cat_share__<category>`` columns of the long affinities table
     (its ``category_feature`` column names them, the same names as in the clustering matrix)."""
+    readable = customer_features.set_index("customer_key")
+    if affinities.empty:
+        return readable
     shares = affinities.pivot_table(
         index="customer_key", columns="category_feature", values="category_share", fill_value=0.0
     )
-    readable = customer_features.set_index("customer_key").join(shares, how="left")
+    readable = readable.join(shares, how="left")
     readable[shares.columns] = readable[shares.columns].fillna(0.0)
     return readable
 
@@ -95,12 +102,13 @@ def run_segmentation(
     previous: Mapping[str, Any] | None,
     config: SegmentationConfig,
     scored_at: pd.Timestamp,
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
     """Score one run. ``matrix``: scaled features indexed by customer_key; ``readable``: readable
     features indexed by customer_key; ``rule_segments``: comma text per customer_key;
-    ``previous``: the last run's record (or None). Returns the run record."""
-    if matrix.empty:
-        raise SegrecError("segmentation: the feature matrix is empty (no customer with a session)")
+    ``previous``: the last run's record (or None). Returns the run record, or None when there are
+    too few customers to segment (fewer than ``min_customers(config)``): no run is recorded."""
+    if len(matrix) < min_customers(config):
+        return None
     matrix = matrix.sort_index()
     readable = readable.reindex(matrix.index)
     features = list(matrix.columns)
