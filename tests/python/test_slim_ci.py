@@ -43,10 +43,12 @@ def test_state_modified_selects_changed_model_and_children(tmp_path):
 
     assert listed(project, "state:modified+", "--state", str(tmp_path / "prod-state")) == set()
 
-    changed = project.project_dir / "models/intermediate/int_identity__device_owners.sql"
-    changed.write_text(changed.read_text().replace("event_time as first_login_at", "event_time as first_login_at\n"))
-    expected = listed(project, "int_identity__device_owners+")
-    assert {"int_identity__device_owners", "int_events__validated", "fct_events", "fct_sessions"} <= expected
+    # a model in the middle: its parents come from production, its children are rebuilt
+    changed = project.project_dir / "models/intermediate/int_segmentation__segments.sql"
+    changed.write_text(changed.read_text().replace("segment.rules\n", "segment.rules  -- changed\n"))
+    expected = listed(project, "int_segmentation__segments+")
+    assert {"int_segmentation__segments", "customer_segments", "segment_profiles"} <= expected
+    assert "fct_events" not in expected
 
     selected = listed(project, "state:modified+", "--state", str(tmp_path / "prod-state"))
     assert selected == expected
@@ -57,5 +59,5 @@ def test_state_modified_selects_changed_model_and_children(tmp_path):
         "--exclude", "resource_type:unit_test",
     )
     built = {line.split(" model main.")[1].split(" ")[0] for line in result.stdout.splitlines()
-             if " OK created sql " in line}
+             if " OK created " in line and " model main." in line}
     assert built == expected
