@@ -99,7 +99,7 @@ def main() -> None:
     rows.append(timed(f"dbt build, {n_events:,} events", command, env))
 
     before, after = split_newest(raw, args.work / "loads", share=0.01)
-    core = ["--select", "+fct_sessions", "+dim_customers", "+quarantined_events"]
+    core = ["--select", "+fct_sessions", "+dim_customers", "+quarantined_events", "--indirect-selection", "cautious"]
     inc_work = args.work / "incremental"
     command, env = dbt(["build", *core], inc_work, before)
     timed("initial load (99%)", command, env)
