@@ -39,7 +39,7 @@ pytest: install
 
 lint: install
 	$(BIN)/ruff check segrec tests python_models bench
-	$(BIN)/sqlfluff lint models tests/generic macros --processes 2
+	$(BIN)/sqlfluff lint models macros tests --processes 2
 
 ## sample: regenerate the committed sample (must reproduce it byte for byte)
 sample: install
@@ -52,6 +52,18 @@ prod-state: install
 ## slim-ci: build and test only changed models and their children, deferring the rest to prod-state
 slim-ci: install
 	$(DBT) build --select state:modified+ --defer --state prod-state --target dev
+
+## run-dataset: ingest one public dataset from ../shared/datasets (DATASET=online_retail, online_retail_ii,
+## cdnow, diginetica, rees46 or olist) and build, export and report it into runs/$(DATASET), leaving the
+## demo's target/ and exports/ untouched
+.PHONY: run-dataset results
+run-dataset: install
+	@test -n "$(DATASET)" || { echo "usage: make run-dataset DATASET=online_retail (see: segrec run -h)"; exit 2; }
+	$(BIN)/segrec run $(DATASET) --out runs/$(DATASET) --allow-demo-salt
+
+## results: regenerate docs/results.md from the per-dataset runs under runs/
+results: install
+	$(BIN)/segrec results --runs runs --out docs/results.md
 
 clean:
 	rm -rf target logs $(VENV)

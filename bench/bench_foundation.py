@@ -10,6 +10,7 @@ Each step runs as its own process; peak memory is that process tree's largest re
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -54,6 +55,17 @@ def dbt(args: list[str], work: Path, raw: Path) -> tuple[list[str], dict]:
     env = {"SEGREC_RAW_DIR": str(raw), "SEGREC_DUCKDB_PATH": str(work / "warehouse.duckdb"),
            "OPENBLAS_NUM_THREADS": "1"}
     return [str(BIN / "dbt"), *args, "--target-path", str(work / "target"), "--log-path", str(work / "logs")], env
+
+
+def model_times(work: Path, label: str, models: tuple[str, ...] = ("fct_events", "fct_sessions")) -> list[dict]:
+    """Execution time of ``models`` in the last dbt run of ``work`` (target/run_results.json)."""
+    results = json.loads((work / "target" / "run_results.json").read_text())["results"]
+    return [
+        {"step": f"{label}: {r['unique_id'].split('.')[-1]}", "seconds": round(r["execution_time"], 1),
+         "peak_mib": ""}
+        for r in results
+        if r["unique_id"].split(".")[-1] in models
+    ]
 
 
 def split_newest(raw: Path, out: Path, share: float) -> tuple[Path, Path]:
@@ -105,8 +117,10 @@ def main() -> None:
     timed("initial load (99%)", command, env)
     command, env = dbt(["run", *core], inc_work, after)
     rows.append(timed("incremental run, newest 1% of events", command, env))
+    rows += model_times(inc_work, "  incremental")
     command, env = dbt(["run", "--full-refresh", *core], inc_work, after)
     rows.append(timed("full-refresh run, same models", command, env))
+    rows += model_times(inc_work, "  full refresh")
 
     width = max(len(r["step"]) for r in rows)
     print(f"{'step':<{width}}  {'seconds':>8}  {'peak MiB':>9}")

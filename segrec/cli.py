@@ -18,6 +18,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "report": ("segrec.report", "write the static HTML segment report"),
     "runlog": ("segrec.runlog", "append a structured JSON run log of the last dbt build"),
     "summary": ("segrec.summary", "print row counts of a built warehouse (raw, clean, quarantined, ...)"),
+    "run": ("segrec.run", "ingest one public dataset and build, export and report it into its own folder"),
+    "results": ("segrec.results", "regenerate docs/results.md from the per-dataset runs"),
 }
 
 

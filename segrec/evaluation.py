@@ -74,16 +74,18 @@ class TemporalSplit:
 
     def describe(self) -> str:
         """One line for ``recommendation_metrics``: where the windows start and end."""
-        day = "%Y-%m-%d"
-        validation = (
-            f"validation {self.validation_start:{day}}..{self.test_start:{day}}, "
-            if self.validation_start < self.test_start
-            else ""
-        )
-        return (
-            f"train before {self.validation_start:{day}}, {validation}"
-            f"test {self.test_start:{day}}..{self.end:{day}} (temporal hold-out)"
-        )
+        return describe_windows(self.validation_start, self.test_start, self.end)
+
+
+def describe_windows(validation_start: pd.Timestamp, test_start: pd.Timestamp, end: pd.Timestamp) -> str:
+    """One line naming the windows of a temporal hold-out (an empty validation window is left out)."""
+    day = "%Y-%m-%d"
+    validation_start, test_start, end = (pd.Timestamp(t) for t in (validation_start, test_start, end))
+    validation = (
+        f"validation {validation_start:{day}}..{test_start:{day}}, " if validation_start < test_start else ""
+    )
+    test = f"test {test_start:{day}}..{end:{day}}"
+    return f"train before {validation_start:{day}}, {validation}{test} (temporal hold-out)"
 
 
 def temporal_split(

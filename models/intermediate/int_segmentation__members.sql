@@ -1,11 +1,17 @@
--- Every run's assignments unnested: one row per (run, customer).
+-- Every run's assignments unnested: one row per (run, customer). Customers who asked to be
+-- deleted leave every run's history here (the raw run artifact keeps only their md5 key until a
+-- full refresh of segmentation_model_runs; see README, Privacy and retention).
 with
 
 runs as (
     select * from {{ ref('segmentation_model_runs') }}
 ),
 
-final as (
+deleted as (
+    select customer_key from {{ ref('int_privacy__deleted_customers') }}
+),
+
+unnested as (
     select
         run_id,
         model_version,
@@ -18,6 +24,14 @@ final as (
         unnest(pca_y) as pca_y,
         unnest(rule_segments) as rule_segments
     from runs
+),
+
+final as (
+    select unnested.*
+    from unnested
+    left join deleted
+        on unnested.customer_key = deleted.customer_key
+    where deleted.customer_key is null
 )
 
 select * from final

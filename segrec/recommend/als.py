@@ -76,12 +76,39 @@ class ALSRecommender:
         # whatever the solver left from the random start.
         user_factors[np.diff(interactions.matrix.indptr) == 0] = 0.0
         self.model_ = model
+        return self._set_factors(interactions, user_factors, np.array(model.item_factors, dtype=np.float32))
+
+    @classmethod
+    def from_factors(
+        cls,
+        interactions: InteractionMatrix,
+        user_factors: np.ndarray,
+        item_factors: np.ndarray,
+        **params: Any,
+    ) -> ALSRecommender:
+        """A fitted recommender from stored factors (a model artifact), without training.
+
+        ``user_factors`` and ``item_factors`` follow the rows and columns of ``interactions``;
+        ``params`` are the constructor parameters they were trained with (for the record).
+        """
+        user_factors = np.asarray(user_factors, dtype=np.float32)
+        item_factors = np.asarray(item_factors, dtype=np.float32)
+        if user_factors.shape[0] != interactions.n_users or item_factors.shape[0] != interactions.n_items:
+            raise SegrecError(
+                f"ALS factors: {user_factors.shape[0]} user and {item_factors.shape[0]} item rows do not "
+                f"match the {interactions.n_users} x {interactions.n_items} interaction matrix"
+            )
+        if user_factors.shape[1] != item_factors.shape[1]:
+            raise SegrecError("ALS factors: user and item factors differ in width")
+        return cls(**{"factors": item_factors.shape[1]} | params)._set_factors(interactions, user_factors, item_factors)
+
+    def _set_factors(
+        self, interactions: InteractionMatrix, user_factors: np.ndarray, item_factors: np.ndarray
+    ) -> ALSRecommender:
         self.user_factors_ = user_factors
-        self.item_factors_ = np.array(model.item_factors, dtype=np.float32)
-        norms = np.linalg.norm(self.item_factors_, axis=1, keepdims=True)
-        self.unit_item_factors_ = np.divide(
-            self.item_factors_, norms, out=np.zeros_like(self.item_factors_), where=norms > 0
-        )
+        self.item_factors_ = item_factors
+        norms = np.linalg.norm(item_factors, axis=1, keepdims=True)
+        self.unit_item_factors_ = np.divide(item_factors, norms, out=np.zeros_like(item_factors), where=norms > 0)
         self.customer_keys_ = interactions.customer_keys
         self.product_ids_ = interactions.product_ids
         return self

@@ -58,8 +58,11 @@ def is_text(value: object) -> bool:
 
 
 def _text(column: pd.Series) -> pd.Series:
-    """Trimmed text with blanks as missing."""
-    return column.map(lambda v: str(v).strip() if pd.notna(v) and str(v).strip() else None)
+    """Trimmed text with blanks as missing (None), as object values; vectorized, because the
+    customer side table has a row per customer."""
+    stripped = column.astype("string").str.strip()
+    keep = (stripped.str.len() > 0).fillna(False).to_numpy(dtype=bool)
+    return pd.Series(np.where(keep, stripped.to_numpy(dtype=object), None), index=column.index, dtype=object)
 
 
 def path_levels(path: object) -> list[str]:

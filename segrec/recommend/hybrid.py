@@ -135,8 +135,14 @@ class HybridRecommender:
         self.batch_size = batch_size
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, data: RecData, events: pd.DataFrame | None = None) -> HybridRecommender:
-        """Fit every strategy on ``data``; ``events`` (optional) feed trending."""
+    def fit(
+        self, data: RecData, events: pd.DataFrame | None = None, *, als: ALSRecommender | None = None
+    ) -> HybridRecommender:
+        """Fit every strategy on ``data``; ``events`` (optional) feed trending.
+
+        ``als`` is an already fitted ALS on the same matrix (e.g. restored from its stored
+        factors) to use instead of training one, so ALS is trained once per model version.
+        """
         unknown = sorted(set(self.weights or {}) - set(DEFAULT_WEIGHTS))
         if unknown:
             raise SegrecError(f"hybrid weights: unknown strategy {unknown}; use {sorted(DEFAULT_WEIGHTS)}")
@@ -148,9 +154,16 @@ class HybridRecommender:
         active = products["is_active"].to_numpy(dtype=bool)
 
         self.data_ = data
-        self.als_ = ALSRecommender(
-            **(DEFAULT_ALS_PARAMS | dict(self.als_params or {})), random_state=self.random_state
-        ).fit(data.interactions)
+        if als is None:
+            als = ALSRecommender(
+                **(DEFAULT_ALS_PARAMS | dict(self.als_params or {})), random_state=self.random_state
+            ).fit(data.interactions)
+        elif not (
+            np.array_equal(als.customer_keys_, data.interactions.customer_keys)
+            and np.array_equal(als.product_ids_, data.interactions.product_ids)
+        ):
+            raise SegrecError("hybrid: the given ALS was fitted on other customers or products than the data")
+        self.als_ = als
         self.popularity_ = popularity_scores(binary)
         self.segment_codes_, segments = pd.factorize(customers["segment_name"], sort=True)
         n_segments = len(segments)
@@ -347,33 +360,8 @@ class HybridRecommender:
 
     # ------------------------------------------------------------------ artifacts
     def item_similarities(self, method: str, top_n: int = 20) -> pd.DataFrame:
-        """The ``item_similarities`` long table for one method: ``product_id``,
-        ``similar_product_id``, ``score``, ``method``; top ``top_n`` positive similarities per
-        product, similar products active only."""
-        data = self.data_
-        active = data.products["is_active"].to_numpy(dtype=bool)
-        if method == "cooccurrence":
-            similar = cooccurrence_similarity(data.interactions.binary(), top_n, allowed=active)
-        elif method == "content":
-            similar = content_similarity(self.features_, top_n, allowed=active)
-        elif method == "als":
-            similar = top_k_neighbors(self.als_.item_similarity_rows, data.interactions.n_items, top_n,
-                                      allowed=active)
-        else:
-            raise SegrecError(f"unknown similarity method {method!r}; use one of {list(SIMILARITY_METHODS)}")
-        pairs = similar.tocoo()
-        frame = pd.DataFrame(
-            {
-                "product_id": data.interactions.product_ids[pairs.row],
-                "similar_product_id": data.interactions.product_ids[pairs.col],
-                "score": pairs.data.astype(np.float64),
-                "method": method,
-                "_row": pairs.row,
-                "_col": pairs.col,
-            }
-        )
-        frame = frame.sort_values(["_row", "score", "_col"], ascending=[True, False, True])
-        return frame.drop(columns=["_row", "_col"]).reset_index(drop=True)
+        """The ``item_similarities`` long table for one method (see :func:`item_similarity_table`)."""
+        return item_similarity_table(self.data_, method, als=self.als_, top_n=top_n, features=self.features_)
 
     def user_factors_frame(self) -> pd.DataFrame:
         """ALS user factors keyed by ``customer_key`` (a model artifact)."""
@@ -382,6 +370,50 @@ class HybridRecommender:
     def item_factors_frame(self) -> pd.DataFrame:
         """ALS item factors keyed by ``product_id`` (a model artifact)."""
         return self.als_.item_factors_frame()
+
+
+def item_similarity_table(
+    data: RecData,
+    method: str,
+    *,
+    als: ALSRecommender | None = None,
+    top_n: int = 20,
+    features: sp.csr_matrix | None = None,
+) -> pd.DataFrame:
+    """The ``item_similarities`` long table for one method: ``product_id``,
+    ``similar_product_id``, ``score``, ``method``; the top ``top_n`` positive similarities per
+    product, best first, similar products active only.
+
+    ``cooccurrence`` is the cosine of who interacted with both products, ``content`` the cosine
+    of the content vectors (``features``, default :func:`content_features` of the products),
+    ``als`` the cosine of the item factors of the fitted ``als``.
+    """
+    active = data.products["is_active"].to_numpy(dtype=bool)
+    n_items = data.interactions.n_items
+    if method == "cooccurrence":
+        similar = cooccurrence_similarity(data.interactions.binary(), top_n, allowed=active)
+    elif method == "content":
+        content = content_features(data.products) if features is None else features
+        similar = content_similarity(content, top_n, allowed=active)
+    elif method == "als":
+        if als is None:
+            raise SegrecError("item similarities: method 'als' needs a fitted ALS")
+        similar = top_k_neighbors(als.item_similarity_rows, n_items, top_n, allowed=active)
+    else:
+        raise SegrecError(f"unknown similarity method {method!r}; use one of {list(SIMILARITY_METHODS)}")
+    pairs = similar.tocoo()
+    frame = pd.DataFrame(
+        {
+            "product_id": data.interactions.product_ids[pairs.row],
+            "similar_product_id": data.interactions.product_ids[pairs.col],
+            "score": pairs.data.astype(np.float64),
+            "method": method,
+            "_row": pairs.row,
+            "_col": pairs.col,
+        }
+    )
+    frame = frame.sort_values(["_row", "score", "_col"], ascending=[True, False, True])
+    return frame.drop(columns=["_row", "_col"]).reset_index(drop=True)
 
 
 def _pairs(matrix: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:

@@ -171,8 +171,11 @@ def select_top_n(
     """Best ``n`` eligible items per row with at most ``max_per_category`` per category.
 
     Items with an unknown category (code -1) are not capped. A row gets exactly ``n`` items
-    whenever its eligible items allow it under the cap; otherwise as many as allowed, the
-    rest padded with item -1 and score NaN. Ties go to the lower item index.
+    whenever it has ``n`` eligible items: when the cap leaves it short (a small catalog, or a
+    customer who bought most of it), the best remaining eligible items fill it regardless of
+    category, because the list length is a promise and the cap a preference. A row with
+    fewer eligible items is padded with item -1 and score NaN. Items are ordered by score;
+    ties go to the lower item index.
     """
     if n < 1:
         raise SegrecError(f"n (list length) must be at least 1, got {n}")
@@ -199,7 +202,34 @@ def select_top_n(
         short = chosen.sum(axis=1) < n
         todo = todo[short] if width < n_items else todo[:0]
         width *= 4
+    short = np.flatnonzero((items < 0).any(axis=1))
+    if max_per_category is not None and len(short):
+        items[short], values[short] = _fill_without_cap(masked[short], items[short], values[short])
     return items, values
+
+
+def _fill_without_cap(
+    masked: np.ndarray, items: np.ndarray, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Complete short rows with just enough of the best eligible items not yet picked,
+    whatever their category (the picks made under the cap all stay), and order each row by
+    score (earlier picks first among equal scores)."""
+    n = items.shape[1]
+    rows, position = np.nonzero(items >= 0)
+    remaining = masked.copy()
+    remaining[rows, items[rows, position]] = -np.inf
+    extra_items, extra_values = top_k_rows(remaining, n)
+    missing = (items < 0).sum(axis=1, keepdims=True)
+    extra_valid = np.isfinite(extra_values) & (np.arange(extra_items.shape[1]) < missing)
+    merged_items = np.concatenate([items, extra_items], axis=1)
+    merged_values = np.concatenate([values, extra_values], axis=1)
+    valid = np.concatenate([items >= 0, extra_valid], axis=1)
+    order = np.argsort(-np.where(valid, merged_values, -np.inf), axis=1, kind="stable")[:, :n]
+    out_items = np.take_along_axis(merged_items, order, axis=1)
+    out_values = np.take_along_axis(merged_values, order, axis=1)
+    unused = ~np.take_along_axis(valid, order, axis=1)
+    out_items[unused], out_values[unused] = -1, np.nan
+    return out_items, out_values
 
 
 def _occurrence(categories: np.ndarray) -> np.ndarray:

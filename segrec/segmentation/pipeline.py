@@ -106,9 +106,12 @@ def run_segmentation(
     """Score one run. ``matrix``: scaled features indexed by customer_key; ``readable``: readable
     features indexed by customer_key; ``rule_segments``: comma text per customer_key;
     ``previous``: the last run's record (or None). Returns the run record, or None when there are
-    too few customers to segment (fewer than ``min_customers(config)``): no run is recorded."""
+    too few customers to segment (fewer than ``min_customers(config)``) or too few distinct
+    feature vectors (e.g. every clustering feature constant on the data): no run is recorded."""
     if len(matrix) < min_customers(config):
         return None
+    if len(matrix.drop_duplicates()) < config.k_min + 1:
+        return None  # every clustering feature (nearly) constant: no structure to find
     matrix = matrix.sort_index()
     readable = readable.reindex(matrix.index)
     features = list(matrix.columns)

@@ -88,3 +88,8 @@ def test_too_few_customers_records_no_run():
     matrix, readable, _ = blobs(n=12)
     assert run_segmentation(matrix, readable, rules_for(matrix), None, CONFIG, WHEN) is None
 
+
+
+def test_constant_features_record_no_run():
+    matrix = pd.DataFrame(0.0, index=[f"c{i:04d}" for i in range(100)], columns=["share_mobile", "budget_share"])
+    assert run_segmentation(matrix, matrix, rules_for(matrix), None, CONFIG, WHEN) is None

@@ -1,0 +1,60 @@
+-- Product side data of the recommenders at each cutoff ('latest', 'validation', 'test'):
+-- catalog attributes from dim_products, margin clipped to [0, 1] (a product sold below cost
+-- has no margin to favour), newness (launched within var new_arrival_days before the cutoff),
+-- recommendable only when active, in the catalog and already there at the cutoff (launched,
+-- or first seen in events, before it: the hold-out never recommends a product from its
+-- future), and the repeat-purchase decision of that cutoff for its category.
+with
+
+cutoffs as (
+    {{ recommendation_cutoffs(ref('int_recommendation__windows')) }}
+),
+
+products as (
+    select * from {{ ref('dim_products') }}
+),
+
+first_seen as (
+    select
+        product_id,
+        min(event_time) as first_seen_at
+    from {{ ref('int_interactions__events') }}
+    group by product_id
+),
+
+repeat_categories as (
+    select * from {{ ref('int_recommendation__repeat_purchase_categories') }}
+),
+
+final as (
+    select
+        cutoffs.cutoff,
+        products.product_id,
+        products.product_name,
+        products.category_path,
+        products.category,
+        products.subcategory,
+        products.brand,
+        products.color,
+        products.price_band,
+        greatest(0.0, least(1.0, coalesce(products.margin, 0.0))) as margin,
+        coalesce(
+            products.launched_at >= {{ dbt.dateadd('day', -1 * var('new_arrival_days'), 'cutoffs.cutoff_time') }}
+            and {{ before_cutoff('products.launched_at') }},
+            false
+        ) as is_new,
+        coalesce(products.is_active and products.is_in_catalog, false)
+        -- a product with neither a launch date nor events is taken to be there already
+        and coalesce({{ before_cutoff('coalesce(products.launched_at, first_seen.first_seen_at)') }}, true)
+            as is_active,
+        coalesce(repeat_categories.is_repeat_purchase_category, false) as is_repeat_purchase_category
+    from cutoffs
+    cross join products
+    left join first_seen
+        on products.product_id = first_seen.product_id
+    left join repeat_categories
+        on cutoffs.cutoff = repeat_categories.cutoff
+            and products.category is not distinct from repeat_categories.category
+)
+
+select * from final

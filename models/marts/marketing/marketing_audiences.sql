@@ -1,0 +1,87 @@
+-- One (customer, audience): customers of the latest segmentation run who may be marketed to
+-- (known, marketing consent, no opt-out; deleted customers are not in dim_customers) in every
+-- audience of seeds/promotion_catalog.csv that one of their rule segments or their segment's
+-- archetype maps to. People are identified only by salted SHA-256 (macro hash_pii);
+-- hashed_with_demo_salt marks hashes made with the public demo salt, which `segrec export`
+-- refuses outside the demo.
+with
+
+catalog as (
+    select * from {{ ref('promotion_catalog') }}
+),
+
+members as (
+    select * from {{ ref('customer_segments') }}
+    where is_latest_run
+),
+
+segments as (
+    select * from {{ ref('segment_profiles') }}
+),
+
+customers as (
+    select * from {{ ref('dim_customers') }}
+    where can_market
+),
+
+marketable as (
+    select
+        members.customer_key,
+        members.segment_id,
+        members.segment_name,
+        members.rule_segments,
+        members.model_version,
+        members.scored_at,
+        segments.archetype,
+        customers.customer_id,
+        customers.email_sha256,
+        customers.can_market
+    from members
+    inner join customers
+        on members.customer_key = customers.customer_key
+    left join segments
+        on members.run_id = segments.run_id
+            and members.segment_id = segments.segment_id
+),
+
+matched as (
+    select
+        marketable.*,
+        catalog.audience,
+        coalesce(catalog.rule_segment, catalog.archetype) as matched_segment,
+        catalog.promotion_id,
+        catalog.promotion_type,
+        catalog.offer,
+        catalog.channel,
+        catalog.priority
+    from marketable
+    inner join catalog
+        on marketable.archetype = catalog.archetype
+            -- rule_segments is a comma-separated list: match whole names
+            or {{ dbt.position("',' || catalog.rule_segment || ','", "',' || marketable.rule_segments || ','") }} > 0
+),
+
+final as (
+    select
+        customer_key,
+        audience,
+        {{ hash_pii('customer_id') }} as hashed_customer_id,
+        email_sha256 as hashed_email,
+        row_number() over (partition by customer_key order by priority) as audience_rank,
+        matched_segment,
+        segment_id,
+        segment_name,
+        rule_segments,
+        promotion_id,
+        promotion_type,
+        offer,
+        channel,
+        can_market as consent_checked,
+        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp) as consent_checked_at,
+        coalesce(getvariable('segrec_pii_salt_is_demo'), true) as hashed_with_demo_salt,
+        model_version,
+        scored_at
+    from matched
+)
+
+select * from final

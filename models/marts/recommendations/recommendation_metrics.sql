@@ -1,0 +1,29 @@
+-- One (strategy, segment, k, metric) of the offline evaluation on the temporal hold-out, for the
+-- model version being served: precision, recall, MAP, NDCG, hit rate, AUC, catalog coverage,
+-- novelty and intra-list diversity (definitions in segrec/evaluation.py).
+with
+
+metrics as (
+    select * from {{ ref('recommendation_holdout_metrics') }}
+),
+
+serving as (
+    select distinct model_version from {{ ref('recommendation_als_factors') }}
+),
+
+final as (
+    select
+        serving.model_version,
+        metrics.strategy,
+        metrics.segment_name,
+        cast(metrics.k as integer) as k,
+        metrics.metric,
+        metrics.value,
+        metrics.n_users,
+        metrics.split_description,
+        metrics.parameters as als_parameters
+    from metrics
+    cross join serving
+)
+
+select * from final

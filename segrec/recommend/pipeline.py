@@ -1,0 +1,272 @@
+"""The recommendation models of the warehouse: what each dbt Python model calls.
+
+SQL prepares, per training cutoff (``latest`` for serving; ``validation`` and ``test`` for the
+temporal hold-out), the weighted interaction pairs (macro ``weighted_interactions``), the
+product side data with the repeat-purchase decision, the customers to list with their segment
+and context, and the recent events for trending. The dbt Python models stay thin:
+
+==================================  ==============================================================
+``recommendation_als_grid``         :func:`tune_als` on the validation cutoff
+``recommendation_als_factors``      :func:`fit_als` and :func:`factors_table` on the latest cutoff
+``recommendation_lists``            :func:`restore_als`, then ``HybridRecommender.recommend``
+``item_neighbors``                  :func:`restore_als`, then :func:`similarity_table`
+``recommendation_holdout_metrics``  :func:`holdout_metrics` on the test cutoff
+==================================  ==============================================================
+
+ALS is trained once per grid combination, once on the test cutoff and once for serving; the
+lists and the similarities reuse the stored serving factors instead of training again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from segrec.errors import SegrecError
+from segrec.evaluation import KS, describe_windows, evaluate_recommender, grid_search_als
+from segrec.recommend.als import ALSRecommender
+from segrec.recommend.data import RecData, prepare_data
+from segrec.recommend.hybrid import SIMILARITY_METHODS, STRATEGIES, HybridRecommender, item_similarity_table
+from segrec.recommend.interactions import InteractionMatrix, require_columns
+
+ALS_PARAMETERS: tuple[str, ...] = ("factors", "regularization", "alpha", "iterations")
+# Columns of the SQL interaction tables (int_interactions__latest, int_interactions__holdout) read here.
+INTERACTION_COLUMNS: tuple[str, ...] = (
+    "customer_key", "product_id", "weight", "is_purchased", "meets_min_activity",
+)
+TUNING_COLUMNS: tuple[str, ...] = (*ALS_PARAMETERS, "metric", "k", "value", "n_users", "is_selected")
+
+
+Table = pd.DataFrame | pa.Table
+
+
+def as_frame(table: Table) -> pd.DataFrame:
+    """A pandas frame of a warehouse table. dbt Python models pass Arrow tables
+    (``dbt.ref(...).to_arrow_table()``): several times faster to read than ``.df()``."""
+    return table.to_pandas() if isinstance(table, pa.Table) else table
+
+
+def windows_description(windows: Table) -> str:
+    """The hold-out windows of ``int_recommendation__windows`` (one row) in one line."""
+    windows = as_frame(windows)
+    require_columns(windows, "int_recommendation__windows", ("validation_start", "test_start", "as_of_time"))
+    if len(windows) != 1:
+        raise SegrecError(f"int_recommendation__windows: expected one row, found {len(windows)}")
+    row = windows.iloc[0]
+    return describe_windows(row["validation_start"], row["test_start"], row["as_of_time"])
+
+
+def cutoff_data(interactions: Table, products: Table, customers: Table) -> RecData:
+    """The recommenders' input at one cutoff, from the SQL tables of that cutoff.
+
+    The matrix holds the pairs that meet the minimum activity; every purchase, filtered or
+    not, feeds the already-bought rule. ``customers`` (``customer_key``, ``segment_name``,
+    ``rule_segments``, ``usual_device``, ``usual_daypart``, ``region``) are the customers to
+    list: those without interactions are the cold-start rows. ``products`` may name the
+    product ``product_name`` (the warehouse's name) or ``name``.
+    """
+    interactions, products, customers = as_frame(interactions), as_frame(products), as_frame(customers)
+    require_columns(interactions, "interactions", INTERACTION_COLUMNS)
+    train = interactions.loc[interactions["meets_min_activity"].astype(bool), ["customer_key", "product_id", "weight"]]
+    bought = interactions.loc[interactions["is_purchased"].astype(bool), ["customer_key", "product_id"]]
+    return prepare_data(train, products.rename(columns={"product_name": "name"}), customers, purchases=bought)
+
+
+def als_parameters(settings: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
+    """ALS parameters and seed from the dbt var ``recommendation_als``, checked and typed."""
+    unknown = sorted(set(settings) - set(ALS_PARAMETERS) - {"seed"})
+    missing = sorted(set(ALS_PARAMETERS) - set(settings))
+    if unknown or missing:
+        raise SegrecError(
+            f"var recommendation_als: unknown key(s) {unknown}, missing key(s) {missing}; "
+            f"expected {list(ALS_PARAMETERS)} and seed"
+        )
+    params = {
+        "factors": int(settings["factors"]),
+        "regularization": float(settings["regularization"]),
+        "alpha": float(settings["alpha"]),
+        "iterations": int(settings["iterations"]),
+    }
+    return params, int(settings.get("seed", 0))
+
+
+def _grid_combinations(base: Mapping[str, Any], grid: Mapping[str, Sequence[Any]] | None) -> dict[str, tuple]:
+    """Values to try per ALS parameter: the grid's, else the base value alone."""
+    grid = dict(grid or {})
+    unknown = sorted(set(grid) - set(ALS_PARAMETERS))
+    if unknown:
+        raise SegrecError(
+            f"var recommendation_als_grid: unknown ALS parameter(s) {unknown}; use {list(ALS_PARAMETERS)}"
+        )
+    empty = sorted(name for name, values in grid.items() if values is not None and len(values) == 0)
+    if empty:
+        raise SegrecError(f"var recommendation_als_grid: no values for {empty}")
+    return {name: tuple(grid.get(name) or (base[name],)) for name in ALS_PARAMETERS}
+
+
+def tune_als(
+    data: RecData,
+    truth: Table,
+    *,
+    base: Mapping[str, Any],
+    grid: Mapping[str, Sequence[Any]] | None,
+    seed: int,
+    k: int = 10,
+    metric: str = "ndcg",
+    max_per_category: int | None = None,
+) -> pd.DataFrame:
+    """Grid search of ALS on the validation window: the ``recommendation_als_grid`` table.
+
+    One row per combination of ``grid`` (parameters it leaves out keep their ``base`` value)
+    with ``metric`` at ``k`` over the validation customers the data knows, ``n_users`` and
+    ``is_selected`` (the best; ties go to the earlier combination), columns
+    :data:`TUNING_COLUMNS`. With a single combination, or no known validation customer, there
+    is nothing to choose: that combination (or ``base``) is selected untried, value NaN,
+    and no ALS is trained.
+    """
+    truth = as_frame(truth)
+    require_columns(truth, "validation ground truth", ("customer_key", "product_id"))
+    combos = _grid_combinations(base, grid)
+    known = truth[truth["customer_key"].isin(data.interactions.customer_keys)]
+    n_combinations = int(np.prod([len(values) for values in combos.values()]))
+    if n_combinations == 1 or known.empty:
+        untried = {name: values[0] for name, values in combos.items()} if n_combinations == 1 else dict(base)
+        row = {**untried, "metric": metric, "k": k, "value": np.nan, "n_users": 0, "is_selected": True}
+        table = pd.DataFrame([row])
+    else:
+        _, table = grid_search_als(
+            data, known, grid=combos, k=k, metric=metric, max_per_category=max_per_category, random_state=seed
+        )
+        table = table.rename(columns={"selected": "is_selected"})
+    types = {"factors": np.int64, "regularization": np.float64, "alpha": np.float64, "iterations": np.int64,
+             "k": np.int64, "value": np.float64, "n_users": np.int64, "is_selected": bool}
+    return table[list(TUNING_COLUMNS)].astype(types).reset_index(drop=True)
+
+
+def selected_parameters(tuning: Table) -> dict[str, Any]:
+    """The ALS parameters of the one selected row of a tuning table (:func:`tune_als`)."""
+    tuning = as_frame(tuning)
+    require_columns(tuning, "recommendation_als_grid", (*ALS_PARAMETERS, "is_selected"))
+    chosen = tuning[tuning["is_selected"].astype(bool)]
+    if len(chosen) != 1:
+        raise SegrecError(f"recommendation_als_grid: expected one selected row, found {len(chosen)}")
+    row = chosen.iloc[0]
+    return {"factors": int(row["factors"]), "regularization": float(row["regularization"]),
+            "alpha": float(row["alpha"]), "iterations": int(row["iterations"])}
+
+
+def model_version(interactions: InteractionMatrix, params: Mapping[str, Any]) -> str:
+    """16 hex characters of a SHA-256 over the matrix (keys, pattern, weights) and the
+    parameters (sorted JSON): the same training input gives the same version."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(dict(params), sort_keys=True, default=str).encode())
+    matrix = interactions.matrix
+    for array in (np.asarray(matrix.shape, dtype=np.int64), matrix.indptr.astype(np.int64),
+                  matrix.indices.astype(np.int64), matrix.data.astype(np.float32)):
+        digest.update(array.tobytes())
+    for keys in (interactions.customer_keys, interactions.product_ids):
+        digest.update("\x1f".join(map(str, keys)).encode())
+    return digest.hexdigest()[:16]
+
+
+def fit_als(data: RecData, params: Mapping[str, Any], *, seed: int, num_threads: int = 0) -> ALSRecommender:
+    """Train the serving ALS on the latest interactions (BLAS held at one thread inside)."""
+    return ALSRecommender(**params, random_state=seed, num_threads=num_threads).fit(data.interactions)
+
+
+def factors_table(als: ALSRecommender, version: str) -> pa.Table:
+    """ALS factors as one artifact table: ``model_version``, ``entity_type`` (``user`` or
+    ``item``), ``entity_key`` (customer_key or product_id), ``factors`` (list of float32) and
+    ``parameters`` (JSON of the training parameters)."""
+    keys = np.concatenate([als.customer_keys_, als.product_ids_]).astype(str)
+    vectors = np.vstack([als.user_factors_, als.item_factors_]).astype(np.float32)
+    width = vectors.shape[1]
+    offsets = pa.array(np.arange(0, (len(keys) + 1) * width, width, dtype=np.int32))
+    n_users = len(als.customer_keys_)
+    return pa.table(
+        {
+            "model_version": pa.array([version] * len(keys), pa.string()),
+            "entity_type": pa.array(["user"] * n_users + ["item"] * (len(keys) - n_users), pa.string()),
+            "entity_key": pa.array(keys, pa.string()),
+            "factors": pa.ListArray.from_arrays(offsets, pa.array(vectors.ravel(), pa.float32())),
+            "parameters": pa.array([json.dumps(als.get_params(), sort_keys=True)] * len(keys), pa.string()),
+        }
+    )
+
+
+def _aligned_factors(table: pa.Table, entity: str, keys: np.ndarray) -> np.ndarray:
+    """The factor rows of ``entity`` in the order of ``keys``; every key exactly once."""
+    chosen = table.filter(pc.equal(table["entity_type"], entity))
+    stored = pd.Index(chosen["entity_key"].to_pylist())
+    position = stored.get_indexer(pd.Index(keys.astype(str)))
+    if len(stored) != len(keys) or (position < 0).any():
+        raise SegrecError(
+            f"recommendation_als_factors: its {entity} factors ({len(stored)}) do not match the "
+            f"{len(keys)} {entity}s of the interactions; rebuild it (dbt build --select recommendation_als_factors+)"
+        )
+    vectors = chosen["factors"].combine_chunks()
+    width = len(vectors[0]) if len(vectors) else 0
+    return vectors.flatten().to_numpy(zero_copy_only=False).reshape(len(vectors), width)[position]
+
+
+def restore_als(factors: pa.Table, data: RecData) -> tuple[ALSRecommender, str]:
+    """The serving ALS from its stored factors (:func:`factors_table`), aligned to ``data``,
+    and its ``model_version``. Refuses an artifact of another matrix (a stale table)."""
+    versions = set(factors["model_version"].to_pylist())
+    if len(versions) != 1:
+        raise SegrecError(f"recommendation_als_factors: expected one model_version, found {len(versions)}")
+    params = json.loads(factors["parameters"][0].as_py())
+    als = ALSRecommender.from_factors(
+        data.interactions,
+        _aligned_factors(factors, "user", data.interactions.customer_keys),
+        _aligned_factors(factors, "item", data.interactions.product_ids),
+        **params,
+    )
+    return als, versions.pop()
+
+
+def similarity_table(
+    data: RecData, als: ALSRecommender, *, top_n: int = 20, methods: Iterable[str] = SIMILARITY_METHODS
+) -> pd.DataFrame:
+    """The ``item_similarities`` table: the top ``top_n`` similar active products per product
+    and method, with the 1-based ``rank`` within (product, method)."""
+    frames = [item_similarity_table(data, method, als=als, top_n=top_n) for method in methods]
+    table = pd.concat(frames, ignore_index=True)
+    table["rank"] = table.groupby(["method", "product_id"], sort=False).cumcount().astype(np.int64) + 1
+    return table
+
+
+def holdout_metrics(
+    data: RecData,
+    truth: Table,
+    events: Table | None,
+    *,
+    customer_keys: Sequence[object],
+    als_params: Mapping[str, Any],
+    seed: int,
+    max_per_category: int | None = None,
+    ks: Sequence[int] = KS,
+    strategies: Sequence[str] = STRATEGIES,
+) -> pd.DataFrame:
+    """Every strategy and the hybrid on the test window: the ``recommendation_metrics`` rows.
+
+    ``data`` is the test cutoff (training data before the test window), ``truth`` the test
+    pairs; only the customers we list (``customer_keys``) are evaluated, cold-start ones
+    included. One ALS is trained and shared by the ``als`` strategy and the hybrid. Adds the
+    JSON of the ALS ``parameters`` used.
+    """
+    truth = as_frame(truth)
+    require_columns(truth, "test ground truth", ("customer_key", "product_id"))
+    model = HybridRecommender(
+        n=max(ks), max_per_category=max_per_category, als_params=als_params, random_state=seed
+    ).fit(data, None if events is None else as_frame(events))
+    served = truth[truth["customer_key"].isin(pd.Index(list(customer_keys), dtype=object))]
+    metrics = evaluate_recommender(model, served, strategies=strategies, ks=ks)
+    return metrics.assign(parameters=json.dumps(model.als_.get_params(), sort_keys=True))
