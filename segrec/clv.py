@@ -19,6 +19,7 @@ Three steps, each a plain function or estimator on pandas/numpy/scipy:
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -584,3 +585,67 @@ def holdout_comparison(
     groups["predicted_mean"] = groups["predicted"] / groups["customers"]
     groups.index.name = "frequency"
     return groups.reset_index()
+
+
+# Columns of the customer_value_scores model (customer_predictions reads them).
+SCORE_COLUMNS: dict[str, str] = {
+    "customer_key": "object", "as_of_date": "datetime64[s]", "repeat_purchase_days": "float64",
+    "days_since_first_purchase": "float64", "days_first_to_last_purchase": "float64",
+    "days_to_second_purchase": "float64", "avg_repeat_value": "float64", "expected_purchases_90d": "float64",
+    "probability_active": "float64", "predicted_value_90d": "float64", "expected_next_order_date": "datetime64[s]",
+    "churn_risk_band": "object", "model_version": "object", "model_parameters": "object",
+}
+
+
+class _UnknownSpend:
+    """Stands in for a Gamma-Gamma fit without a finite mean (q <= 1): value predictions are NaN."""
+
+    def __init__(self, params: dict[str, float]) -> None:
+        self.params_ = params
+
+    def expected_average_value(self, frequency: ArrayLike, monetary_value: ArrayLike) -> NDArray:
+        return np.full(len(np.asarray(frequency)), np.nan)
+
+
+def score_customers(
+    purchase_days: pd.DataFrame,
+    as_of: pd.Timestamp,
+    *,
+    min_repeat_customers: int = 20,
+    churn_thresholds: tuple[float, float] = (0.3, 0.7),
+) -> tuple[pd.DataFrame, str | None]:
+    """Customer value scores from one row per (customer_key, purchase_day, purchase_value,
+    days_to_second_purchase). Returns the frame (``SCORE_COLUMNS``) and a message explaining an
+    empty or partial result: fewer than ``min_repeat_customers`` repeat buyers, or models that
+    cannot be fitted, give an empty frame; a spend model without a finite mean (q <= 1) leaves
+    only ``predicted_value_90d`` null. Bad ``churn_thresholds`` raise."""
+    churn_risk_band([], churn_thresholds)  # bad configuration fails here, not as "no usable model"
+    empty = pd.DataFrame({column: pd.Series(dtype=dtype) for column, dtype in SCORE_COLUMNS.items()})
+    summary = summarize_transactions(
+        purchase_days, order_time="purchase_day", value="purchase_value", observation_end=as_of
+    )
+    repeat = int((summary["frequency"] > 0).sum())
+    if repeat < min_repeat_customers:
+        return empty, (f"{repeat} repeat buyers among {len(summary)} customers, fewer than "
+                       f"min_repeat_customers ({min_repeat_customers}): no scores")
+    message = None
+    try:
+        purchases, spend = fit_customer_value(summary)
+        fit = {**purchases.params_, **spend.params_, "n_customers": len(summary), "n_repeat_customers": repeat}
+        if spend.params_["q"] <= 1:
+            message = f"Gamma-Gamma q = {spend.params_['q']:.3g} <= 1: predicted_value_90d is null"
+            spend = _UnknownSpend(spend.params_)
+        scores = predict_customer_value(summary, purchases, spend, as_of=as_of, churn_thresholds=churn_thresholds)
+        predicted = scores[["expected_purchases_90d", "probability_active"]].to_numpy(dtype=float)
+        if not np.isfinite(predicted).all():  # a fit at the edge of the parameter space
+            raise SegrecError(f"non-finite predictions with parameters {fit}")
+    except SegrecError as exc:
+        return empty, f"no usable model ({exc}): no scores"
+    second = purchase_days.groupby("customer_key")["days_to_second_purchase"].first()
+    scores = scores.assign(
+        as_of_date=as_of.floor("D"), repeat_purchase_days=summary["frequency"],
+        days_since_first_purchase=summary["T"], days_first_to_last_purchase=summary["recency"],
+        days_to_second_purchase=scores["customer_key"].map(second), avg_repeat_value=summary["monetary_value"],
+        model_parameters=json.dumps(fit, sort_keys=True),
+    )
+    return scores[list(SCORE_COLUMNS)], message
