@@ -340,7 +340,7 @@ def evaluate_recommender(
     data = model.data_
     users = truth["customer_key"].unique()
     known = users[data.interactions.user_rows(users) >= 0]
-    lists = {s: model.recommend(known, strategy=s, n=max(ks), explain=False) for s in strategies}
+    lists = {s: model.recommend(known, strategy=s, n=max(ks)) for s in strategies}
     segments = None
     if by_segment:
         segments = pd.Series(data.customers["segment_name"].to_numpy(dtype=object),
