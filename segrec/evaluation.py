@@ -254,7 +254,8 @@ def _diversity(listed: pd.DataFrame, catalog: Catalog) -> pd.Series:
     pair_sum = np.asarray(summed.multiply(summed).sum(axis=1)).ravel() - membership @ squared_norms
     size = np.asarray(membership.sum(axis=1)).ravel()
     enough = size >= 2
-    diversity = 1 - pair_sum[enough] / (size[enough] * (size[enough] - 1))
+    # cosines of non-negative vectors lie in [0, 1]; clip the rounding of identical items (-4e-16)
+    diversity = np.clip(1 - pair_sum[enough] / (size[enough] * (size[enough] - 1)), 0.0, 1.0)
     # the norm identity leaves rounding residue (-4e-16 for a list of identical items): clip to [0, 1]
     diversity = np.clip(diversity, 0.0, 1.0)
     return pd.Series(diversity, index=pd.Index(customers[enough], name="customer_key"))
@@ -340,7 +341,7 @@ def evaluate_recommender(
     data = model.data_
     users = truth["customer_key"].unique()
     known = users[data.interactions.user_rows(users) >= 0]
-    lists = {s: model.recommend(known, strategy=s, n=max(ks)) for s in strategies}
+    lists = {s: model.recommend(known, strategy=s, n=max(ks), explain=False) for s in strategies}
     segments = None
     if by_segment:
         segments = pd.Series(data.customers["segment_name"].to_numpy(dtype=object),

@@ -262,6 +262,7 @@ class HybridRecommender:
         *,
         strategy: str = "hybrid",
         n: int | None = None,
+        explain: bool = True,
     ) -> pd.DataFrame:
         """Top ``n`` products per customer under the business rules, with reasons.
 
@@ -269,7 +270,8 @@ class HybridRecommender:
         hybrid or one strategy alone; ``n`` overrides the list length (e.g. for evaluation at
         several k). Returns the ``customer_recommendations`` columns
         (:data:`OUTPUT_COLUMNS`); for the hybrid, ``strategy`` names the strategy that
-        contributed most to each row.
+        contributed most to each row. ``explain=False`` leaves ``reason`` empty and skips
+        finding the anchor products behind it (offline evaluation needs only the lists).
         """
         if strategy not in STRATEGIES:
             raise SegrecError(f"unknown strategy {strategy!r}; use one of {list(STRATEGIES)}")
@@ -285,12 +287,12 @@ class HybridRecommender:
                     f"e.g. {missing[0]!r}"
                 )
         length = self.n if n is None else n
-        frames = [self._recommend_batch(rows, strategy, length) for rows in self._batches(user_rows)]
+        frames = [self._recommend_batch(rows, strategy, length, explain) for rows in self._batches(user_rows)]
         if not frames:
             return pd.DataFrame({c: [] for c in OUTPUT_COLUMNS})
         return pd.concat(frames, ignore_index=True)
 
-    def _recommend_batch(self, user_rows: np.ndarray, strategy: str, n: int) -> pd.DataFrame:
+    def _recommend_batch(self, user_rows: np.ndarray, strategy: str, n: int, explain: bool) -> pd.DataFrame:
         data = self.data_
         if strategy == "hybrid":
             scores, contributions = self.hybrid_scores(user_rows)
@@ -308,6 +310,26 @@ class HybridRecommender:
             labels = np.asarray(names, dtype=object)[np.argmax(stacked, axis=0)]
         else:
             labels = np.full(len(item), strategy, dtype=object)
+        lists = pd.DataFrame(
+            {
+                "customer_key": data.interactions.customer_keys[user_rows[batch_row]],
+                "rank": (position + 1).astype(np.int64),
+                "product_id": data.interactions.product_ids[item],
+                "score": values[batch_row, position].astype(np.float64),
+                "strategy": labels,
+                "reason": None,
+                "segment_name": data.customers["segment_name"].to_numpy(dtype=object)[user_rows[batch_row]],
+            }
+        )
+        if explain:
+            lists["reason"] = self._reasons(user_rows, batch_row, item, labels).to_numpy(dtype=object)
+        return lists
+
+    def _reasons(
+        self, user_rows: np.ndarray, batch_row: np.ndarray, item: np.ndarray, labels: np.ndarray
+    ) -> pd.Series:
+        """The reason of each (row, item) pick, from its strategy label and anchor product."""
+        data = self.data_
         anchors = self._anchors(user_rows, batch_row, item, labels)
         purchased = data.purchased[user_rows]
         has_anchor = anchors >= 0
@@ -326,17 +348,7 @@ class HybridRecommender:
             }
         )
         rows.loc[~has_anchor, "anchor_name"] = None
-        return pd.DataFrame(
-            {
-                "customer_key": data.interactions.customer_keys[user_rows[batch_row]],
-                "rank": (position + 1).astype(np.int64),
-                "product_id": data.interactions.product_ids[item],
-                "score": values[batch_row, position].astype(np.float64),
-                "strategy": labels,
-                "reason": reason_texts(rows).to_numpy(dtype=object),
-                "segment_name": data.customers["segment_name"].to_numpy(dtype=object)[user_rows[batch_row]],
-            }
-        )
+        return reason_texts(rows)
 
     def _anchors(
         self, user_rows: np.ndarray, batch_row: np.ndarray, item: np.ndarray, labels: np.ndarray

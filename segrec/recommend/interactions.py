@@ -30,23 +30,22 @@ def require_columns(frame: object, table: str, columns: Iterable[str]) -> None:
         )
 
 
-def _keys(column: pd.Series, table: str) -> np.ndarray:
-    """Distinct key values as an object array, refusing nulls (a null key cannot be joined back)."""
-    if column.isna().any():
-        raise SegrecError(f"{table}: column {column.name} has {int(column.isna().sum())} null value(s)")
-    return np.asarray(pd.unique(column), dtype=object)
+def _factorized(column: pd.Series, table: str) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of ``column`` into its distinct values, and those values as an object array.
 
-
-def _positions(column: pd.Series, table: str, keys: np.ndarray) -> np.ndarray:
-    """Position of each value of ``column`` in ``keys`` (-1 when absent), refusing nulls.
-
-    Each distinct value is looked up once (factorize, then a lookup of the few distinct
-    values), which is several times faster than a lookup per row on long tables.
+    Refuses nulls (a null key cannot be joined back). Working on the few distinct values
+    instead of every row is several times faster on long tables.
     """
     if column.isna().any():
         raise SegrecError(f"{table}: column {column.name} has {int(column.isna().sum())} null value(s)")
     codes, distinct = pd.factorize(column)
-    return pd.Index(keys).get_indexer(pd.Index(np.asarray(distinct, dtype=object)))[codes]
+    return codes, pd.Index(distinct).to_numpy(dtype=object)
+
+
+def _positions(factorized: tuple[np.ndarray, np.ndarray], keys: np.ndarray) -> np.ndarray:
+    """Position in ``keys`` of each value of a factorized column (-1 when absent)."""
+    codes, distinct = factorized
+    return pd.Index(keys).get_indexer(pd.Index(distinct))[codes]
 
 
 def sorted_keys(*key_arrays: np.ndarray) -> np.ndarray:
@@ -105,9 +104,20 @@ def pair_matrix(
     are not in the maps are dropped, because nothing can be said about them.
     """
     require_columns(frame, table, ("customer_key", "product_id"))
-    rows = _positions(frame["customer_key"], table, customer_keys)
-    cols = _positions(frame["product_id"], table, product_ids)
-    values = np.ones(len(frame), dtype=np.float32) if weights is None else weights.astype(np.float32)
+    users = _factorized(frame["customer_key"], table)
+    items = _factorized(frame["product_id"], table)
+    return _pairs_to_csr(users, items, customer_keys, product_ids, weights)
+
+
+def _pairs_to_csr(
+    users: tuple[np.ndarray, np.ndarray],
+    items: tuple[np.ndarray, np.ndarray],
+    customer_keys: np.ndarray,
+    product_ids: np.ndarray,
+    weights: np.ndarray | None,
+) -> sp.csr_matrix:
+    rows, cols = _positions(users, customer_keys), _positions(items, product_ids)
+    values = np.ones(len(rows), dtype=np.float32) if weights is None else weights.astype(np.float32)
     known = (rows >= 0) & (cols >= 0)
     out = sp.coo_matrix(
         (values[known], (rows[known], cols[known])),
@@ -144,9 +154,11 @@ def build_interaction_matrix(
         )
     extra_users = np.asarray(list(customer_keys or []), dtype=object)
     extra_items = np.asarray(list(product_ids or []), dtype=object)
-    users = sorted_keys(_keys(interactions["customer_key"], "interactions"), extra_users)
-    items = sorted_keys(_keys(interactions["product_id"], "interactions"), extra_items)
-    matrix = pair_matrix(interactions, "interactions", users, items, weight)
+    user_codes = _factorized(interactions["customer_key"], "interactions")
+    item_codes = _factorized(interactions["product_id"], "interactions")
+    users = sorted_keys(user_codes[1], extra_users)
+    items = sorted_keys(item_codes[1], extra_items)
+    matrix = _pairs_to_csr(user_codes, item_codes, users, items, weight)
     return InteractionMatrix(matrix=matrix, customer_keys=users, product_ids=items)
 
 

@@ -214,6 +214,9 @@ def test_sql_interaction_weights_equal_the_python_reference(warehouse):
         "where meets_min_activity order by customer_key, product_id"
     )
     assert len(sql) > 10_000
+    filtered = warehouse.query("select count(*) as n from int_interactions__latest where weight > 0 and not "
+                               "meets_min_activity")["n"].iloc[0]
+    assert filtered > 0  # the product minimum (2 customers) drops some pairs: the filter is exercised
     keys = ["customer_key", "product_id"]
     assert sql[keys].values.tolist() == expected[keys].values.tolist()
     np.testing.assert_allclose(sql["weight"], expected["weight"], rtol=1e-9)
