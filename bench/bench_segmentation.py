@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--sample-size", type=int, default=20_000, help="silhouette / DBSCAN sample")
+    parser.add_argument("--tree-sample-size", type=int, default=100_000, help="decision-tree sample (0: all)")
     parser.add_argument("--features", type=int, default=25)
     parser.add_argument("--centers", type=int, default=6, help="true number of blobs")
     parser.add_argument("--k-max", type=int, default=10, help="select k over 2..k-max")
@@ -98,7 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         "one silhouette + CH + DB (cluster_metrics)",
         lambda: cluster_metrics(X, run.labels, run.centroids.to_numpy(), args.sample_size, args.seed),
     )
-    rules = timed("explain_segments (depth 3)", lambda: explain_segments(frame, run.labels, max_depth=3))
+    rules = timed(
+        f"explain_segments (depth 3, tree sample {args.tree_sample_size:,})",
+        lambda: explain_segments(frame, run.labels, max_depth=3, sample_size=args.tree_sample_size or None),
+    )
     timed("assignment_confidence", lambda: assignment_confidence(X, run.centroids, run.labels))
     timed("project_2d", lambda: project_2d(X, seed=args.seed))
     print(f"tree fidelity = {rules.fidelity:.3f}")

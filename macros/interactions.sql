@@ -41,10 +41,22 @@
     {{ return(value) }}
 {%- endmacro %}
 
+{#- var recommendation_holdout_split, checked: 'window' or 'last_event'. -#}
+{% macro recommendation_holdout_split() -%}
+    {%- set split = var('recommendation_holdout_split') -%}
+    {%- if split not in ['window', 'last_event'] -%}
+        {{ exceptions.raise_compiler_error(
+            "var recommendation_holdout_split must be 'window' or 'last_event', got " ~ split) }}
+    {%- endif -%}
+    {{ return(split) }}
+{%- endmacro %}
+
 {#-
-  weighted_interactions(events, as_of, inclusive=true): the customer x product interactions of
-  `events` (customer_key, product_id, event_type, event_time) up to the moment `as_of` (a SQL
-  expression; events at that moment count when `inclusive`), one row per pair:
+  weighted_interactions(events, as_of, inclusive=true, until_as_of=true): the customer x product
+  interactions of `events` (customer_key, product_id, event_type, event_time) up to the moment
+  `as_of` (a SQL expression; events at that moment count when `inclusive`; with
+  until_as_of=false the caller has chosen the events and later ones count too, undecayed),
+  one row per pair:
   - weight: the sum over the pair's events of var recommendation_event_weights[event_type]
     (0 for other types) x 0.5 ^ (age in days / var recommendation_half_life_days), the age
     counted back from `as_of` (no decay when the half-life is null);
@@ -53,7 +65,7 @@
     var recommendation_min_customer_products such products and the product at least
     var recommendation_min_product_customers such customers (counted once, not iterated).
 -#}
-{% macro weighted_interactions(events, as_of, inclusive=true) %}
+{% macro weighted_interactions(events, as_of, inclusive=true, until_as_of=true) %}
     {%- set weights = segrec.recommendation_event_weights() -%}
     {%- set half_life = var('recommendation_half_life_days') -%}
     {%- if half_life is not none and (half_life is not number or half_life <= 0) -%}
@@ -82,12 +94,14 @@
             events.event_time,
             coalesce(event_weights.event_weight, 0.0)
             {%- if half_life %}
-            * power(0.5, {{ segrec.seconds_between('events.event_time', as_of) }} / 86400.0 / {{ half_life }})
+            * power(0.5, greatest(0, {{ segrec.seconds_between('events.event_time', as_of) }}) / 86400.0 / {{ half_life }})
             {%- endif %} as weight
         from {{ events }} as events
         left join event_weights
             on events.event_type = event_weights.event_type
+        {%- if until_as_of %}
         where events.event_time {{ '<=' if inclusive else '<' }} {{ as_of }}
+        {%- endif %}
     ),
 
     pairs as (

@@ -2,7 +2,7 @@
 factors of the stored serving model), segrec.recommend.pipeline.similarity_table. Read it
 through item_similarities."""
 
-from segrec.recommend.pipeline import cutoff_data, restore_als, similarity_table
+from segrec.recommend.pipeline import NEIGHBORS_SCHEMA, cutoff_data, restore_als, similarity_table, typed_table
 
 
 def model(dbt, session):
@@ -13,4 +13,4 @@ def model(dbt, session):
         dbt.ref("int_recommendation__customers").to_arrow_table(),
     )
     als, version = restore_als(dbt.ref("recommendation_als_factors").to_arrow_table(), data)
-    return similarity_table(data, als, top_n=20).assign(model_version=version)
+    return typed_table(similarity_table(data, als, top_n=20).assign(model_version=version), NEIGHBORS_SCHEMA)

@@ -4,11 +4,13 @@ parameters selected on the validation window, scored on the test window per segm
 Read it through recommendation_metrics."""
 
 from segrec.recommend.pipeline import (
+    METRICS_SCHEMA,
     als_parameters,
     as_frame,
     cutoff_data,
     holdout_metrics,
     selected_parameters,
+    typed_table,
     windows_description,
 )
 
@@ -33,4 +35,4 @@ def model(dbt, session):
         max_per_category=dbt.config.get("max_per_category"),
     )
     windows = dbt.ref("int_recommendation__windows").to_arrow_table()
-    return metrics.assign(split_description=windows_description(windows))
+    return typed_table(metrics.assign(split_description=windows_description(windows)), METRICS_SCHEMA)

@@ -3,7 +3,7 @@ the latest interactions, with the stored serving ALS (no second training): segme
 re-ranking, business rules and a reason per row. Read it through customer_recommendations."""
 
 from segrec.recommend import HybridRecommender
-from segrec.recommend.pipeline import as_frame, cutoff_data, restore_als
+from segrec.recommend.pipeline import LISTS_SCHEMA, as_frame, cutoff_data, restore_als, typed_table
 
 
 def model(dbt, session):
@@ -20,4 +20,5 @@ def model(dbt, session):
     recommender = HybridRecommender(
         n=dbt.config.get("list_length"), max_per_category=dbt.config.get("max_per_category")
     ).fit(data, events, als=als)
-    return recommender.recommend(sorted(customers["customer_key"])).assign(model_version=version)
+    lists = recommender.recommend(sorted(customers["customer_key"])).assign(model_version=version)
+    return typed_table(lists, LISTS_SCHEMA)

@@ -36,6 +36,7 @@ def model(dbt, session):
         min_silhouette=dbt.config.get("min_silhouette"),
         min_stability=dbt.config.get("min_stability"),
         tree_max_depth=dbt.config.get("tree_max_depth"),
+        tree_sample_size=dbt.config.get("tree_sample_size"),
     )
     scored_at = pd.Timestamp.now("UTC").tz_localize(None)
     record = run_segmentation(matrix, readable, rules, previous, config, scored_at=scored_at)

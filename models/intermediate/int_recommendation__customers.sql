@@ -1,5 +1,6 @@
 -- The customers recommendation lists are for: every known customer (dim_customers; deleted
--- customers are already gone), with the behavioural segment and rule segments of the latest
+-- customers are already gone) and, with var recommendation_include_anonymous, every anonymous
+-- visitor too, with the behavioural segment and rule segments of the latest
 -- segmentation run and their usual context: the device and local daypart with the largest
 -- share of their activity and their primary region (customer_features). Customers without
 -- history are the cold-start rows (segment popularity and content picks).
@@ -8,7 +9,9 @@ with
 customers as (
     select customer_key
     from {{ ref('dim_customers') }}
+    {%- if not var('recommendation_include_anonymous') %}
     where not is_anonymous
+    {%- endif %}
 ),
 
 segments as (

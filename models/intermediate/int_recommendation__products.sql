@@ -3,7 +3,9 @@
 -- has no margin to favour), newness (launched within var new_arrival_days before the cutoff),
 -- recommendable only when active, in the catalog and already there at the cutoff (launched,
 -- or first seen in events, before it: the hold-out never recommends a product from its
--- future), and the repeat-purchase decision of that cutoff for its category.
+-- future), and the repeat-purchase decision of that cutoff for its category. A shop without a
+-- catalog feed at all (no products table, as in clickstream-only data) recommends the products
+-- seen in its events; with a catalog, a product missing from it is never shown.
 with
 
 cutoffs as (
@@ -12,6 +14,11 @@ cutoffs as (
 
 products as (
     select * from {{ ref('dim_products') }}
+),
+
+catalog as (
+    select coalesce(bool_or(is_in_catalog), false) as has_catalog
+    from products
 ),
 
 first_seen as (
@@ -43,13 +50,14 @@ final as (
             and {{ before_cutoff('products.launched_at') }},
             false
         ) as is_new,
-        coalesce(products.is_active and products.is_in_catalog, false)
+        coalesce(products.is_active and (products.is_in_catalog or not catalog.has_catalog), false)
         -- a product with neither a launch date nor events is taken to be there already
         and coalesce({{ before_cutoff('coalesce(products.launched_at, first_seen.first_seen_at)') }}, true)
             as is_active,
         coalesce(repeat_categories.is_repeat_purchase_category, false) as is_repeat_purchase_category
     from cutoffs
     cross join products
+    cross join catalog
     left join first_seen
         on products.product_id = first_seen.product_id
     left join repeat_categories

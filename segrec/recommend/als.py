@@ -60,7 +60,15 @@ class ALSRecommender:
         if self.factors < 1 or self.iterations < 1 or self.regularization < 0 or self.alpha <= 0:
             raise SegrecError(f"ALS parameters out of range: {self.get_params()}")
         if interactions.matrix.nnz == 0:
-            raise SegrecError("interactions: no rows with a positive weight, nothing to train ALS on")
+            # Nothing to learn from (e.g. a catalog without events yet, or a hold-out window that
+            # holds all the data): zero factors give every strategy "no preference" instead of
+            # failing the build; implicit itself cannot fit an empty matrix.
+            self.model_ = None
+            return self._set_factors(
+                interactions,
+                np.zeros((interactions.n_users, self.factors), dtype=np.float32),
+                np.zeros((interactions.n_items, self.factors), dtype=np.float32),
+            )
         with threadpool_limits(1, "blas"):
             model = AlternatingLeastSquares(
                 factors=self.factors,

@@ -289,7 +289,8 @@ class HybridRecommender:
         length = self.n if n is None else n
         frames = [self._recommend_batch(rows, strategy, length, explain) for rows in self._batches(user_rows)]
         if not frames:
-            return pd.DataFrame({c: [] for c in OUTPUT_COLUMNS})
+            empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in OUTPUT_COLUMNS})
+            return empty.astype({"rank": np.int64, "score": np.float64})
         return pd.concat(frames, ignore_index=True)
 
     def _recommend_batch(self, user_rows: np.ndarray, strategy: str, n: int, explain: bool) -> pd.DataFrame:

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from segrec.errors import SegrecError
-from segrec.evaluation import KS, describe_windows, evaluate_recommender, grid_search_als
+from segrec.evaluation import KS, METRIC_COLUMNS, describe_windows, evaluate_recommender, grid_search_als
 from segrec.recommend.als import ALSRecommender
 from segrec.recommend.data import RecData, prepare_data
 from segrec.recommend.hybrid import SIMILARITY_METHODS, STRATEGIES, HybridRecommender, item_similarity_table
@@ -45,6 +45,32 @@ TUNING_COLUMNS: tuple[str, ...] = (*ALS_PARAMETERS, "metric", "k", "value", "n_u
 
 
 Table = pd.DataFrame | pa.Table
+
+# The Arrow schemas of the Python models' outputs. Typed explicitly because an empty frame
+# (no products, no customers to list) has no dtypes to infer, and the contracted marts over
+# these models need VARCHAR, not DuckDB's NULL type.
+LISTS_SCHEMA = pa.schema([
+    ("customer_key", pa.string()), ("rank", pa.int64()), ("product_id", pa.string()), ("score", pa.float64()),
+    ("strategy", pa.string()), ("reason", pa.string()), ("segment_name", pa.string()),
+    ("model_version", pa.string()),
+])
+NEIGHBORS_SCHEMA = pa.schema([
+    ("product_id", pa.string()), ("similar_product_id", pa.string()), ("score", pa.float64()),
+    ("method", pa.string()), ("rank", pa.int64()), ("model_version", pa.string()),
+])
+METRICS_SCHEMA = pa.schema([
+    ("strategy", pa.string()), ("segment_name", pa.string()), ("k", pa.int64()), ("metric", pa.string()),
+    ("value", pa.float64()), ("n_users", pa.int64()), ("parameters", pa.string()),
+    ("split_description", pa.string()),
+])
+
+
+def typed_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    """``frame``'s columns of ``schema`` as an Arrow table of exactly that schema."""
+    missing = [name for name in schema.names if name not in frame.columns]
+    if missing:
+        raise SegrecError(f"output is missing column(s) {', '.join(missing)}")
+    return pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
 
 
 def as_frame(table: Table) -> pd.DataFrame:
@@ -212,7 +238,7 @@ def factors_table(als: ALSRecommender, version: str) -> pa.Table:
     )
 
 
-def _aligned_factors(table: pa.Table, entity: str, keys: np.ndarray) -> np.ndarray:
+def _aligned_factors(table: pa.Table, entity: str, keys: np.ndarray, width: int) -> np.ndarray:
     """The factor rows of ``entity`` in the order of ``keys``; every key exactly once."""
     chosen = table.filter(pc.equal(table["entity_type"], entity))
     stored = pd.Index(chosen["entity_key"].to_pylist())
@@ -223,7 +249,6 @@ def _aligned_factors(table: pa.Table, entity: str, keys: np.ndarray) -> np.ndarr
             f"{len(keys)} {entity}s of the interactions; rebuild it (dbt build --select recommendation_als_factors+)"
         )
     vectors = chosen["factors"].combine_chunks()
-    width = len(vectors[0]) if len(vectors) else 0
     return vectors.flatten().to_numpy(zero_copy_only=False).reshape(len(vectors), width)[position]
 
 
@@ -236,8 +261,8 @@ def restore_als(factors: pa.Table, data: RecData) -> tuple[ALSRecommender, str]:
     params = json.loads(factors["parameters"][0].as_py())
     als = ALSRecommender.from_factors(
         data.interactions,
-        _aligned_factors(factors, "user", data.interactions.customer_keys),
-        _aligned_factors(factors, "item", data.interactions.product_ids),
+        _aligned_factors(factors, "user", data.interactions.customer_keys, params["factors"]),
+        _aligned_factors(factors, "item", data.interactions.product_ids, params["factors"]),
         **params,
     )
     return als, versions.pop()
@@ -271,13 +296,16 @@ def holdout_metrics(
     ``data`` is the test cutoff (training data before the test window), ``truth`` the test
     pairs; only the customers we list (``customer_keys``) are evaluated, cold-start ones
     included. One ALS is trained and shared by the ``als`` strategy and the hybrid. Adds the
-    JSON of the ALS ``parameters`` used.
+    JSON of the ALS ``parameters`` used. No products or no listed customer in the test window:
+    nothing to evaluate, no rows.
     """
     truth = as_frame(truth)
     require_columns(truth, "test ground truth", ("customer_key", "product_id"))
+    served = truth[truth["customer_key"].isin(pd.Index(list(customer_keys), dtype=object))]
+    if data.interactions.n_items == 0 or served.empty:
+        return pd.DataFrame({name: pd.Series([], dtype=object) for name in (*METRIC_COLUMNS, "parameters")})
     model = HybridRecommender(
         n=max(ks), max_per_category=max_per_category, als_params=als_params, random_state=seed
     ).fit(data, None if events is None else as_frame(events))
-    served = truth[truth["customer_key"].isin(pd.Index(list(customer_keys), dtype=object))]
     metrics = evaluate_recommender(model, served, strategies=strategies, ks=ks)
     return metrics.assign(parameters=json.dumps(model.als_.get_params(), sort_keys=True))

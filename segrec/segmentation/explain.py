@@ -102,29 +102,34 @@ def explain_segments(
     seed: int = 0,
     min_samples_leaf: int | float = 0.01,
     columns: Sequence[str] | None = None,
+    sample_size: int | None = None,
 ) -> SegmentRules:
     """Fit a shallow decision tree from the readable ``features`` to the cluster ``labels``.
 
     Missing feature values are filled with the column median first. ``min_samples_leaf``
     (a count, or a share of customers) keeps rules from describing a handful of customers.
-    A cluster that no leaf predicts gets the rule "(no rule at max_depth=...)".
+    A cluster that no leaf predicts gets the rule "(no rule at max_depth=...)". With
+    ``sample_size``, the trees learn from a seeded random sample of at most that many
+    customers (a depth-3 rule needs no million rows); leaf sizes, precision and fidelity are
+    still counted on every customer.
     """
     labels = np.asarray(labels)
     if len(labels) != len(features):
         raise SegrecError(f"explain_segments: {len(labels)} labels for {len(features)} feature rows")
     names = numeric_columns(features, columns, "customer features")
     values = impute_median(features[names]).to_numpy()
+    fit_rows = _sample_rows(len(labels), sample_size, seed)
     tree = DecisionTreeClassifier(max_depth=max_depth, min_samples_leaf=min_samples_leaf, random_state=seed)
-    tree.fit(values, labels)
+    tree.fit(values[fit_rows], labels[fit_rows])
 
-    t = tree.tree_
+    sizes, counts = _node_counts(tree, values, labels)
     leaves = pd.DataFrame(
         [
             {
-                "cluster_id": tree.classes_[int(np.argmax(t.value[node][0]))],
+                "cluster_id": tree.classes_[int(np.argmax(tree.tree_.value[node][0]))],
                 "rule": rule,
-                "n_customers": int(t.n_node_samples[node]),
-                "precision": float(t.value[node][0].max() / t.value[node][0].sum()),
+                "n_customers": int(sizes[node]),
+                "precision": _share(counts[node, int(np.argmax(tree.tree_.value[node][0]))], sizes[node]),
             }
             for node, rule in tree_rules(tree, names)
         ]
@@ -137,7 +142,7 @@ def explain_segments(
     # a cluster no leaf of the shared tree predicts gets the leaves of its own one-vs-rest tree
     unexplained = sorted(set(np.unique(labels)) - set(leaves["cluster_id"]))
     leaves = pd.concat([leaves, *(_one_vs_rest_leaves(values, labels, c, names, max_depth,
-                                                       min_samples_leaf, seed) for c in unexplained)],
+                                                       min_samples_leaf, seed, fit_rows) for c in unexplained)],
                        ignore_index=True)
     ordered = leaves.sort_values(["cluster_id", "n_customers"], ascending=[True, False], kind="stable")
     by_segment = (
@@ -148,22 +153,46 @@ def explain_segments(
     return SegmentRules(leaves, by_segment.rename("rule"), fidelity, tree, names)
 
 
+def _sample_rows(n_rows: int, sample_size: int | None, seed: int) -> np.ndarray:
+    """Every row, or a seeded random sample of ``sample_size`` rows in their original order."""
+    if sample_size is None or n_rows <= sample_size:
+        return np.arange(n_rows)
+    if sample_size < 1:
+        raise SegrecError(f"explain_segments: sample_size must be at least 1, got {sample_size}")
+    return np.sort(np.random.default_rng(seed).choice(n_rows, size=sample_size, replace=False))
+
+
+def _node_counts(tree: DecisionTreeClassifier, values: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Customers per node of a fitted tree and, per node, per class of ``tree.classes_``
+    (internal nodes too: a rule may stop above the leaves), counted on all ``values``."""
+    paths = tree.decision_path(values).tocsc()
+    classes = np.searchsorted(tree.classes_, labels)
+    onehot = np.zeros((len(labels), len(tree.classes_)))
+    onehot[np.arange(len(labels)), classes] = 1.0
+    return np.asarray(paths.sum(axis=0)).ravel(), np.asarray(paths.T @ onehot)
+
+
+def _share(part: float, whole: float) -> float:
+    return float(part / whole) if whole else 0.0
+
+
 def _one_vs_rest_leaves(
     values: np.ndarray, labels: np.ndarray, cluster: int, names: list[str], max_depth: int,
-    min_samples_leaf: int | float, seed: int,
+    min_samples_leaf: int | float, seed: int, fit_rows: np.ndarray,
 ) -> pd.DataFrame:
     """Leaves of a tree that tells ``cluster`` from everyone else, where it predicts the cluster."""
     target = labels == cluster
     tree = DecisionTreeClassifier(max_depth=max_depth, min_samples_leaf=min_samples_leaf, random_state=seed)
-    tree.fit(values, target)
+    tree.fit(values[fit_rows], target[fit_rows])
     t = tree.tree_
     positive = list(tree.classes_).index(True) if True in tree.classes_ else None
+    sizes, counts = _node_counts(tree, values, target) if positive is not None else (None, None)
     rows = [
         {
             "cluster_id": cluster,
             "rule": rule,
-            "n_customers": int(t.n_node_samples[node]),
-            "precision": float(t.value[node][0][positive] / t.value[node][0].sum()),
+            "n_customers": int(sizes[node]),
+            "precision": _share(counts[node, positive], sizes[node]),
         }
         for node, rule in tree_rules(tree, names)
         if positive is not None and int(np.argmax(t.value[node][0])) == positive

@@ -59,6 +59,7 @@ class SegmentationConfig:
     n_init: int = 4
     min_samples: int = 10
     tree_max_depth: int = 3
+    tree_sample_size: int = 100_000
     force_refit: bool = False
     min_silhouette: float = 0.25
     min_stability: float = 0.8
@@ -238,7 +239,7 @@ def _refit(
     columns = _descriptive_columns(readable)
     names = name_segments(readable, result.labels, columns=columns, fixed_names=fixed_names)
     rules = explain_segments(readable, result.labels, max_depth=config.tree_max_depth, seed=config.seed,
-                             columns=columns)
+                             columns=columns, sample_size=config.tree_sample_size)
     sizes = pd.Series(result.labels).value_counts()
     segments = [
         {

@@ -261,10 +261,13 @@ def test_als_same_seed_same_factors_and_artifacts():
     assert first.item_factors_frame().shape == (40, 9)
 
 
-def test_als_refuses_empty_input_and_bad_parameters():
-    empty = build_interaction_matrix(long_frame([("a", "p1", 0.0)]))
-    with pytest.raises(SegrecError, match="nothing to train ALS on"):
-        ALSRecommender().fit(empty)
+def test_als_on_an_empty_matrix_gives_zero_factors_and_refuses_bad_parameters():
+    empty = build_interaction_matrix(long_frame([("a", "p1", 0.0), ("b", "p2", 0.0)]))
+    model = ALSRecommender(factors=3).fit(empty)
+    assert model.model_ is None  # nothing trained
+    assert model.user_factors_.shape == (2, 3) and model.item_factors_.shape == (2, 3)
+    assert not model.user_factors_.any() and not model.item_factors_.any()
+    assert (model.score(np.arange(2)) == 0).all()
     with pytest.raises(SegrecError, match="ALS parameters out of range"):
         ALSRecommender(factors=0).fit(build_interaction_matrix(planted_blocks()))
 

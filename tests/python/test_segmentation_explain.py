@@ -52,6 +52,20 @@ def test_cluster_left_out_by_a_too_shallow_tree_gets_a_one_vs_rest_rule():
     assert rules.by_segment.tolist() == ["monetary <= 120", "monetary > 120", "monetary > 1250"]
 
 
+def test_rules_learnt_on_a_sample_are_counted_on_every_customer():
+    # 1,200 customers in the three bands; a 60-customer sample finds the same two thresholds
+    features = pd.DataFrame({"monetary": np.tile(BANDS["monetary"].to_numpy(), 100)})
+    labels = np.tile(BAND_LABELS, 100)
+    full = explain_segments(features, labels, max_depth=2, seed=0)
+    sampled = explain_segments(features, labels, max_depth=2, seed=0, sample_size=60)
+    assert sampled.tree.tree_.n_node_samples[0] == 60
+    assert sampled.leaves["n_customers"].tolist() == full.leaves["n_customers"].tolist() == [400, 400, 400]
+    assert sampled.leaves["precision"].tolist() == [1.0, 1.0, 1.0]
+    assert sampled.fidelity == 1.0
+    with pytest.raises(Exception, match="sample_size must be at least 1"):
+        explain_segments(features, labels, sample_size=0)
+
+
 def test_format_threshold():
     assert [format_threshold(v) for v in (812.4, 45.55, 0.4125, -3.0)] == ["812", "45.5", "0.41", "-3.00"]
 
