@@ -1,9 +1,9 @@
 -- Product side data of the recommenders at each cutoff ('latest', 'validation', 'test'):
 -- catalog attributes from dim_products, margin clipped to [0, 1] (a product sold below cost
 -- has no margin to favour), newness (launched within var new_arrival_days before the cutoff),
--- recommendable only when active, in the catalog and already there at the cutoff (launched,
--- or first seen in events, before it: the hold-out never recommends a product from its
--- future), and the repeat-purchase decision of that cutoff for its category. A shop without a
+-- recommendable only when active, in the catalog and already there at the cutoff (launched
+-- before it or, without a launch date, seen in the cutoff's training interactions: the
+-- hold-out never recommends a product from its future), and the repeat-purchase decision of that cutoff for its category. A shop without a
 -- catalog feed at all (no products table, as in clickstream-only data) recommends the products
 -- seen in its events; with a catalog, a product missing from it is never shown.
 with
@@ -21,12 +21,23 @@ catalog as (
     from products
 ),
 
-first_seen as (
-    select
-        product_id,
-        min(event_time) as first_seen_at
+ever_seen as (
+    select distinct product_id
     from {{ ref('int_interactions__events') }}
-    group by product_id
+),
+
+-- products in each cutoff's training interactions (with var recommendation_holdout_split
+-- last_event these include the hold-out customers' window events before their hit)
+seen as (
+    select distinct
+        'latest' as cutoff,
+        product_id
+    from {{ ref('int_interactions__latest') }}
+    union all
+    select distinct
+        cutoff,
+        product_id
+    from {{ ref('int_interactions__holdout') }}
 ),
 
 repeat_categories as (
@@ -51,15 +62,21 @@ final as (
             false
         ) as is_new,
         coalesce(products.is_active and (products.is_in_catalog or not catalog.has_catalog), false)
-        -- a product with neither a launch date nor events is taken to be there already
-        and coalesce({{ before_cutoff('coalesce(products.launched_at, first_seen.first_seen_at)') }}, true)
-            as is_active,
+        and case
+            when products.launched_at is not null then {{ before_cutoff('products.launched_at') }}
+            -- a product with neither a launch date nor events is taken to be there already
+            when ever_seen.product_id is null then true
+            else seen.product_id is not null
+        end as is_active,
         coalesce(repeat_categories.is_repeat_purchase_category, false) as is_repeat_purchase_category
     from cutoffs
     cross join products
     cross join catalog
-    left join first_seen
-        on products.product_id = first_seen.product_id
+    left join ever_seen
+        on products.product_id = ever_seen.product_id
+    left join seen
+        on cutoffs.cutoff = seen.cutoff
+            and products.product_id = seen.product_id
     left join repeat_categories
         on cutoffs.cutoff = repeat_categories.cutoff
             and products.category is not distinct from repeat_categories.category

@@ -103,11 +103,21 @@ def test_last_event_split_the_window_so_far_is_input_and_the_last_hit_truth(last
     ]
 
 
+ACTIVE = "select cutoff, product_id from int_recommendation__products where is_active order by cutoff, product_id"
+
+
 @pytest.mark.dbt
-def test_without_a_catalog_products_of_events_are_recommendable(window):
-    products = window.query(
-        "select product_id, is_active from int_recommendation__products where cutoff = 'latest' order by product_id")
-    assert products.values.tolist() == [["p1", True], ["p2", True], ["p3", True], ["p4", True], ["p5", True]]
+def test_without_a_catalog_products_of_the_cutoffs_training_are_recommendable(window, last_event):
+    # no products table: every product of the events may be shown, once it is in the past of the
+    # cutoff; p4 and p5 first appear in the test window
+    window_active = window.query(ACTIVE).values.tolist()
+    assert window_active == [
+        ["latest", "p1"], ["latest", "p2"], ["latest", "p3"], ["latest", "p4"], ["latest", "p5"],
+        ["test", "p1"], ["test", "p2"], ["test", "p3"],
+        ["validation", "p1"], ["validation", "p2"], ["validation", "p3"],
+    ]
+    # next-item split: A's session so far (p3, p4) is input, so p4 exists for the test cutoff
+    assert last_event.query(ACTIVE).values.tolist() == [*window_active[:8], ["test", "p4"], *window_active[8:]]
 
 
 @pytest.mark.dbt
