@@ -217,25 +217,23 @@ class BetaGeoModel:
         return special.expit(-self._log_odds_dropped(x, t_x, age))
 
     def expected_purchases(
-        self, t: float, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+        self, t: float, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, *, max_terms: int = 100_000
     ) -> NDArray[np.float64]:
         """Expected number of purchases in the next ``t`` units (Fader, Hardie & Lee 2005).
 
-        ``(a+b+x-1)/(a-1) * [1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z)]
-        * P(alive)``, ``z = t/(alpha+T+t)``. Euler's transformation rewrites the bracket's
-        second term as ``(1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z)``: the textbook form
-        multiplies a vanishing power by a hypergeometric that grows with ``x``, this one does
-        not. (``a = 1`` exactly is a removable singularity that a fit does not hit.)
+        ``P(alive) * E[purchases | alive]``; the second factor is
+        :func:`expected_purchases_given_active` (a sum of positive terms, finite and accurate
+        for every finite parameter; ``max_terms`` as there).
         """
         t = float(t)
         if not np.isfinite(t) or t < 0:
             raise SegrecError(f"t: must be a duration >= 0, got {t!r}")
         x, t_x, age = _check_rfm(frequency, recency, T)
         p = self._fitted()
-        c = p.a + p.b + x - 1
-        z = t / (p.alpha + age + t)
-        tail = (1 - z) ** (p.a - 1) * special.hyp2f1(p.a + p.b - 1 - p.r, p.a - 1, c, z)
-        return c / (p.a - 1) * (1 - tail) * special.expit(-self._log_odds_dropped(x, t_x, age))
+        given_active = expected_purchases_given_active(
+            p.r + x, p.b + x, p.a, t / (p.alpha + age), max_terms=max_terms
+        )
+        return given_active * special.expit(-self._log_odds_dropped(x, t_x, age))
 
     def median_time_to_next_purchase(self, frequency: ArrayLike, T: ArrayLike) -> NDArray[np.float64]:
         """Median wait (from T) for the next purchase of a customer who is still active.
@@ -250,6 +248,64 @@ class BetaGeoModel:
         age = _float_array(T, "T")
         p = self._fitted()
         return (p.alpha + age) * np.expm1(np.log(2.0) / (p.r + x))
+
+
+def expected_purchases_given_active(
+    shape: ArrayLike, b_posterior: ArrayLike, a: float, horizon: ArrayLike, *, max_terms: int = 100_000
+) -> NDArray[np.float64]:
+    """E[purchases in the next ``t``] of a BG/NBD customer who is still active, as ``sum_j R_j S_j``.
+
+    Given the history, the purchase rate is ``Gamma(shape = r+x, rate = alpha+T)`` and the
+    dropout probability ``p ~ Beta(a, b_posterior = b+x)``; ``horizon`` is ``t / (alpha+T)``.
+    Purchase ``j`` of the next ``t`` happens when the customer did not drop out after the
+    ``j-1`` before it, ``R_j = E[(1-p)^(j-1)] = B(a, b+x+j-1) / B(a, b+x)``, and when the
+    purchase process has ``j`` events in ``t``, ``S_j = P(M >= j)`` with ``M`` negative
+    binomial (shape ``r+x``, odds ``horizon``). Every term lies in [0, 1], so the sum neither
+    overflows nor cancels for any finite parameters; the closed form with Gauss' 2F1 overflows
+    (NaN) when ``a`` is large and at ``a = 1``, and loses digits when ``b >> a`` (all of them for
+    short horizons), because it multiplies ``1 - 2F1`` by ``(a+b+x-1)/(a-1)``. The terms follow by
+    recurrences (in log space where they could underflow); the sum stops when a bound on the
+    rest is below ``1e-14`` of it. The number of terms is about the purchases the customer
+    would make without dropping out, plus their spread (tens to hundreds for daily or weekly
+    summaries); more than ``max_terms`` means a degenerate fit (e.g. ``alpha`` near 0) and raises.
+    """
+    k, beta, w = (np.asarray(v, dtype=float).ravel() for v in np.broadcast_arrays(shape, b_posterior, horizon))
+    total = np.zeros(k.size)
+    rows = np.flatnonzero(w > 0)  # no time, no purchases
+    k, beta, w = k[rows], beta[rows], w[rows]
+    log_z = np.log(w) - np.log1p(w)  # negative binomial: P(M = m+1) / P(M = m) = z (k+m) / (m+1)
+    log_pmf = -k * np.log1p(w)  # log P(M = 0)
+    survival = -np.expm1(log_pmf)  # S_1 = P(M >= 1)
+    log_r = np.zeros(k.size)  # log R_1
+    partial = np.zeros(k.size)
+    for j in range(1, max_terms + 1):
+        partial += np.exp(log_r) * survival
+        log_pmf += log_z + np.log(k + j - 1) - np.log(j)
+        survival = np.maximum(survival - np.exp(log_pmf), 0.0)  # S_{j+1}
+        log_r += np.log1p(-a / (a + beta + j - 1))  # R_{j+1}
+        # The rest, sum_{i>j} R_i S_i, is at most R_{j+1} S_{j+1} times the smaller of
+        # sum_{i>j} R_i / R_{j+1} = (a+b+x+j-1) / (a-1) (a > 1) and, once the negative
+        # binomial's ratio rho is below 1, sum_{i>j} S_i / S_{j+1} <= 1 / (1 - rho).
+        rho = np.exp(log_z) * np.maximum((k + j + 1) / (j + 2), 1.0)
+        with np.errstate(divide="ignore"):
+            factor = np.where(rho < 1, 1.0 / (1.0 - rho), np.inf)
+        if a > 1:
+            factor = np.minimum(factor, (a + beta + j - 1) / (a - 1))
+        with np.errstate(invalid="ignore"):  # 0 * inf: nothing is left
+            rest = np.where(survival > 0, np.exp(log_r) * survival * factor, 0.0)
+        done = rest <= 1e-14 * partial
+        if done.any():
+            total[rows[done]] = partial[done]
+            keep = ~done
+            rows, k, beta, w, log_z, log_pmf, survival, log_r, partial = (
+                v[keep] for v in (rows, k, beta, w, log_z, log_pmf, survival, log_r, partial)
+            )
+        if rows.size == 0:
+            return total
+    raise SegrecError(
+        f"expected purchases: more than max_terms ({max_terms}) purchase terms for {rows.size} customer(s) "
+        f"(up to {float(np.max(k * w)):.3g} purchases expected without dropout): degenerate BG/NBD parameters"
+    )
 
 
 def simulate_beta_geo(
@@ -303,6 +359,8 @@ class GammaGammaModel:
     ----------
     params_ : dict with ``p``, ``q``, ``gamma``.
     log_likelihood_, n_customers_ : as for :class:`BetaGeoModel`.
+    sample_mean_value_ : mean ``monetary_value`` of the customers fitted; it stands in for the
+        population mean when the fitted model has none (``q <= 1``).
     """
 
     def __init__(self, penalizer: float = 0.0) -> None:
@@ -334,22 +392,44 @@ class GammaGammaModel:
         )
         self.params_ = {"p": float(params[0]), "q": float(params[1]), "gamma": float(params[2])}
         self.n_customers_ = int(x.size)
+        self.sample_mean_value_ = float(m.mean())
         return self
+
+    def population_mean_value(self) -> float:
+        """Mean purchase value across customers, ``p gamma / (q - 1)``.
+
+        With ``q <= 1`` the model has no finite mean (spend is too heavy-tailed across customers;
+        pushing ``q`` just above 1 only makes this mean explode), so the mean ``monetary_value``
+        of the customers fitted, ``sample_mean_value_``, stands in for it.
+        """
+        if not hasattr(self, "params_"):
+            raise SegrecError("GammaGammaModel is not fitted: call fit() first")
+        p, q, gamma = self.params_["p"], self.params_["q"], self.params_["gamma"]
+        if q > 1:
+            return p * gamma / (q - 1)
+        if not hasattr(self, "sample_mean_value_"):
+            raise SegrecError(f"Gamma-Gamma: q = {q:.3g} <= 1 (no finite mean) and no sample mean: call fit()")
+        return self.sample_mean_value_
 
     def expected_average_value(self, frequency: ArrayLike, monetary_value: ArrayLike) -> NDArray[np.float64]:
         """E[purchase value | x, m] = ``p (gamma + x m) / (p x + q - 1)`` (Fader & Hardie 2013).
 
         A weighted mean of the population mean ``p gamma / (q - 1)`` and the customer's own
-        mean ``m``; customers with ``x = 0`` get the population mean. Needs ``q > 1``.
+        mean ``m``; customers with ``x = 0`` get :meth:`population_mean_value`. Given ``x``
+        purchases, ``nu ~ Gamma(q + p x, gamma + x m)``, whose ``1 / nu`` has a finite mean only
+        when ``p x + q > 1``: so even with ``q <= 1`` repeat buyers keep this formula, and
+        customers where it is infinite get :meth:`population_mean_value`.
         """
         if not hasattr(self, "params_"):
             raise SegrecError("GammaGammaModel is not fitted: call fit() first")
         p, q, gamma = self.params_["p"], self.params_["q"], self.params_["gamma"]
-        if q <= 1:
-            raise SegrecError(f"Gamma-Gamma: q = {q:.3g} <= 1, the mean purchase value is infinite")
         x = _float_array(frequency, "frequency")
         m = _float_array(monetary_value, "monetary_value")
-        return p * (gamma + x * m) / (p * x + q - 1)
+        finite = p * x + q > 1
+        posterior = p * (gamma + x * m) / np.where(finite, p * x + q - 1, 1.0)
+        if finite.all():
+            return posterior
+        return np.where(finite, posterior, self.population_mean_value())
 
 
 def simulate_gamma_gamma(
@@ -597,16 +677,6 @@ SCORE_COLUMNS: dict[str, str] = {
 }
 
 
-class _UnknownSpend:
-    """Stands in for a Gamma-Gamma fit without a finite mean (q <= 1): value predictions are NaN."""
-
-    def __init__(self, params: dict[str, float]) -> None:
-        self.params_ = params
-
-    def expected_average_value(self, frequency: ArrayLike, monetary_value: ArrayLike) -> NDArray:
-        return np.full(len(np.asarray(frequency)), np.nan)
-
-
 def score_customers(
     purchase_days: pd.DataFrame,
     as_of: pd.Timestamp,
@@ -615,12 +685,18 @@ def score_customers(
     churn_thresholds: tuple[float, float] = (0.3, 0.7),
 ) -> tuple[pd.DataFrame, str | None]:
     """Customer value scores from one row per (customer_key, purchase_day, purchase_value,
-    days_to_second_purchase). Returns the frame (``SCORE_COLUMNS``) and a message explaining an
-    empty or partial result: fewer than ``min_repeat_customers`` repeat buyers, or models that
-    cannot be fitted, give an empty frame; a spend model without a finite mean (q <= 1) leaves
-    only ``predicted_value_90d`` null. Bad ``churn_thresholds`` raise."""
+    days_to_second_purchase) up to ``as_of``, as in the model int_customers__purchase_days.
+
+    Returns the frame (``SCORE_COLUMNS``) and a message explaining an empty or partial result:
+    no purchases (``as_of`` may then be NaT), fewer than ``min_repeat_customers`` repeat buyers,
+    or models that cannot be fitted give an empty frame; a spend model without a finite
+    population mean (Gamma-Gamma q <= 1) values customers without a repeat value at the fitted
+    customers' mean (:meth:`GammaGammaModel.population_mean_value`). Bad ``churn_thresholds`` raise.
+    """
     churn_risk_band([], churn_thresholds)  # bad configuration fails here, not as "no usable model"
     empty = pd.DataFrame({column: pd.Series(dtype=dtype) for column, dtype in SCORE_COLUMNS.items()})
+    if purchase_days.empty:
+        return empty, "no purchases up to the as-of date: no scores"
     summary = summarize_transactions(
         purchase_days, order_time="purchase_day", value="purchase_value", observation_end=as_of
     )
@@ -631,13 +707,14 @@ def score_customers(
     message = None
     try:
         purchases, spend = fit_customer_value(summary)
-        fit = {**purchases.params_, **spend.params_, "n_customers": len(summary), "n_repeat_customers": repeat}
+        fit = {**purchases.params_, **spend.params_, "population_mean_value": spend.population_mean_value(),
+               "n_customers": len(summary), "n_repeat_customers": repeat}
         if spend.params_["q"] <= 1:
-            message = f"Gamma-Gamma q = {spend.params_['q']:.3g} <= 1: predicted_value_90d is null"
-            spend = _UnknownSpend(spend.params_)
+            message = (f"Gamma-Gamma q = {spend.params_['q']:.3g} <= 1, no finite population mean: customers "
+                       f"without a repeat value get the fitted customers' mean {spend.sample_mean_value_:.4g}")
         scores = predict_customer_value(summary, purchases, spend, as_of=as_of, churn_thresholds=churn_thresholds)
-        predicted = scores[["expected_purchases_90d", "probability_active"]].to_numpy(dtype=float)
-        if not np.isfinite(predicted).all():  # a fit at the edge of the parameter space
+        predicted = scores[["expected_purchases_90d", "probability_active", "predicted_value_90d"]]
+        if not np.isfinite(predicted.to_numpy(dtype=float)).all():  # a fit at the edge of the parameter space
             raise SegrecError(f"non-finite predictions with parameters {fit}")
     except SegrecError as exc:
         return empty, f"no usable model ({exc}): no scores"
@@ -645,7 +722,7 @@ def score_customers(
     scores = scores.assign(
         as_of_date=as_of.floor("D"), repeat_purchase_days=summary["frequency"],
         days_since_first_purchase=summary["T"], days_first_to_last_purchase=summary["recency"],
-        days_to_second_purchase=scores["customer_key"].map(second), avg_repeat_value=summary["monetary_value"],
-        model_parameters=json.dumps(fit, sort_keys=True),
+        days_to_second_purchase=scores["customer_key"].map(second).astype("float64"),
+        avg_repeat_value=summary["monetary_value"], model_parameters=json.dumps(fit, sort_keys=True),
     )
     return scores[list(SCORE_COLUMNS)], message

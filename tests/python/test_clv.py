@@ -16,6 +16,7 @@ from segrec.clv import (
     GammaGammaModel,
     bgnbd_log_likelihood,
     churn_risk_band,
+    expected_purchases_given_active,
     fit_customer_value,
     gamma_gamma_log_likelihood,
     holdout_comparison,
@@ -95,6 +96,26 @@ def test_probability_alive_falls_with_time_since_last_purchase(published_model: 
     assert np.all(later_purchase < alive)  # last purchase earlier -> less likely alive
 
 
+def _posterior_expectation(model: BetaGeoModel, t: float, x: int, t_x: float, T: float) -> float:
+    """Independent derivation: given alive, lambda ~ Gamma(r+x, alpha+T), p ~ Beta(a, b+x);
+    E[purchases in t | lambda, p] = (1 - exp(-lambda p t)) / p. Integrate lambda out in closed
+    form and p numerically (the Beta density as an algebraic weight, which copes with a < 1)."""
+    r, alpha, a, b = model.params_.values()
+
+    def integrand(p: float) -> float:
+        return -math.expm1(-(r + x) * math.log1p(p * t / (alpha + T))) / p if p > 0 else (r + x) * t / (alpha + T)
+
+    weighted = integrate.quad(integrand, 0, 1, weight="alg", wvar=(a - 1, b + x - 1), epsabs=0, epsrel=1e-12)[0]
+    given_alive = weighted / math.exp(special.betaln(a, b + x))
+    return given_alive * model.probability_alive([x], [t_x], [T])[0]
+
+
+def _beta_geo(r: float, alpha: float, a: float, b: float) -> BetaGeoModel:
+    model = BetaGeoModel()
+    model.params_ = {"r": r, "alpha": alpha, "a": a, "b": b}
+    return model
+
+
 @pytest.mark.parametrize(
     "x, t_x, T, t",
     [(0, 0.0, 38.0, 39.0), (2, 30.43, 38.86, 39.0), (7, 35.0, 38.0, 52.0), (40, 37.0, 38.5, 10.0)],
@@ -102,16 +123,7 @@ def test_probability_alive_falls_with_time_since_last_purchase(published_model: 
 def test_expected_purchases_matches_the_posterior_integral(
     published_model: BetaGeoModel, x: int, t_x: float, T: float, t: float
 ) -> None:
-    """Independent derivation: given alive, lambda ~ Gamma(r+x, alpha+T), p ~ Beta(a, b+x);
-    E[purchases in t | lambda, p] = (1 - exp(-lambda p t)) / p. Integrate lambda out in closed
-    form and p numerically."""
-    r, alpha, a, b = PUBLISHED_BGNBD.values()
-
-    def integrand(p: float) -> float:
-        return stats.beta.pdf(p, a, b + x) * (1 - ((alpha + T) / (alpha + T + p * t)) ** (r + x)) / p
-
-    given_alive = integrate.quad(integrand, 0, 1, epsabs=1e-13, epsrel=1e-12, limit=200)[0]
-    expected = given_alive * published_model.probability_alive([x], [t_x], [T])[0]
+    expected = _posterior_expectation(published_model, t, x, t_x, T)
     assert published_model.expected_purchases(t, [x], [t_x], [T])[0] == pytest.approx(expected, rel=1e-8)
 
 
@@ -140,6 +152,47 @@ def test_simulator_agrees_with_the_unconditional_expectation(published_model: Be
     assert abs(simulated["frequency"].mean() - expected) < 4 * standard_error
     assert (simulated["recency"] <= simulated["T"]).all()
     assert (simulated.loc[simulated["frequency"] == 0, "recency"] == 0).all()
+
+
+def test_expected_purchases_for_huge_a_and_b_reach_the_fixed_dropout_limit() -> None:
+    """a, b -> infinity with a / (a+b) = 1/4: p is 1/4 for everybody, so given alive
+    E = (1 - (1 + w/4)^-(r+x)) * 4 with w = t / (alpha+T). (The closed form with 2F1 gave NaN.)"""
+    model = _beta_geo(r=2.0, alpha=10.0, a=1e9, b=3e9)
+    values = model.expected_purchases(10.0, [0, 2], [0.0, 5.0], [10.0, 10.0])
+    # w = 10 / 20: x = 0: (1 - (8/9)^2) * 4 = 68/81, P(alive) = 1;
+    # x = 2: (1 - (8/9)^4) * 4 = 9860/6561, P(alive) = 1 / (1 + 1/3 (20/15)^4) = 243/499
+    assert values == pytest.approx([68 / 81, 9860 / 6561 * 243 / 499], rel=1e-8)
+
+
+def test_expected_purchases_without_dropout_when_b_dwarfs_a() -> None:
+    """b >> a: p is about 0, so an active customer buys at rate lambda ~ Gamma(r+x, alpha+T)
+    throughout: E = (r+x) t / (alpha+T). (The closed form was off by 1e-6 here, and by 5e-3 at
+    b = 1e14: it multiplies 1 - 2F1, which shrinks towards rounding, by (a+b+x-1)/(a-1).)"""
+    model = _beta_geo(r=2.0, alpha=10.0, a=3.0, b=1e10)
+    values = model.expected_purchases(10.0, [0, 2], [0.0, 5.0], [10.0, 10.0])
+    assert values == pytest.approx([2 * 10 / 20, 4 * 10 / 20], rel=1e-8)
+
+
+@pytest.mark.parametrize("a, b", [(1.0, 2.426), (40.0, 0.3), (0.002, 565.0)])
+def test_expected_purchases_match_the_posterior_integral_at_awkward_parameters(a: float, b: float) -> None:
+    """a = 1 (0/0 in the closed form), a large against b, and a tiny a as on the sample."""
+    model = _beta_geo(r=0.243, alpha=4.414, a=a, b=b)
+    for x, t_x, T, t in [(0, 0.0, 38.0, 39.0), (3, 20.0, 30.0, 52.0)]:
+        expected = _posterior_expectation(model, t, x, t_x, T)
+        assert model.expected_purchases(t, [x], [t_x], [T])[0] == pytest.approx(expected, rel=1e-8)
+
+
+def test_expected_purchases_given_active_by_hand() -> None:
+    # b_posterior -> infinity (p = 0, no dropout): E = shape * horizon; no time: 0
+    never_drop = expected_purchases_given_active([2.5, 2.5], [1e15, 1e15], 1.0, [0.4, 0.0])
+    assert never_drop.tolist() == pytest.approx([1.0, 0.0], rel=1e-12)
+    # a -> infinity (p = 1: the next purchase is the last): E = P(M >= 1) = 1 - (1 + horizon)^-shape
+    assert expected_purchases_given_active([2.0], [1.0], 1e15, [1.0])[0] == pytest.approx(0.75, rel=1e-12)
+
+
+def test_expected_purchases_refuse_a_degenerate_fit_instead_of_looping() -> None:
+    with pytest.raises(SegrecError, match="more than max_terms .1000. purchase terms for 1 customer"):
+        _beta_geo(r=2.0, alpha=1e-9, a=0.5, b=3.0).expected_purchases(90.0, [0], [0.0], [0.0], max_terms=1000)
 
 
 def test_median_time_to_next_purchase_halves_the_survival(published_model: BetaGeoModel) -> None:
@@ -187,6 +240,43 @@ def test_expected_average_value_shrinks_towards_the_population_mean() -> None:
     # p (gamma + x m) / (p x + q - 1): weight on the own mean grows with x
     assert values[1] == pytest.approx(6.25 * 115.44 / 8.99)
     assert prior < values[1] < values[2] < values[3] < 100.0
+
+
+def test_expected_average_value_without_a_finite_population_mean() -> None:
+    """q <= 1: p gamma / (q-1) does not exist. Customers keep p (gamma + x m) / (p x + q - 1)
+    while p x + q > 1; the others get the fitted customers' mean, sample_mean_value_."""
+    model = GammaGammaModel()
+    model.params_ = {"p": 0.2, "q": 0.5, "gamma": 10.0}
+    with pytest.raises(SegrecError, match="no finite mean.*call fit"):
+        model.expected_average_value([0], [0.0])
+    model.sample_mean_value_ = 50.0
+    assert model.population_mean_value() == 50.0
+    # p x + q = 0.5, 0.7, 0.9 -> the mean 50; x = 3: 1.1 -> 0.2 (10 + 60) / 0.1 = 140
+    values = model.expected_average_value([0, 1, 2, 3], [0.0, 30.0, 40.0, 20.0])
+    assert values.tolist() == pytest.approx([50.0, 50.0, 50.0, 140.0], rel=1e-12)
+    model.params_["p"] = 4.0  # p x + q > 1 for every repeat buyer: 4 (10 + 30) / 3.5
+    assert model.expected_average_value([0, 1], [0.0, 30.0]).tolist() == pytest.approx([50.0, 320 / 7], rel=1e-12)
+    model.params_["q"] = 3.0  # a finite mean again: p gamma / (q - 1), the sample mean no longer used
+    assert model.population_mean_value() == pytest.approx(20.0, rel=1e-12)
+
+
+def test_heavy_tailed_spend_gets_finite_values_for_everybody() -> None:
+    """Mean spend over four orders of magnitude: the fit has q <= 1 (q = 1 + exp(theta) would only
+    push q to 1 and the population mean to infinity); predictions stay finite."""
+    i = np.arange(60)
+    x = (1 + i % 5).astype(float)
+    m = (10.0 + i) * 10.0 ** (i % 4)
+    value = GammaGammaModel().fit(x, m)
+    assert value.params_["q"] <= 1
+    assert value.sample_mean_value_ == value.population_mean_value() == pytest.approx(m.mean(), rel=1e-12)
+    summary = pd.DataFrame({"customer_key": ["new", "repeat"], "frequency": [0.0, 2.0], "recency": [0.0, 20.0],
+                            "T": [30.0, 40.0], "monetary_value": [0.0, 75.0]})
+    predictions = predict_customer_value(summary, _beta_geo(0.5, 30.0, 0.8, 3.0), value, as_of="2024-06-30")
+    p, q, gamma = value.params_.values()
+    average = [m.mean(), p * (gamma + 2 * 75.0) / (p * 2 + q - 1)]
+    assert predictions["predicted_value_90d"].to_numpy() == pytest.approx(
+        predictions["expected_purchases_90d"].to_numpy() * average, rel=1e-12
+    )
 
 
 def test_models_reject_bad_input_with_clear_errors() -> None:
