@@ -34,8 +34,10 @@ demo: install
 ## test: the whole suite (sqlfluff, ruff, pytest incl. dbt builds on fixtures)
 test: install lint pytest
 
+# two workers, one test file each at a time (module fixtures build dbt once); conftest.py
+# starts the dbt files first
 pytest: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 lint: install
 	$(BIN)/ruff check segrec tests python_models bench
@@ -53,7 +55,7 @@ prod-state: install
 slim-ci: install
 	$(DBT) build --select state:modified+ --defer --state prod-state --target dev
 
-## run-dataset: ingest one public dataset from ../shared/datasets (DATASET=online_retail, online_retail_ii,
+## run-dataset: ingest one public dataset from ../shared/datasets (DATASET=online_retail, uci_online_retail, online_retail_ii,
 ## cdnow, diginetica, rees46 or olist) and build, export and report it into runs/$(DATASET), leaving the
 ## demo's target/ and exports/ untouched
 .PHONY: run-dataset results

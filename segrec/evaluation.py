@@ -77,15 +77,27 @@ class TemporalSplit:
         return describe_windows(self.validation_start, self.test_start, self.end)
 
 
-def describe_windows(validation_start: pd.Timestamp, test_start: pd.Timestamp, end: pd.Timestamp) -> str:
-    """One line naming the windows of a temporal hold-out (an empty validation window is left out)."""
+HOLDOUT_SPLITS: dict[str, str] = {
+    "window": "temporal hold-out",
+    "last_event": "temporal hold-out, next item: a customer's window events before their last hit are input, "
+                  "the last hit is the truth",
+}
+
+
+def describe_windows(
+    validation_start: pd.Timestamp, test_start: pd.Timestamp, end: pd.Timestamp, split: str = "window"
+) -> str:
+    """One line naming the windows of a temporal hold-out (an empty validation window is left
+    out) and how a window splits (dbt var recommendation_holdout_split)."""
+    if split not in HOLDOUT_SPLITS:
+        raise SegrecError(f"unknown hold-out split {split!r}; use one of {list(HOLDOUT_SPLITS)}")
     day = "%Y-%m-%d"
     validation_start, test_start, end = (pd.Timestamp(t) for t in (validation_start, test_start, end))
     validation = (
         f"validation {validation_start:{day}}..{test_start:{day}}, " if validation_start < test_start else ""
     )
     test = f"test {test_start:{day}}..{end:{day}}"
-    return f"train before {validation_start:{day}}, {validation}{test} (temporal hold-out)"
+    return f"train before {validation_start:{day}}, {validation}{test} ({HOLDOUT_SPLITS[split]})"
 
 
 def temporal_split(

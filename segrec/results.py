@@ -444,7 +444,7 @@ def recommendations_section(table: pd.DataFrame | None) -> list[str]:
         for strategy, row in table.sort_values("ndcg", ascending=False).iterrows()
     ]
     header = ["strategy", *[f"{m}@10" for m in RECOMMENDATION_METRICS], "NDCG vs popularity", "users"]
-    return ["### Recommendations", f"Temporal hold-out: {table.attrs.get('split', '')}.", "",
+    return ["### Recommendations", f"Hold-out: {table.attrs.get('split', '')}.", "",
             markdown_table(header, rows)]
 
 

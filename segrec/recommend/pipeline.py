@@ -82,11 +82,12 @@ def as_frame(table: Table) -> pd.DataFrame:
 def windows_description(windows: Table) -> str:
     """The hold-out windows of ``int_recommendation__windows`` (one row) in one line."""
     windows = as_frame(windows)
-    require_columns(windows, "int_recommendation__windows", ("validation_start", "test_start", "as_of_time"))
+    require_columns(windows, "int_recommendation__windows",
+                    ("validation_start", "test_start", "as_of_time", "holdout_split"))
     if len(windows) != 1:
         raise SegrecError(f"int_recommendation__windows: expected one row, found {len(windows)}")
     row = windows.iloc[0]
-    return describe_windows(row["validation_start"], row["test_start"], row["as_of_time"])
+    return describe_windows(row["validation_start"], row["test_start"], row["as_of_time"], row["holdout_split"])
 
 
 def cutoff_data(interactions: Table, products: Table, customers: Table) -> RecData:

@@ -17,6 +17,7 @@ from segrec.evaluation import (
     METRICS,
     Catalog,
     catalog_coverage,
+    describe_windows,
     evaluate_recommendations,
     evaluate_recommender,
     grid_search_als,
@@ -272,3 +273,16 @@ def test_als_beats_popularity_on_uci_online_retail(datasets: Path):
     assert table.loc[("als", 10), "ndcg"] > 1.5 * table.loc[("popularity", 10), "ndcg"]
     assert table.loc[("hybrid", 10), "ndcg"] > 1.5 * table.loc[("popularity", 10), "ndcg"]
     assert table.loc[("als", 20), "recall"] > table.loc[("popularity", 20), "recall"]
+
+
+def test_describe_windows_names_the_windows_and_the_split():
+    days = [pd.Timestamp(d) for d in ("2026-03-01", "2026-03-15", "2026-03-29 10:00")]
+    assert describe_windows(*days) == (
+        "train before 2026-03-01, validation 2026-03-01..2026-03-15, test 2026-03-15..2026-03-29 (temporal hold-out)"
+    )
+    assert describe_windows(days[1], days[1], days[2], "last_event") == (
+        "train before 2026-03-15, test 2026-03-15..2026-03-29 (temporal hold-out, next item: a customer's window "
+        "events before their last hit are input, the last hit is the truth)"
+    )
+    with pytest.raises(SegrecError, match="unknown hold-out split 'leave_one_out'"):
+        describe_windows(*days, "leave_one_out")
