@@ -14,19 +14,16 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from dbt.adapters.duckdb.plugins import BasePlugin
 
 from segrec.dbt_plugin import DEMO_SALT, pii_salt
 from segrec.generate.reference import STRATEGY_CTR
 from segrec.rawio import write_raw_table
 
-from .conftest import PROJECT_ROOT, DbtProject
+from .conftest import PROJECT_ROOT, SAMPLE, SAMPLE_VARS, DbtProject
 
 pytestmark = pytest.mark.dbt
 
-SAMPLE = PROJECT_ROOT / "data" / "sample"
-ACTIVATION = ["+experiment_results", "+recommendation_feedback", "+marketing_audiences", "+build_history"]
 # The activation nodes whose data tests `dbt test` runs (tests on their parents run elsewhere).
 ACTIVATION_PATHS = [
     "models/intermediate/activation", "models/marts/marketing", "models/monitoring",
@@ -34,8 +31,7 @@ ACTIVATION_PATHS = [
 ]
 MONITORS = ("warn_quarantine_rate_spike", "warn_silhouette_drop", "warn_ndcg_drop")
 # Without the recommender (slow to train): its NDCG history is planted in build_history instead.
-VARS = {"monitoring": yaml.safe_load((PROJECT_ROOT / "dbt_project.yml").read_text())["vars"]["monitoring"]
-        | {"recommendation_metrics": False}}
+VARS = SAMPLE_VARS
 ALPHA = 0.05
 # A previous build in build_history: it quarantined a third as much bot traffic (a spike now) and
 # twice the duplicates (an improvement now), segmented better (silhouette + 0.2), and had a 1.5
@@ -77,11 +73,10 @@ def deleted_customer_ids(raw: Path) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def sample_build(tmp_path_factory) -> DbtProject:
-    """The activation marts built on the committed sample (models and seeds; tests separately)."""
-    project = DbtProject(raw_dir=SAMPLE, work_dir=tmp_path_factory.mktemp("activation"))
-    project.run("build", "--select", *ACTIVATION, "--exclude-resource-type", "test", "unit_test", vars=VARS)
-    return project
+def sample_build(sample_marts, tmp_path_factory) -> DbtProject:
+    """The activation marts built on the committed sample (models and seeds; tests separately):
+    a copy of the run's shared build (conftest.SAMPLE_MARTS with VARS)."""
+    return sample_marts.copy(tmp_path_factory.mktemp("activation"))
 
 
 @pytest.fixture(scope="module")

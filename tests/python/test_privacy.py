@@ -27,9 +27,9 @@ pytestmark = pytest.mark.dbt
 
 SAMPLE = PROJECT_ROOT / "data" / "sample"
 BUILD = ["build", "--exclude-resource-type", "test", "unit_test"]
-# The first build: what the chosen customer is found in, without the (table-materialized,
+# The first build is the run's shared build of the sample (conftest.sample_marts: the activation
+# marts and all they need), what the chosen customer is found in, without the (table-materialized,
 # history-free, slow) recommender; the build after the delete request builds every mart.
-FIRST_BUILD = [*BUILD, "--select", "+marketing_audiences", "+experiment_results", "+recommendation_feedback"]
 # Keeps the rows of earlier segmentation runs (see test_segmentation_history_forgets_deleted_customers).
 SEGMENT_HISTORY = "customer_segments"
 
@@ -137,14 +137,13 @@ class Deletion:
 
 
 @pytest.fixture(scope="module")
-def deletion(tmp_path_factory) -> Deletion:
+def deletion(sample_marts, tmp_path_factory) -> Deletion:
     work = tmp_path_factory.mktemp("privacy")
     raw = work / "raw"
     raw.mkdir()
     for path in SAMPLE.glob("*.parquet"):
         shutil.copy(path, raw / path.name)
-    project = DbtProject(raw_dir=raw, work_dir=work)
-    project.run(*FIRST_BUILD)
+    project = sample_marts.copy(work, raw_dir=raw)  # the first build, then builds on the copied raw folder
 
     # a customer present everywhere: marketed to, in an experiment, shown recommendations
     customer_id = project.query(
