@@ -3,9 +3,10 @@
 -- has no margin to favour), newness (launched within var new_arrival_days before the cutoff),
 -- recommendable only when active, in the catalog and already there at the cutoff (launched
 -- before it or, without a launch date, seen in the cutoff's training interactions: the
--- hold-out never recommends a product from its future), and the repeat-purchase decision of that cutoff for its category. A shop without a
--- catalog feed at all (no products table, as in clickstream-only data) recommends the products
--- seen in its events; with a catalog, a product missing from it is never shown.
+-- hold-out never recommends a product from its future), and the repeat-purchase decision of
+-- that cutoff for its category. A shop without a catalog feed at all (no products table, as in
+-- clickstream-only data) recommends the products seen in its events; with a catalog, a product
+-- missing from it is never shown.
 with
 
 cutoffs as (
