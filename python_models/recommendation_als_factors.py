@@ -4,8 +4,9 @@ recommendation_als_grid: user and item factors as one artifact table tagged with
 through the marts recommendation_user_factors and recommendation_item_factors."""
 
 from segrec.recommend.pipeline import (
+    INTERACTION_COLUMNS,
     als_parameters,
-    cutoff_data,
+    cutoff_matrix,
     factors_table,
     fit_als,
     model_version,
@@ -15,11 +16,12 @@ from segrec.recommend.pipeline import (
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    data = cutoff_data(
-        dbt.ref("int_interactions__latest").to_arrow_table(),
-        dbt.ref("int_recommendation__products").filter("cutoff = 'latest'").to_arrow_table(),
-        dbt.ref("int_recommendation__customers").to_arrow_table(),
+    # Only what training needs: the matrix has the same keys as the lists' cutoff_data.
+    matrix = cutoff_matrix(
+        dbt.ref("int_interactions__latest").project(", ".join(INTERACTION_COLUMNS)).to_arrow_table(),
+        dbt.ref("int_recommendation__products").filter("cutoff = 'latest'").project("product_id").to_arrow_table(),
+        dbt.ref("int_recommendation__customers").project("customer_key").to_arrow_table(),
     )
     _, seed = als_parameters(dbt.config.get("als"))
-    als = fit_als(data, selected_parameters(dbt.ref("recommendation_als_grid").to_arrow_table()), seed=seed)
-    return factors_table(als, model_version(data.interactions, als.get_params()))
+    als = fit_als(matrix, selected_parameters(dbt.ref("recommendation_als_grid").to_arrow_table()), seed=seed)
+    return factors_table(als, model_version(matrix, als.get_params()))

@@ -7,7 +7,7 @@ and context, and the recent events for trending. The dbt Python models stay thin
 
 ==================================  ==============================================================
 ``recommendation_als_grid``         :func:`tune_als` on the validation cutoff
-``recommendation_als_factors``      :func:`fit_als` and :func:`factors_table` on the latest cutoff
+``recommendation_als_factors``      :func:`cutoff_matrix`, :func:`fit_als`, :func:`factors_table`
 ``recommendation_lists``            :func:`restore_als`, then ``HybridRecommender.recommend``
 ``item_neighbors``                  :func:`restore_als`, then :func:`similarity_table`
 ``recommendation_holdout_metrics``  :func:`holdout_metrics` on the test cutoff
@@ -32,9 +32,9 @@ import pyarrow.compute as pc
 from segrec.errors import SegrecError
 from segrec.evaluation import KS, METRIC_COLUMNS, describe_windows, evaluate_recommender, grid_search_als
 from segrec.recommend.als import ALSRecommender
-from segrec.recommend.data import RecData, prepare_data
+from segrec.recommend.data import RecData, check_unique_keys, prepare_data
 from segrec.recommend.hybrid import SIMILARITY_METHODS, STRATEGIES, HybridRecommender, item_similarity_table
-from segrec.recommend.interactions import InteractionMatrix, require_columns
+from segrec.recommend.interactions import InteractionMatrix, build_interaction_matrix, require_columns
 
 ALS_PARAMETERS: tuple[str, ...] = ("factors", "regularization", "alpha", "iterations")
 # Columns of the SQL interaction tables (int_interactions__latest, int_interactions__holdout) read here.
@@ -99,14 +99,33 @@ def cutoff_data(interactions: Table, products: Table, customers: Table) -> RecDa
     list: those without interactions are the cold-start rows. ``products`` may name the
     product ``product_name`` (the warehouse's name) or ``name``.
     """
+    train = _training_pairs(interactions)
+    bought = _flagged_rows(interactions, "is_purchased", ["customer_key", "product_id"])
+    products = as_frame(products).rename(columns={"product_name": "name"})
+    return prepare_data(train, products, as_frame(customers), purchases=bought)
+
+
+def cutoff_matrix(interactions: Table, products: Table, customers: Table) -> InteractionMatrix:
+    """The training matrix of :func:`cutoff_data` alone, the same rows, columns and weights,
+    for a model that only trains ALS: it skips aligning the side data and the purchases
+    (``products`` and ``customers`` need only their key columns)."""
+    products, customers = as_frame(products), as_frame(customers)
+    check_unique_keys(products, "products", "product_id")
+    check_unique_keys(customers, "customer context", "customer_key")
+    return build_interaction_matrix(
+        _training_pairs(interactions),
+        customer_keys=list(customers["customer_key"]),
+        product_ids=list(products["product_id"]),
+    )
+
+
+def _training_pairs(interactions: Table) -> pd.DataFrame:
+    """The (customer_key, product_id, weight) rows that meet the minimum activity."""
     columns = interactions.column_names if isinstance(interactions, pa.Table) else list(interactions.columns)
     missing = [c for c in INTERACTION_COLUMNS if c not in columns]
     if missing:
         raise SegrecError(f"interactions: missing column(s) {', '.join(missing)} (has: {', '.join(columns)})")
-    train = _flagged_rows(interactions, "meets_min_activity", ["customer_key", "product_id", "weight"])
-    bought = _flagged_rows(interactions, "is_purchased", ["customer_key", "product_id"])
-    products = as_frame(products).rename(columns={"product_name": "name"})
-    return prepare_data(train, products, as_frame(customers), purchases=bought)
+    return _flagged_rows(interactions, "meets_min_activity", ["customer_key", "product_id", "weight"])
 
 
 def _flagged_rows(table: Table, flag: str, columns: list[str]) -> pd.DataFrame:
@@ -214,9 +233,12 @@ def model_version(interactions: InteractionMatrix, params: Mapping[str, Any]) ->
     return digest.hexdigest()[:16]
 
 
-def fit_als(data: RecData, params: Mapping[str, Any], *, seed: int, num_threads: int = 0) -> ALSRecommender:
+def fit_als(
+    data: RecData | InteractionMatrix, params: Mapping[str, Any], *, seed: int, num_threads: int = 0
+) -> ALSRecommender:
     """Train the serving ALS on the latest interactions (BLAS held at one thread inside)."""
-    return ALSRecommender(**params, random_state=seed, num_threads=num_threads).fit(data.interactions)
+    matrix = data.interactions if isinstance(data, RecData) else data
+    return ALSRecommender(**params, random_state=seed, num_threads=num_threads).fit(matrix)
 
 
 def factors_table(als: ALSRecommender, version: str) -> pa.Table:

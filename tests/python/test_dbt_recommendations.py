@@ -24,6 +24,7 @@ from segrec.recommend import pipeline as recommend_pipeline
 from segrec.recommend.pipeline import (
     als_parameters,
     cutoff_data,
+    cutoff_matrix,
     factors_table,
     fit_als,
     model_version,
@@ -69,7 +70,7 @@ def interaction_frame(rows: list[tuple[str, str, float, bool, bool]]) -> pd.Data
 
 
 @pytest.fixture
-def small_data():
+def small_tables():
     interactions = interaction_frame(
         [
             ("a", "p1", 3.0, True, True), ("a", "p2", 1.0, False, True), ("b", "p2", 2.0, False, True),
@@ -80,7 +81,12 @@ def small_data():
     products = pd.DataFrame({"product_id": ["p1", "p2", "p3", "p4"], "product_name": ["A", "B", "C", "D"],
                              "category": ["x", "x", "y", "y"]})
     customers = pd.DataFrame({"customer_key": ["a", "b", "c", "d", "new"]})
-    return cutoff_data(interactions, products, customers)
+    return interactions, products, customers
+
+
+@pytest.fixture
+def small_data(small_tables):
+    return cutoff_data(*small_tables)
 
 
 # ---------------------------------------------------------------------------- pipeline functions
@@ -91,6 +97,20 @@ def test_cutoff_data_trains_on_active_pairs_and_blocks_every_purchase(small_data
     bought = data.purchased.toarray()
     assert bought[3].tolist() == [0, 0, 0, 1]  # ... but d still never gets p4 again
     assert data.products["name"].tolist() == ["A", "B", "C", "D"]
+
+
+def test_cutoff_matrix_is_cutoff_datas_matrix_from_the_keys_alone(small_tables, small_data):
+    interactions, products, customers = small_tables
+    matrix = cutoff_matrix(interactions, products[["product_id"]], customers)
+    assert list(matrix.customer_keys) == list(small_data.interactions.customer_keys)
+    assert list(matrix.product_ids) == list(small_data.interactions.product_ids)
+    assert (matrix.matrix != small_data.interactions.matrix).nnz == 0
+    # factors trained on it restore against the lists' data
+    als = fit_als(matrix, FAST_ALS, seed=3)
+    restored, _ = restore_als(factors_table(als, model_version(matrix, als.get_params())), small_data)
+    np.testing.assert_array_equal(restored.item_factors_, als.item_factors_)
+    with pytest.raises(SegrecError, match="customer context"):
+        cutoff_matrix(interactions, products, pd.concat([customers, customers.head(1)]))
 
 
 def test_select_top_n_relaxes_the_cap_only_as_much_as_needed():
