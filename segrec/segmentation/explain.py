@@ -12,7 +12,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from segrec.errors import SegrecError
 from segrec.segmentation.features import as_matrix, impute_median, numeric_columns
-from segrec.segmentation.metrics import NOISE, centroid_distances
+from segrec.segmentation.metrics import NOISE, centroid_distances, sample_indices
 
 _LEAF = -1  # sklearn's marker for "no child"
 
@@ -118,18 +118,21 @@ def explain_segments(
         raise SegrecError(f"explain_segments: {len(labels)} labels for {len(features)} feature rows")
     names = numeric_columns(features, columns, "customer features")
     values = impute_median(features[names]).to_numpy()
-    fit_rows = _sample_rows(len(labels), sample_size, seed)
+    if sample_size is not None and sample_size < 1:
+        raise SegrecError(f"explain_segments: sample_size must be at least 1, got {sample_size}")
+    fit_rows = sample_indices(len(labels), sample_size, seed)
     tree = DecisionTreeClassifier(max_depth=max_depth, min_samples_leaf=min_samples_leaf, random_state=seed)
     tree.fit(values[fit_rows], labels[fit_rows])
 
     sizes, counts = _node_counts(tree, values, labels)
+    predicted = np.argmax(tree.tree_.value[:, 0, :], axis=1)  # class position each node predicts
     leaves = pd.DataFrame(
         [
             {
-                "cluster_id": tree.classes_[int(np.argmax(tree.tree_.value[node][0]))],
+                "cluster_id": tree.classes_[predicted[node]],
                 "rule": rule,
                 "n_customers": int(sizes[node]),
-                "precision": _share(counts[node, int(np.argmax(tree.tree_.value[node][0]))], sizes[node]),
+                "precision": _share(counts[node, predicted[node]], sizes[node]),
             }
             for node, rule in tree_rules(tree, names)
         ]
@@ -151,15 +154,6 @@ def explain_segments(
     by_segment.index.name = "cluster_id"
     fidelity = float(np.mean(tree.predict(values) == labels))
     return SegmentRules(leaves, by_segment.rename("rule"), fidelity, tree, names)
-
-
-def _sample_rows(n_rows: int, sample_size: int | None, seed: int) -> np.ndarray:
-    """Every row, or a seeded random sample of ``sample_size`` rows in their original order."""
-    if sample_size is None or n_rows <= sample_size:
-        return np.arange(n_rows)
-    if sample_size < 1:
-        raise SegrecError(f"explain_segments: sample_size must be at least 1, got {sample_size}")
-    return np.sort(np.random.default_rng(seed).choice(n_rows, size=sample_size, replace=False))
 
 
 def _node_counts(tree: DecisionTreeClassifier, values: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
