@@ -52,20 +52,18 @@
 {%- endmacro %}
 
 {#-
-  weighted_interactions(events, as_of, inclusive=true, until_as_of=true): the customer x product
-  interactions of `events` (customer_key, product_id, event_type, event_time) up to the moment
-  `as_of` (a SQL expression; events at that moment count when `inclusive`; with
-  until_as_of=false the caller has chosen the events and later ones count too, undecayed),
-  one row per pair:
+  weighted_interactions(events, as_of): the customer x product interactions of `events`
+  (customer_key, product_id, event_type, event_time; the caller chooses which, e.g. those up to
+  the cutoff), weighted as of the moment `as_of` (a SQL expression), one row per pair:
   - weight: the sum over the pair's events of var recommendation_event_weights[event_type]
     (0 for other types) x 0.5 ^ (age in days / var recommendation_half_life_days), the age
-    counted back from `as_of` (no decay when the half-life is null);
+    counted back from `as_of`, 0 for a later event (no decay when the half-life is null);
   - n_events, last_event_time, n_purchase_days (distinct UTC days with a purchase), is_purchased;
   - meets_min_activity: a positive weight, and the customer has at least
     var recommendation_min_customer_products such products and the product at least
     var recommendation_min_product_customers such customers (counted once, not iterated).
 -#}
-{% macro weighted_interactions(events, as_of, inclusive=true, until_as_of=true) %}
+{% macro weighted_interactions(events, as_of) %}
     {%- set weights = segrec.recommendation_event_weights() -%}
     {%- set half_life = var('recommendation_half_life_days') -%}
     {%- if half_life is not none and (half_life is not number or half_life <= 0) -%}
@@ -99,9 +97,6 @@
         from {{ events }} as events
         left join event_weights
             on events.event_type = event_weights.event_type
-        {%- if until_as_of %}
-        where events.event_time {{ '<=' if inclusive else '<' }} {{ as_of }}
-        {%- endif %}
     ),
 
     pairs as (

@@ -51,9 +51,7 @@ hit_moments as (
 ),
 
 {{ cutoff }}_interactions as (
-    {{ weighted_interactions(
-        cutoff ~ '_events', '(select ' ~ start ~ ' from ' ~ windows ~ ')', inclusive=false, until_as_of=false
-    ) }}
+    {{ weighted_interactions(cutoff ~ '_events', '(select ' ~ start ~ ' from ' ~ windows ~ ')') }}
 ),
 {%- endfor %}
 
