@@ -22,9 +22,9 @@ from segrec.recommend.als import ALSRecommender
 from segrec.recommend.interactions import InteractionMatrix
 
 
-def synthetic_matrix(n_users: int, n_items: int, nnz_per_user: int, seed: int) -> InteractionMatrix:
+def synthetic_matrix(n_users: int, n_items: int, nnz_per_user: int, random_state: int) -> InteractionMatrix:
     """Users x items with about ``nnz_per_user`` items each, drawn from a power-law popularity."""
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
     popularity = 1.0 / np.power(np.arange(n_items) + 10.0, 0.8)
     rows = np.repeat(np.arange(n_users), nnz_per_user)
     cols = rng.choice(n_items, size=len(rows), p=popularity / popularity.sum())
@@ -53,12 +53,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--regularization", type=float, default=0.05)
     parser.add_argument("--alpha", type=float, default=10.0)
     parser.add_argument("--threads", type=int, default=0, help="implicit solver threads (0: all cores)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--random-state", type=int, default=0)
     parser.add_argument("--direct", action="store_true", help="also time a bare implicit fit")
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
-    matrix = synthetic_matrix(args.users, args.items, args.nnz_per_user, args.seed)
+    matrix = synthetic_matrix(args.users, args.items, args.nnz_per_user, args.random_state)
     build_seconds = time.perf_counter() - start
     print(f"matrix: {matrix.n_users:,} users x {matrix.n_items:,} items, {matrix.matrix.nnz:,} non-zeros "
           f"(built in {build_seconds:.1f} s, peak RSS {peak_rss_mib():.0f} MiB)")
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     params = dict(factors=args.factors, regularization=args.regularization, alpha=args.alpha,
                   iterations=args.iterations)
     start = time.perf_counter()
-    ALSRecommender(**params, random_state=args.seed, num_threads=args.threads).fit(matrix)
+    ALSRecommender(**params, random_state=args.random_state, num_threads=args.threads).fit(matrix)
     wrapped = time.perf_counter() - start
     print(f"ALSRecommender.fit {params}, threads={args.threads}: {wrapped:.1f} s, "
           f"peak RSS {peak_rss_mib():.0f} MiB")
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.direct:
         start = time.perf_counter()
         with threadpool_limits(1, "blas"):
-            model = AlternatingLeastSquares(**params, random_state=args.seed, num_threads=args.threads)
+            model = AlternatingLeastSquares(**params, random_state=args.random_state, num_threads=args.threads)
             model.fit(matrix.matrix, show_progress=False)
         direct = time.perf_counter() - start
         print(f"implicit direct: {direct:.1f} s (wrapper / direct = {wrapped / direct:.2f}), "

@@ -3,7 +3,7 @@
     # build the warehouse up to the model once, then time it
     .venv/bin/python bench/bench_als_overhead.py --db /tmp/me/wh.duckdb --raw-dir data/sample --build
 
-The dbt side is ``recommendation_als_factors`` as ``dbt run`` executes it (the node's
+The dbt side is ``int_recommendation__als_factors`` as ``dbt run`` executes it (the node's
 ``execution_time`` in run_results.json): read the interaction, product and customer tables,
 build the matrix, train ALS with the selected parameters, write the factor artifact. The direct
 side reads the same tables once, builds the same matrix (``cutoff_data``) and times only
@@ -33,7 +33,7 @@ from segrec.recommend.pipeline import cutoff_data
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT = Path(sys.executable).with_name("dbt")
-MODEL = "recommendation_als_factors"
+MODEL = "int_recommendation__als_factors"
 
 
 def dbt(args: list[str], db: Path, raw_dir: Path, target: Path) -> None:
@@ -62,14 +62,14 @@ def direct_fit_seconds(db: Path) -> tuple[float, str]:
         )
         stored = con.sql("select any_value(als_parameters) from recommendation_item_factors").fetchall()
     params = json.loads(stored[0][0])
-    seed = params.pop("random_state")
+    random_state = params.pop("random_state")
     start = time.perf_counter()
     with threadpool_limits(1, "blas"):
-        model = AlternatingLeastSquares(**params, random_state=seed, num_threads=0)
+        model = AlternatingLeastSquares(**params, random_state=random_state, num_threads=0)
         model.fit(data.interactions.matrix, show_progress=False)
     seconds = time.perf_counter() - start
     shape = f"{data.interactions.n_users:,} x {data.interactions.n_items:,}, {data.interactions.matrix.nnz:,} non-zeros"
-    return seconds, f"{shape}, {params | {'random_state': seed}}"
+    return seconds, f"{shape}, {params | {'random_state': random_state}}"
 
 
 def import_seconds() -> float:

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--centers", type=int, default=6, help="true number of blobs")
     parser.add_argument("--k-max", type=int, default=10, help="select k over 2..k-max")
     parser.add_argument("--n-init", type=int, default=4)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--random-state", type=int, default=0)
     parser.add_argument("--algorithms", default="kmeans", help="comma list of kmeans, ward, dbscan")
     args = parser.parse_args(argv)
 
@@ -70,13 +70,13 @@ def main(argv: list[str] | None = None) -> int:
             n_features=args.features,
             centers=args.centers,
             cluster_std=2.0,
-            random_state=args.seed,
+            random_state=args.random_state,
         ),
     )
     frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(args.features)])
     selection = timed(
         f"select_k (k=2..{args.k_max})",
-        lambda: select_k(X, range(2, args.k_max + 1), args.sample_size, args.seed, args.n_init),
+        lambda: select_k(X, range(2, args.k_max + 1), args.sample_size, args.random_state, args.n_init),
     )
     print(selection.table.round(4).to_string(index=False))
     print(f"chosen k = {selection.k} (true {args.centers})")
@@ -90,21 +90,21 @@ def main(argv: list[str] | None = None) -> int:
                 algorithm,
                 selection.k,
                 sample_size=args.sample_size,
-                seed=args.seed,
+                random_state=args.random_state,
                 n_init=args.n_init,
             ),
         )
     run = next(iter(runs.values()))
     timed(
         "one silhouette + CH + DB (cluster_metrics)",
-        lambda: cluster_metrics(X, run.labels, run.centroids.to_numpy(), args.sample_size, args.seed),
+        lambda: cluster_metrics(X, run.labels, run.centroids.to_numpy(), args.sample_size, args.random_state),
     )
     rules = timed(
         f"explain_segments (depth 3, tree sample {args.tree_sample_size:,})",
         lambda: explain_segments(frame, run.labels, max_depth=3, sample_size=args.tree_sample_size or None),
     )
     timed("assignment_confidence", lambda: assignment_confidence(X, run.centroids, run.labels))
-    timed("project_2d", lambda: project_2d(X, seed=args.seed))
+    timed("project_2d", lambda: project_2d(X, random_state=args.random_state))
     print(f"tree fidelity = {rules.fidelity:.3f}")
     for algorithm, result in runs.items():
         print(

@@ -7,6 +7,15 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The rows of `relation` whose `time_column` is at or before the as-of moment
+    (int_events__as_of): what a customer had done by then. -#}
+{% macro rows_up_to_as_of(relation, time_column) -%}
+    select rows_up_to.*
+    from {{ relation }} as rows_up_to
+    cross join {{ ref('int_events__as_of') }} as as_of
+    where rows_up_to.{{ time_column }} <= as_of.as_of_time
+{%- endmacro %}
+
 {#- Age band of an age in years. -#}
 {% macro age_band(age) -%}
     case

@@ -24,3 +24,17 @@
 {% macro sum_money(expression) -%}
     cast(sum(cast({{ expression }} as decimal(18, 4))) as double)
 {%- endmacro %}
+
+{#- Per customer_key of `relation`: the non-null value of `column` on most of their rows (ties:
+    the alphabetically first) as `name`, and the share of their non-null rows it takes as
+    `name`_share. -#}
+{% macro most_frequent_value(relation, column, name) -%}
+    select
+        customer_key,
+        {{ column }} as {{ name }},
+        count(*) / sum(count(*)) over (partition by customer_key) as {{ name }}_share
+    from {{ relation }}
+    where {{ column }} is not null
+    group by customer_key, {{ column }}
+    qualify row_number() over (partition by customer_key order by count(*) desc, {{ column }}) = 1
+{%- endmacro %}

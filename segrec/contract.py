@@ -1,28 +1,65 @@
-"""The raw input contract of DESIGN.md, in one place for Python code.
+"""The raw input contract (docs/raw-contract.md), in one place for Python code.
 
-The generator and the source adapters write these tables; dbt reads them through the
-sources in ``models/staging/_staging__sources.yml``, which must list the same columns
-(``tests/python/test_contract.py`` checks that the two agree).
+``models/staging/_staging__sources.yml`` is the source of truth for table and column names,
+types and required flags; this module mirrors it for the package, which is installed and so
+cannot rely on finding the project's YAML. ``tests/python/test_contract.py`` checks that the
+two, docs/raw-contract.md and the seeds agree.
 
-Raw columns are written as text: staging parses them with ``try_cast`` and quarantines
-what cannot be used, so a writer never has to decide what is valid.
+The generator and the source adapters write these tables. Raw columns are written as text:
+staging parses each to its ``data_type`` with ``try_cast`` and quarantines what cannot be used,
+so a writer never has to decide what is valid.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The types staging parses raw text to (DuckDB names, as in the sources' data_type).
+VARCHAR = "varchar"
+TIMESTAMP = "timestamp"  # UTC, without time zone: naive text is UTC, offsets are honoured
+DOUBLE = "double"
+INTEGER = "integer"
+DATE = "date"
+BOOLEAN = "boolean"
+
+
+@dataclass(frozen=True)
+class RawColumn:
+    name: str
+    data_type: str
+    required: bool = False
+
 
 @dataclass(frozen=True)
 class RawTable:
     name: str
-    required: tuple[str, ...]
-    optional: tuple[str, ...] = ()
+    column_specs: tuple[RawColumn, ...]
     is_required_table: bool = False
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return self.required + self.optional
+        """Every contract column, in contract order (the order raw files are written in)."""
+        return tuple(c.name for c in self.column_specs)
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.column_specs if c.required)
+
+    @property
+    def optional(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.column_specs if not c.required)
+
+    @property
+    def data_types(self) -> dict[str, str]:
+        return {c.name: c.data_type for c in self.column_specs}
+
+
+def _required(name: str, data_type: str = VARCHAR) -> RawColumn:
+    return RawColumn(name, data_type, required=True)
+
+
+def _optional(name: str, data_type: str = VARCHAR) -> RawColumn:
+    return RawColumn(name, data_type)
 
 
 RAW_TABLES: dict[str, RawTable] = {
@@ -30,58 +67,71 @@ RAW_TABLES: dict[str, RawTable] = {
     for t in (
         RawTable(
             "events",
-            required=("event_id", "event_time", "loaded_at", "event_type"),
-            optional=(
-                "customer_id", "anonymous_id", "session_id", "product_id", "order_id",
-                "quantity", "unit_price", "currency", "device_type", "user_agent",
-                "country", "city", "channel", "campaign",
+            (
+                _required("event_id"), _required("event_time", TIMESTAMP), _required("loaded_at", TIMESTAMP),
+                _required("event_type"),
+                _optional("customer_id"), _optional("anonymous_id"), _optional("session_id"),
+                _optional("product_id"), _optional("order_id"), _optional("quantity", DOUBLE),
+                _optional("unit_price", DOUBLE), _optional("currency"), _optional("device_type"),
+                _optional("user_agent"), _optional("country"), _optional("city"), _optional("channel"),
+                _optional("campaign"),
             ),
             is_required_table=True,
         ),
         RawTable(
             "customers",
-            required=("customer_id",),
-            optional=(
-                "email", "birth_date", "age", "gender", "country", "city", "signup_at",
-                "marketing_consent", "updated_at",
+            (
+                _required("customer_id"),
+                _optional("email"), _optional("birth_date", DATE), _optional("age", INTEGER), _optional("gender"),
+                _optional("country"), _optional("city"), _optional("signup_at", TIMESTAMP),
+                _optional("marketing_consent", BOOLEAN), _optional("updated_at", TIMESTAMP),
             ),
         ),
         RawTable(
             "products",
-            required=("product_id",),
-            optional=(
-                "name", "category_path", "brand", "color", "price", "cost", "launched_at",
-                "is_active",
+            (
+                _required("product_id"),
+                _optional("name"), _optional("category_path"), _optional("brand"), _optional("color"),
+                _optional("price", DOUBLE), _optional("cost", DOUBLE), _optional("launched_at", TIMESTAMP),
+                _optional("is_active", BOOLEAN),
             ),
         ),
         RawTable(
             "email_events",
-            required=("customer_id", "event_type", "event_time"),
-            optional=("campaign_id",),
+            (
+                _required("customer_id"), _required("event_type"), _required("event_time", TIMESTAMP),
+                _optional("campaign_id"),
+            ),
         ),
         RawTable(
             "promotion_responses",
-            required=("customer_id", "promotion_id", "offered_at"),
-            optional=("promotion_type", "redeemed_at"),
+            (
+                _required("customer_id"), _required("promotion_id"), _required("offered_at", TIMESTAMP),
+                _optional("promotion_type"), _optional("redeemed_at", TIMESTAMP),
+            ),
         ),
         RawTable(
             "experiment_assignments",
-            required=("experiment_id", "customer_id", "variant"),
-            optional=("assigned_at",),
+            (
+                _required("experiment_id"), _required("customer_id"), _required("variant"),
+                _optional("assigned_at", TIMESTAMP),
+            ),
         ),
         RawTable(
             "recommendation_impressions",
-            required=("customer_id", "product_id", "shown_at"),
-            optional=("strategy", "clicked_at"),
+            (
+                _required("customer_id"), _required("product_id"), _required("shown_at", TIMESTAMP),
+                _optional("strategy"), _optional("clicked_at", TIMESTAMP),
+            ),
         ),
         RawTable(
             "privacy_requests",
-            required=("customer_id", "request_type", "requested_at"),
+            (_required("customer_id"), _required("request_type"), _required("requested_at", TIMESTAMP)),
         ),
     )
 }
 
-# Canonical event types (DESIGN.md). Aliases map onto these through seeds/event_type_aliases.csv.
+# Canonical event types. Aliases map onto these through seeds/event_type_aliases.csv.
 EVENT_TYPES: tuple[str, ...] = (
     "page_view", "product_view", "search", "add_to_cart", "remove_from_cart",
     "begin_checkout", "purchase", "return",

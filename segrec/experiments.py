@@ -16,10 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from numpy.typing import ArrayLike
 from scipy import stats
 
 from segrec.errors import SegrecError
+from segrec.io import require_columns
+from segrec.schemas import typed_frame
 
 METRICS: tuple[str, ...] = (
     "conversion_rate", "session_conversion_rate", "revenue_per_customer", "average_order_value",
@@ -30,11 +33,16 @@ RATIO_METRICS: dict[str, tuple[str, str]] = {
     "session_conversion_rate": ("sessions", "converted"),
     "click_through_rate": ("impressions", "clicked"),
 }
-RESULT_COLUMNS: tuple[str, ...] = (
-    "experiment_id", "metric", "variant", "n", "value", "lift", "ci_low", "ci_high", "p_value",
-    "test", "srm_p_value", "srm_ok", "underpowered", "difference", "difference_ci_low",
-    "difference_ci_high", "minimum_detectable_lift",
-)
+# The experiment_results table (int_experiment__statistics): fixed types, so an empty result
+# (no experiments) still matches the mart's contract.
+RESULT_SCHEMA = pa.schema([
+    ("experiment_id", pa.string()), ("metric", pa.string()), ("variant", pa.string()), ("n", pa.int64()),
+    ("value", pa.float64()), ("lift", pa.float64()), ("ci_low", pa.float64()), ("ci_high", pa.float64()),
+    ("p_value", pa.float64()), ("test", pa.string()), ("srm_p_value", pa.float64()), ("srm_ok", pa.bool_()),
+    ("underpowered", pa.bool_()), ("difference", pa.float64()), ("difference_ci_low", pa.float64()),
+    ("difference_ci_high", pa.float64()), ("minimum_detectable_lift", pa.float64()),
+])
+RESULT_COLUMNS: tuple[str, ...] = tuple(RESULT_SCHEMA.names)
 
 
 @dataclass(frozen=True)
@@ -216,7 +224,7 @@ def click_through_rates(impressions: pd.DataFrame, by: Sequence[str] = ("strateg
     standard error is :func:`ratio_metric` over customers.
     """
     by = list(by)
-    _require(impressions, ["customer_key", "clicked", *by], "impressions")
+    require_columns(impressions, "impressions", ["customer_key", "clicked", *by])
     rows = []
     for key, group in impressions.groupby(by, sort=True):
         per_customer = group.groupby("customer_key")["clicked"].agg(["sum", "size"])
@@ -227,12 +235,6 @@ def click_through_rates(impressions: pd.DataFrame, by: Sequence[str] = ("strateg
 
 # ---------------------------------------------------------------------------------------
 # the experiment_results mart
-
-
-def _require(frame: pd.DataFrame, columns: Sequence[str], table: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise SegrecError(f"{table}: missing column(s) {', '.join(missing)}")
 
 
 @dataclass(frozen=True)
@@ -292,7 +294,7 @@ def _per_customer_successes(
 ) -> pd.DataFrame:
     """Per (experiment, customer, variant): ``successes`` (sum of ``flag``) and ``trials`` (rows)."""
     keys = ["experiment_id", "customer_key"]
-    _require(frame, [*keys, flag], table)
+    require_columns(frame, table, [*keys, flag])
     if not frame[flag].isin([True, False]).all():  # also rejects nulls and text such as "false"
         raise SegrecError(f"{table}.{flag}: must be boolean (True/False or 1/0) without nulls")
     rows = frame[keys].assign(success=frame[flag].astype(bool)).merge(assigned, on=keys, how="left")
@@ -348,7 +350,7 @@ def _control_variant(experiment_id: str, variants: list[str], control: str | Map
 
 def _assigned_customers(assignments: pd.DataFrame) -> pd.DataFrame:
     """Distinct (experiment_id, customer_key, variant); a customer in two variants is an error."""
-    _require(assignments, ["experiment_id", "customer_key", "variant"], "assignments")
+    require_columns(assignments, "assignments", ["experiment_id", "customer_key", "variant"])
     assigned = assignments[["experiment_id", "customer_key", "variant"]].drop_duplicates()
     if assigned.isna().any().any():
         raise SegrecError("assignments: experiment_id, customer_key and variant must not be null")
@@ -362,7 +364,7 @@ def _assigned_customers(assignments: pd.DataFrame) -> pd.DataFrame:
 def _attributed_orders(outcomes: pd.DataFrame, assigned: pd.DataFrame) -> pd.DataFrame:
     """Orders with their customer's variant; orders of unassigned customers are an error."""
     keys = ["experiment_id", "customer_key"]
-    _require(outcomes, [*keys, "revenue"], "outcomes")
+    require_columns(outcomes, "outcomes", [*keys, "revenue"])
     revenue = pd.to_numeric(outcomes["revenue"], errors="coerce")
     if revenue.isna().any():
         raise SegrecError(f"outcomes.revenue: {int(revenue.isna().sum())} missing or non-numeric value(s)")
@@ -483,7 +485,4 @@ def analyze_experiment(
         reference = _control_variant(experiment_id, variants, control)
         rows += _experiment_rows(experiment_id, groups, reference, srm, srm_alpha, confidence,
                                  minimum_effect, power)
-    result = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
-    result["n"] = result["n"].astype("int64")
-    result["underpowered"] = result["underpowered"].astype("boolean")
-    return result
+    return typed_frame(pd.DataFrame(rows, columns=list(RESULT_COLUMNS)), RESULT_SCHEMA)

@@ -1,4 +1,4 @@
-"""Read and write raw contract tables (DESIGN.md: one Parquet file or folder per table).
+"""Read and write raw contract tables (docs/raw-contract.md: one Parquet file or folder per table).
 
 Every writer of raw data (the generator, the source adapters) goes through
 :func:`write_raw_table`, so raw folders look the same whatever produced them: all

@@ -19,7 +19,6 @@ vars live in :data:`DATASETS`; ``segrec results`` turns the runs into docs/resul
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -33,6 +32,7 @@ from pathlib import Path
 import duckdb
 
 from segrec.errors import SegrecError
+from segrec.io import write_text_atomic
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 DATASETS_ENV = "SEGREC_DATASETS"
@@ -202,7 +202,7 @@ def write_outputs(out: Path, *, allow_demo_salt: bool) -> None:
     """The run log, the exports and the report of the build in ``out`` (as `make demo` does)."""
     from segrec import report, runlog
     from segrec.exports import HASH_SALT_ENV, export_warehouse
-    from segrec.report.warehouse import load_json, open_warehouse
+    from segrec.warehouse import load_json, open_warehouse
 
     db_path, target = out / WAREHOUSE_FILE, out / "target"
     run_results, manifest = load_json(target / "run_results.json"), load_json(target / "manifest.json")
@@ -217,9 +217,7 @@ def write_outputs(out: Path, *, allow_demo_salt: bool) -> None:
 
 def write_json(document: Mapping, path: Path) -> None:
     """Write ``document`` as indented JSON through a temporary file (readers never see half)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def run_dataset(
@@ -237,7 +235,7 @@ def run_dataset(
     then raised as a SegrecError; the exports and the report need a successful build.
     """
     from segrec.exports import HASH_SALT_ENV, check_salt
-    from segrec.report.warehouse import load_json
+    from segrec.warehouse import load_json
 
     spec = dataset_spec(name)
     if not (project_dir / "dbt_project.yml").is_file():
@@ -286,29 +284,3 @@ def run_dataset(
     document["total_seconds"] = round(time.perf_counter() - started, 1)
     write_json(document, out / RUN_FILE)
     return document
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = "datasets:\n" + "\n".join(f"  {s.name:<17} {s.description}" for s in DATASETS.values())
-    parser.add_argument("dataset", choices=list(DATASETS), help="which public dataset to run")
-    parser.add_argument("--out", type=Path, help="folder for everything the run writes (default runs/DATASET)")
-    parser.add_argument(
-        "--datasets", type=Path, help=f"the public datasets folder (default ${DATASETS_ENV} or ../shared/datasets)"
-    )
-    parser.add_argument(
-        "--allow-demo-salt", action="store_true", help="export although SEGREC_HASH_SALT is unset (as `make demo`)"
-    )
-    parser.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from scratch")
-
-
-def run(args: argparse.Namespace) -> int:
-    out = args.out or Path("runs") / args.dataset
-    document = run_dataset(args.dataset, out, datasets=args.datasets, allow_demo_salt=args.allow_demo_salt,
-                           full_refresh=args.full_refresh)
-    print(
-        f"segrec run {args.dataset}: built in {document['build_seconds']:.0f} s "
-        f"({', '.join(f'{n} {s}' for s, n in document['build_statuses'].items())}); "
-        f"outputs in {Path(out).resolve()}"
-    )
-    return 0

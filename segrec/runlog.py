@@ -8,7 +8,6 @@ comes from the build's ``run_results.json``, so logging the same build twice rew
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from collections import Counter
@@ -20,10 +19,10 @@ import duckdb
 import pandas as pd
 
 from segrec.errors import SegrecError
-from segrec.report.warehouse import (
+from segrec.io import write_text_atomic
+from segrec.warehouse import (
     load_json,
     mart_tables,
-    open_warehouse,
     quote_ident,
     read_latest,
     row_counts,
@@ -185,7 +184,10 @@ def build_run_log(
     """The run log of one build (see the module docstring); ``previous_log`` is the last
     log written, if any."""
     tables = warehouse_tables(con)
-    marts, notes = mart_tables(tables, manifest)
+    if manifest is None:
+        marts, notes = [], ["no dbt manifest (run `dbt parse`): row counts of the output tables left out"]
+    else:
+        marts, notes = mart_tables(tables, manifest)
     build = dbt_summary(run_results)
     log = {
         "logged_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
@@ -224,28 +226,5 @@ def write_run_log(log: Mapping, out_dir: str | Path) -> Path:
     text = json.dumps(log, indent=2, default=str) + "\n"
     path = out_dir / run_log_name(log["build"])
     for target in (path, out_dir / LATEST_NAME):
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(text)
-        tmp.replace(target)  # readers never see half a file
+        write_text_atomic(target, text)  # readers never see half a file
     return path
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", default="target/segrec.duckdb", help="the DuckDB file dbt built")
-    parser.add_argument("--run-results", default="target/run_results.json", help="dbt's run_results.json")
-    parser.add_argument("--manifest", default="target/manifest.json", help="dbt manifest naming the marts")
-    parser.add_argument("--out", default="target/run_logs", help="folder of the run logs")
-
-
-def run(args: argparse.Namespace) -> int:
-    run_results = load_run_results(args.run_results)
-    out_dir = Path(args.out)
-    with open_warehouse(args.db) as con:
-        log = build_run_log(con, run_results, load_json(args.manifest), read_latest_log(out_dir))
-    path = write_run_log(log, out_dir)
-    counts = ", ".join(f"{n} {status}" for status, n in log["build"]["status_counts"].items())
-    rate = log["quarantine"]["rate"] if log["quarantine"] else None
-    print(f"run log {path} ({counts}; quarantine rate {'n/a' if rate is None else f'{rate:.2%}'})")
-    for key, delta in log["changes"].items():
-        print(f"  changed {key}: {delta:+.4g}")
-    return 0

@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import duckdb
-
-from segrec.errors import SegrecError
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", default="target/segrec.duckdb", help="the DuckDB file dbt built")
 
 
 def warehouse_summary(con: duckdb.DuckDBPyConnection) -> dict:
@@ -51,12 +42,3 @@ def format_summary(summary: dict) -> str:
         f"sessions            {summary['sessions']:>12,}  ({summary['converted_sessions']:,} converted)",
     ]
     return "\n".join(lines)
-
-
-def run(args: argparse.Namespace) -> int:
-    path = Path(args.db)
-    if not path.is_file():
-        raise SegrecError(f"no warehouse at {path}: run `dbt build` first")
-    with duckdb.connect(str(path), read_only=True) as con:
-        print(format_summary(warehouse_summary(con)))
-    return 0

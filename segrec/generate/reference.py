@@ -106,8 +106,9 @@ DEVICE_SPELLINGS: dict[str, tuple[str, ...]] = {
     "desktop": ("desktop", "Desktop", "PC"),
     "tablet": ("tablet", "iPad"),
 }
-# Realistic user agents per device type; inference from them (DESIGN.md cleaning rules:
-# ipad/tablet -> tablet, mobi/android/iphone -> mobile, else desktop) gives the same type.
+# Realistic user agents per device type; inference from them (the cleaning rules of the raw
+# contract, docs/raw-contract.md: ipad/tablet -> tablet, mobi/android/iphone -> mobile, else
+# desktop) gives the same type.
 USER_AGENTS: dict[str, tuple[str, ...]] = {
     "mobile": (
         "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "

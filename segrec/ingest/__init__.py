@@ -9,15 +9,14 @@ mapping rules of each source are in the docstring of its module, segrec/ingest/<
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
 from segrec.errors import SegrecError
 from segrec.ingest import cdnow, diginetica, olist, online_retail, rees46
-from segrec.ingest.common import IngestResult, IngestSummary, Source, write_result
+from segrec.ingest.common import IngestResult, IngestSummary, Source
 
-__all__ = ["SOURCES", "IngestResult", "IngestSummary", "Source", "add_arguments", "ingest", "run"]
+__all__ = ["SOURCES", "IngestResult", "IngestSummary", "Source", "ingest"]
 
 SOURCES: dict[str, Source] = {
     s.name: s for s in (online_retail.SOURCE, cdnow.SOURCE, diginetica.SOURCE, rees46.SOURCE, olist.SOURCE)
@@ -29,24 +28,3 @@ def ingest(source: str, paths: Sequence[str | Path]) -> IngestResult:
     if source not in SOURCES:
         raise SegrecError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
     return SOURCES[source].ingest(paths)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = "sources:\n" + "\n".join(f"  {s.name:<14} {s.description}" for s in SOURCES.values())
-    parser.add_argument("source", choices=list(SOURCES), help="which dataset format PATH is in")
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="input file(s) or a directory")
-    parser.add_argument(
-        "--out", required=True, type=Path, help="raw folder to write (e.g. target/raw/online_retail)"
-    )
-    parser.add_argument(
-        "--overwrite", action="store_true", help="replace the raw tables already in --out (else refuse)"
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    result = ingest(args.source, args.paths)
-    write_result(result, args.out, overwrite=args.overwrite)
-    print(result.summary.format())
-    print(f"  raw tables written to {args.out}")
-    return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,22 @@ from threadpoolctl import threadpool_limits
 
 from segrec.errors import SegrecError
 from segrec.recommend.interactions import InteractionMatrix
+
+# The ALS parameters with their types and defaults: the one list the recommenders, the grid
+# search, the dbt var ``recommendation_als`` (plus ``random_state``) and its grid
+# ``recommendation_als_grid`` use. The defaults equal dbt_project.yml (a test checks it).
+ALS_DEFAULTS: dict[str, Any] = {"factors": 16, "regularization": 0.1, "alpha": 5.0, "iterations": 15}
+ALS_TYPES: dict[str, type] = {"factors": int, "regularization": float, "alpha": float, "iterations": int}
+ALS_PARAMETERS: tuple[str, ...] = tuple(ALS_DEFAULTS)
+
+
+def typed_als_params(values: Mapping[str, Any], source: str = "ALS parameters") -> dict[str, Any]:
+    """The four ALS parameters of ``values`` (extra keys ignored), each cast to its type;
+    a SegrecError naming ``source`` when one is missing."""
+    missing = [name for name in ALS_PARAMETERS if name not in values]
+    if missing:
+        raise SegrecError(f"{source}: missing ALS parameter(s) {missing}; expected {list(ALS_PARAMETERS)}")
+    return {name: ALS_TYPES[name](values[name]) for name in ALS_PARAMETERS}
 
 
 class ALSRecommender:
@@ -31,10 +48,10 @@ class ALSRecommender:
 
     def __init__(
         self,
-        factors: int = 64,
-        regularization: float = 0.05,
-        alpha: float = 10.0,
-        iterations: int = 15,
+        factors: int = ALS_DEFAULTS["factors"],
+        regularization: float = ALS_DEFAULTS["regularization"],
+        alpha: float = ALS_DEFAULTS["alpha"],
+        iterations: int = ALS_DEFAULTS["iterations"],
         random_state: int = 0,
         num_threads: int = 0,
     ) -> None:

@@ -13,9 +13,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from segrec.errors import SegrecError
+from segrec.io import require_columns
 from segrec.recommend._arrays import top_k_rows
 from segrec.recommend.data import PATH_SEPARATOR, is_text, path_levels
-from segrec.recommend.interactions import require_columns
 
 # Weight of each product attribute in the content vector. Every level of the category
 # path is a token, so products that share a deeper level are more alike.

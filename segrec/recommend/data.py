@@ -146,10 +146,11 @@ def align_customers(customers: pd.DataFrame | None, customer_keys: np.ndarray) -
     out = pd.DataFrame({"customer_key": customer_keys}, index=pd.RangeIndex(len(customer_keys)))
     for column in ("segment_name", *CONTEXT_COLUMNS):
         out[column] = _text(frame[column]).to_numpy(dtype=object)
-    raw = frame["rule_segments"].to_numpy(dtype=object)
-    # Comma texts repeat a few combinations over many customers: parse each one once.
-    parsed = {value: parse_rule_segments(value) for value in set(raw) if isinstance(value, str)}
-    out["rule_segments"] = [parsed[v] if isinstance(v, str) else parse_rule_segments(v) for v in raw]
+    # Lists (or texts) repeat a few combinations over many customers: normalize each one once.
+    raw = [v if isinstance(v, str) or v is None else tuple(v) if np.ndim(v) else None
+           for v in frame["rule_segments"].to_numpy(dtype=object)]
+    parsed = {value: parse_rule_segments(value) for value in set(raw)}
+    out["rule_segments"] = [parsed[v] for v in raw]
     return out
 
 

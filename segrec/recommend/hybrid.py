@@ -64,7 +64,6 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "segment_content": 0.25,
     "trending": 0.05,
 }
-DEFAULT_ALS_PARAMS: dict[str, Any] = {"factors": 64, "regularization": 0.05, "alpha": 10.0, "iterations": 15}
 # Values of the ``strategy`` column: what put a product on a list (the hybrid labels each row
 # with its largest contribution; a list of one strategy carries that strategy's name).
 ROW_STRATEGIES: tuple[str, ...] = (
@@ -96,7 +95,7 @@ class HybridRecommender:
     prior_strength : shrinkage of segment and context shares toward the global shares.
     content_weights : attribute weights of the content vectors (None: the defaults).
     trending_window_days : length of the recent and the previous trending windows.
-    als_params : ALS parameters (keys of :data:`DEFAULT_ALS_PARAMS` plus ``num_threads``).
+    als_params : ALS parameters (keys of :data:`segrec.recommend.als.ALS_DEFAULTS` plus ``num_threads``).
     random_state : seed of ALS.
     batch_size : customers scored at once (None: sized to the catalog).
     """
@@ -155,9 +154,7 @@ class HybridRecommender:
 
         self.data_ = data
         if als is None:
-            als = ALSRecommender(
-                **(DEFAULT_ALS_PARAMS | dict(self.als_params or {})), random_state=self.random_state
-            ).fit(data.interactions)
+            als = ALSRecommender(**dict(self.als_params or {}), random_state=self.random_state).fit(data.interactions)
         elif not (
             np.array_equal(als.customer_keys_, data.interactions.customer_keys)
             and np.array_equal(als.product_ids_, data.interactions.product_ids)

@@ -14,20 +14,10 @@ import pandas as pd
 import scipy.sparse as sp
 
 from segrec.errors import SegrecError
+from segrec.io import require_columns
 
 INTERACTION_COLUMNS: tuple[str, ...] = ("customer_key", "product_id", "weight")
 EVENT_COLUMNS: tuple[str, ...] = ("customer_key", "product_id", "event_type", "event_time")
-
-
-def require_columns(frame: object, table: str, columns: Iterable[str]) -> None:
-    """Raise :class:`SegrecError` naming ``table`` when ``frame`` lacks any of ``columns``."""
-    if not isinstance(frame, pd.DataFrame):
-        raise SegrecError(f"{table}: expected a pandas DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise SegrecError(
-            f"{table}: missing column(s) {', '.join(missing)} (has: {', '.join(map(str, frame.columns))})"
-        )
 
 
 def _factorized(column: pd.Series, table: str) -> tuple[np.ndarray, np.ndarray]:

@@ -5,13 +5,13 @@ temporal hold-out), the weighted interaction pairs (macro ``weighted_interaction
 product side data with the repeat-purchase decision, the customers to list with their segment
 and context, and the recent events for trending. The dbt Python models stay thin:
 
-==================================  ==============================================================
-``recommendation_als_grid``         :func:`tune_als` on the validation cutoff
-``recommendation_als_factors``      :func:`cutoff_matrix`, :func:`fit_als`, :func:`factors_table`
-``recommendation_lists``            :func:`restore_als`, then ``HybridRecommender.recommend``
-``item_neighbors``                  :func:`restore_als`, then :func:`similarity_table`
-``recommendation_holdout_metrics``  :func:`holdout_metrics` on the test cutoff
-==================================  ==============================================================
+========================================  ==============================================================
+``int_recommendation__als_grid``          :func:`tune_als` on the validation cutoff
+``int_recommendation__als_factors``       :func:`cutoff_matrix`, :func:`fit_als`, :func:`factors_table`
+``int_recommendation__lists``             :func:`restore_als`, then ``HybridRecommender.recommend``
+``int_recommendation__item_neighbors``    :func:`restore_als`, then :func:`similarity_table`
+``int_recommendation__holdout_metrics``   :func:`holdout_metrics` on the test cutoff
+========================================  ==============================================================
 
 ALS is trained once per grid combination, once on the test cutoff and once for serving; the
 lists and the similarities reuse the stored serving factors instead of training again.
@@ -19,7 +19,6 @@ lists and the similarities reuse the stored serving factors instead of training 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -30,25 +29,26 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from segrec.errors import SegrecError
-from segrec.evaluation import KS, METRIC_COLUMNS, describe_windows, evaluate_recommender, grid_search_als
-from segrec.recommend.als import ALSRecommender
+from segrec.io import require_columns
+from segrec.recommend.als import ALS_PARAMETERS, ALS_TYPES, ALSRecommender, typed_als_params
 from segrec.recommend.data import RecData, check_unique_keys, prepare_data
+from segrec.recommend.evaluation import KS, METRIC_COLUMNS, describe_windows, evaluate_recommender
 from segrec.recommend.hybrid import SIMILARITY_METHODS, STRATEGIES, HybridRecommender, item_similarity_table
-from segrec.recommend.interactions import InteractionMatrix, build_interaction_matrix, require_columns
+from segrec.recommend.interactions import InteractionMatrix, build_interaction_matrix
+from segrec.recommend.tuning import grid_search_als
+from segrec.schemas import typed_frame
+from segrec.versioning import content_version
 
-ALS_PARAMETERS: tuple[str, ...] = ("factors", "regularization", "alpha", "iterations")
 # Columns of the SQL interaction tables (int_interactions__latest, int_interactions__holdout) read here.
 INTERACTION_COLUMNS: tuple[str, ...] = (
     "customer_key", "product_id", "weight", "is_purchased", "meets_min_activity",
 )
-TUNING_COLUMNS: tuple[str, ...] = (*ALS_PARAMETERS, "metric", "k", "value", "n_users", "is_selected")
 
 
 Table = pd.DataFrame | pa.Table
 
-# The Arrow schemas of the Python models' outputs. Typed explicitly because an empty frame
-# (no products, no customers to list) has no dtypes to infer, and the contracted marts over
-# these models need VARCHAR, not DuckDB's NULL type.
+# The Arrow schemas of the Python models' outputs (segrec.schemas: an empty frame, with no
+# products or no customers to list, has no dtypes to infer).
 LISTS_SCHEMA = pa.schema([
     ("customer_key", pa.string()), ("rank", pa.int64()), ("product_id", pa.string()), ("score", pa.float64()),
     ("strategy", pa.string()), ("reason", pa.string()), ("segment_name", pa.string()),
@@ -58,19 +58,17 @@ NEIGHBORS_SCHEMA = pa.schema([
     ("product_id", pa.string()), ("similar_product_id", pa.string()), ("score", pa.float64()),
     ("method", pa.string()), ("rank", pa.int64()), ("model_version", pa.string()),
 ])
+_ARROW_TYPES = {int: pa.int64(), float: pa.float64()}
+TUNING_SCHEMA = pa.schema(
+    [(name, _ARROW_TYPES[ALS_TYPES[name]]) for name in ALS_PARAMETERS]
+    + [("metric", pa.string()), ("k", pa.int64()), ("value", pa.float64()), ("n_users", pa.int64()),
+       ("is_selected", pa.bool_())]
+)
 METRICS_SCHEMA = pa.schema([
     ("strategy", pa.string()), ("segment_name", pa.string()), ("k", pa.int64()), ("metric", pa.string()),
     ("value", pa.float64()), ("n_users", pa.int64()), ("parameters", pa.string()),
     ("split_description", pa.string()),
 ])
-
-
-def typed_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
-    """``frame``'s columns of ``schema`` as an Arrow table of exactly that schema."""
-    missing = [name for name in schema.names if name not in frame.columns]
-    if missing:
-        raise SegrecError(f"output is missing column(s) {', '.join(missing)}")
-    return pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
 
 
 def as_frame(table: Table) -> pd.DataFrame:
@@ -137,21 +135,15 @@ def _flagged_rows(table: Table, flag: str, columns: list[str]) -> pd.DataFrame:
 
 
 def als_parameters(settings: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
-    """ALS parameters and seed from the dbt var ``recommendation_als``, checked and typed."""
-    unknown = sorted(set(settings) - set(ALS_PARAMETERS) - {"seed"})
+    """ALS parameters and ``random_state`` from the dbt var ``recommendation_als``, checked and typed."""
+    unknown = sorted(set(settings) - set(ALS_PARAMETERS) - {"random_state"})
     missing = sorted(set(ALS_PARAMETERS) - set(settings))
     if unknown or missing:
         raise SegrecError(
             f"var recommendation_als: unknown key(s) {unknown}, missing key(s) {missing}; "
-            f"expected {list(ALS_PARAMETERS)} and seed"
+            f"expected {list(ALS_PARAMETERS)} and random_state"
         )
-    params = {
-        "factors": int(settings["factors"]),
-        "regularization": float(settings["regularization"]),
-        "alpha": float(settings["alpha"]),
-        "iterations": int(settings["iterations"]),
-    }
-    return params, int(settings.get("seed", 0))
+    return typed_als_params(settings, "var recommendation_als"), int(settings.get("random_state", 0))
 
 
 def _grid_combinations(base: Mapping[str, Any], grid: Mapping[str, Sequence[Any]] | None) -> dict[str, tuple]:
@@ -174,17 +166,17 @@ def tune_als(
     *,
     base: Mapping[str, Any],
     grid: Mapping[str, Sequence[Any]] | None,
-    seed: int,
+    random_state: int,
     k: int = 10,
     metric: str = "ndcg",
     max_per_category: int | None = None,
 ) -> pd.DataFrame:
-    """Grid search of ALS on the validation window: the ``recommendation_als_grid`` table.
+    """Grid search of ALS on the validation window: the ``int_recommendation__als_grid`` table.
 
     One row per combination of ``grid`` (parameters it leaves out keep their ``base`` value)
     with ``metric`` at ``k`` over the validation customers the data knows, ``n_users`` and
     ``is_selected`` (the best; ties go to the earlier combination), columns
-    :data:`TUNING_COLUMNS`. With a single combination, or no known validation customer, there
+    :data:`TUNING_SCHEMA`. With a single combination, or no known validation customer, there
     is nothing to choose: that combination (or ``base``) is selected untried, value NaN,
     and no ALS is trained.
     """
@@ -199,46 +191,40 @@ def tune_als(
         table = pd.DataFrame([row])
     else:
         _, table = grid_search_als(
-            data, known, grid=combos, k=k, metric=metric, max_per_category=max_per_category, random_state=seed
+            data, known, grid=combos, k=k, metric=metric, max_per_category=max_per_category, random_state=random_state
         )
         table = table.rename(columns={"selected": "is_selected"})
-    types = {"factors": np.int64, "regularization": np.float64, "alpha": np.float64, "iterations": np.int64,
-             "k": np.int64, "value": np.float64, "n_users": np.int64, "is_selected": bool}
-    return table[list(TUNING_COLUMNS)].astype(types).reset_index(drop=True)
+    return typed_frame(table, TUNING_SCHEMA).reset_index(drop=True)
 
 
 def selected_parameters(tuning: Table) -> dict[str, Any]:
     """The ALS parameters of the one selected row of a tuning table (:func:`tune_als`)."""
     tuning = as_frame(tuning)
-    require_columns(tuning, "recommendation_als_grid", (*ALS_PARAMETERS, "is_selected"))
+    require_columns(tuning, "int_recommendation__als_grid", (*ALS_PARAMETERS, "is_selected"))
     chosen = tuning[tuning["is_selected"].astype(bool)]
     if len(chosen) != 1:
-        raise SegrecError(f"recommendation_als_grid: expected one selected row, found {len(chosen)}")
-    row = chosen.iloc[0]
-    return {"factors": int(row["factors"]), "regularization": float(row["regularization"]),
-            "alpha": float(row["alpha"]), "iterations": int(row["iterations"])}
+        raise SegrecError(f"int_recommendation__als_grid: expected one selected row, found {len(chosen)}")
+    return typed_als_params(chosen.iloc[0], "int_recommendation__als_grid")
 
 
 def model_version(interactions: InteractionMatrix, params: Mapping[str, Any]) -> str:
     """16 hex characters of a SHA-256 over the matrix (keys, pattern, weights) and the
     parameters (sorted JSON): the same training input gives the same version."""
-    digest = hashlib.sha256()
-    digest.update(json.dumps(dict(params), sort_keys=True, default=str).encode())
     matrix = interactions.matrix
-    for array in (np.asarray(matrix.shape, dtype=np.int64), matrix.indptr.astype(np.int64),
-                  matrix.indices.astype(np.int64), matrix.data.astype(np.float32)):
-        digest.update(array.tobytes())
-    for keys in (interactions.customer_keys, interactions.product_ids):
-        digest.update("\x1f".join(map(str, keys)).encode())
-    return digest.hexdigest()[:16]
+    return content_version(
+        dict(params),
+        np.asarray(matrix.shape, dtype=np.int64), matrix.indptr.astype(np.int64),
+        matrix.indices.astype(np.int64), matrix.data.astype(np.float32),
+        *("\x1f".join(map(str, keys)) for keys in (interactions.customer_keys, interactions.product_ids)),
+    )
 
 
 def fit_als(
-    data: RecData | InteractionMatrix, params: Mapping[str, Any], *, seed: int, num_threads: int = 0
+    data: RecData | InteractionMatrix, params: Mapping[str, Any], *, random_state: int, num_threads: int = 0
 ) -> ALSRecommender:
     """Train the serving ALS on the latest interactions (BLAS held at one thread inside)."""
     matrix = data.interactions if isinstance(data, RecData) else data
-    return ALSRecommender(**params, random_state=seed, num_threads=num_threads).fit(matrix)
+    return ALSRecommender(**params, random_state=random_state, num_threads=num_threads).fit(matrix)
 
 
 def factors_table(als: ALSRecommender, version: str) -> pa.Table:
@@ -268,8 +254,9 @@ def _aligned_factors(table: pa.Table, entity: str, keys: np.ndarray, width: int)
     position = stored.get_indexer(pd.Index(keys.astype(str)))
     if len(stored) != len(keys) or (position < 0).any():
         raise SegrecError(
-            f"recommendation_als_factors: its {entity} factors ({len(stored)}) do not match the "
-            f"{len(keys)} {entity}s of the interactions; rebuild it (dbt build --select recommendation_als_factors+)"
+            f"int_recommendation__als_factors: its {entity} factors ({len(stored)}) do not match the "
+            f"{len(keys)} {entity}s of the interactions; rebuild it "
+            "(dbt build --select int_recommendation__als_factors+)"
         )
     vectors = chosen["factors"].combine_chunks()
     return vectors.flatten().to_numpy(zero_copy_only=False).reshape(len(vectors), width)[position]
@@ -280,7 +267,7 @@ def restore_als(factors: pa.Table, data: RecData) -> tuple[ALSRecommender, str]:
     and its ``model_version``. Refuses an artifact of another matrix (a stale table)."""
     versions = set(factors["model_version"].to_pylist())
     if len(versions) != 1:
-        raise SegrecError(f"recommendation_als_factors: expected one model_version, found {len(versions)}")
+        raise SegrecError(f"int_recommendation__als_factors: expected one model_version, found {len(versions)}")
     params = json.loads(factors["parameters"][0].as_py())
     als = ALSRecommender.from_factors(
         data.interactions,
@@ -309,7 +296,7 @@ def holdout_metrics(
     *,
     customer_keys: Sequence[object],
     als_params: Mapping[str, Any],
-    seed: int,
+    random_state: int,
     max_per_category: int | None = None,
     ks: Sequence[int] = KS,
     strategies: Sequence[str] = STRATEGIES,
@@ -328,7 +315,7 @@ def holdout_metrics(
     if data.interactions.n_items == 0 or served.empty:
         return pd.DataFrame({name: pd.Series([], dtype=object) for name in (*METRIC_COLUMNS, "parameters")})
     model = HybridRecommender(
-        n=max(ks), max_per_category=max_per_category, als_params=als_params, random_state=seed
+        n=max(ks), max_per_category=max_per_category, als_params=als_params, random_state=random_state
     ).fit(data, None if events is None else as_frame(events))
     metrics = evaluate_recommender(model, served, strategies=strategies, ks=ks)
     return metrics.assign(parameters=json.dumps(model.als_.get_params(), sort_keys=True))

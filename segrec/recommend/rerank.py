@@ -10,10 +10,10 @@ import pandas as pd
 import scipy.sparse as sp
 
 from segrec.errors import SegrecError
+from segrec.io import require_columns
 from segrec.recommend._arrays import top_k_rows
 from segrec.recommend.baselines import segment_popularity_scores
 from segrec.recommend.data import CONTEXT_COLUMNS, RecData, normalize_label
-from segrec.recommend.interactions import require_columns
 
 # Rule segment (normalized, see normalize_label) -> policy. High-value customers lean to
 # premium and high-margin items, frequent buyers to complements of what they buy, browsers

@@ -76,7 +76,7 @@ def sizes_section(
 
 
 def scatter_section(
-    segments: pd.DataFrame | None, colors: Mapping[str, str], max_points: int = 4000, seed: int = 0
+    segments: pd.DataFrame | None, colors: Mapping[str, str], max_points: int = 4000, random_state: int = 0
 ) -> Section:
     """The customers on the first two principal components, coloured by segment; at most
     ``max_points`` of them (a fixed random sample) so the page stays light."""
@@ -89,7 +89,7 @@ def scatter_section(
     points = segments.dropna(subset=list(PCA_COLUMNS))
     shown = points
     if len(points) > max_points:
-        rows = np.sort(np.random.default_rng(seed).choice(len(points), size=max_points, replace=False))
+        rows = np.sort(np.random.default_rng(random_state).choice(len(points), size=max_points, replace=False))
         shown = points.iloc[rows]
     groups = shown["segment_name"].astype(str)
     palette = dict(colors) | segment_colors([g for g in dict.fromkeys(groups) if g not in colors])

@@ -3,11 +3,11 @@
 Flow of one run::
 
     X = prepare_features(customer_features)            # or the SQL feature matrix
-    result = fit_segmentation(X, "kmeans", seed=0)     # k by silhouette, metrics, model_version
+    result = fit_segmentation(X, "kmeans", random_state=0)     # k by silhouette, metrics, model_version
     names = name_segments(customer_features, result.labels)
     rules = explain_segments(customer_features, result.labels, max_depth=3)
     confidence = assignment_confidence(X, result.centroids, result.labels)
-    xy = project_2d(X, seed=0)
+    xy = project_2d(X, random_state=0)
 
 Across runs: ``match_clusters`` + ``assign_segment_ids`` keep segment ids (and names, via
 ``name_segments(fixed_names=...)``) on the same groups; ``stability``, ``transition_counts``,

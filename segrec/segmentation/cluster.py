@@ -1,7 +1,7 @@
 """Clustering estimators with one interface: ``fit(X)`` sets ``labels_`` and ``centers_``.
 
 Every estimator numbers its clusters ``0..k-1`` from the largest to the smallest (ties by the
-algorithm's own order), so the same input and seed give the same numbers; DBSCAN noise is
+algorithm's own order), so the same input and random_state give the same numbers; DBSCAN noise is
 ``-1``. ``centers_`` are the member means in the scaled space, one row per cluster, and
 ``predict`` assigns rows to the nearest centre.
 """
@@ -87,21 +87,21 @@ class _Segmenter:
 class KMeansSegmenter(_Segmenter):
     """K-Means (k-means++ init, Lloyd iterations) on all rows.
 
-    Parameters: ``n_clusters``; ``n_init`` restarts (best inertia kept); ``max_iter``; ``seed``.
+    Parameters: ``n_clusters``; ``n_init`` restarts (best inertia kept); ``max_iter``; ``random_state``.
     """
 
-    def __init__(self, n_clusters: int = 8, n_init: int = 4, max_iter: int = 300, seed: int = 0) -> None:
+    def __init__(self, n_clusters: int = 8, n_init: int = 4, max_iter: int = 300, random_state: int = 0) -> None:
         self.n_clusters = n_clusters
         self.n_init = n_init
         self.max_iter = max_iter
-        self.seed = seed
+        self.random_state = random_state
 
     def fit(self, X: np.ndarray) -> KMeansSegmenter:
         X = as_matrix(X)
         if not 1 <= self.n_clusters <= len(X):
             raise SegrecError(f"KMeans: n_clusters={self.n_clusters} must be between 1 and the {len(X)} rows")
         model = KMeans(
-            n_clusters=self.n_clusters, n_init=self.n_init, max_iter=self.max_iter, random_state=self.seed
+            n_clusters=self.n_clusters, n_init=self.n_init, max_iter=self.max_iter, random_state=self.random_state
         ).fit(X)
         self.inertia_ = float(model.inertia_)
         self._finish(X, model.labels_)
@@ -116,21 +116,21 @@ class DBSCANSegmenter(_Segmenter):
     sample if that core is within ``eps`` (DBSCAN's own rule for border points), else noise.
 
     Parameters: ``min_samples`` (rows within ``eps``, itself included, that make a core point);
-    ``eps`` (``None``: from the knee); ``sample_size``; ``seed`` (the sample).
+    ``eps`` (``None``: from the knee); ``sample_size``; ``random_state`` (the sample).
     Attributes: ``eps_`` (the value used), ``labels_``, ``centers_``, ``n_clusters_``.
     """
 
     def __init__(
-        self, min_samples: int = 10, eps: float | None = None, sample_size: int | None = 20000, seed: int = 0
+        self, min_samples: int = 10, eps: float | None = None, sample_size: int | None = 20000, random_state: int = 0
     ) -> None:
         self.min_samples = min_samples
         self.eps = eps
         self.sample_size = sample_size
-        self.seed = seed
+        self.random_state = random_state
 
     def fit(self, X: np.ndarray) -> DBSCANSegmenter:
         X = as_matrix(X)
-        rows = sample_indices(len(X), self.sample_size, self.seed)
+        rows = sample_indices(len(X), self.sample_size, self.random_state)
         sample = X[rows]
         self.eps_ = float(self.eps) if self.eps is not None else kdistance_eps(sample, self.min_samples)
         if self.eps_ <= 0:
@@ -155,17 +155,17 @@ class WardSegmenter(_Segmenter):
     """Ward hierarchical clustering; beyond ``sample_size`` rows it fits a deterministic sample
     (Ward needs O(s^2) memory) and gives every other row the nearest sample-cluster centroid.
 
-    Parameters: ``n_clusters``; ``sample_size``; ``seed`` (the sample).
+    Parameters: ``n_clusters``; ``sample_size``; ``random_state`` (the sample).
     """
 
-    def __init__(self, n_clusters: int = 8, sample_size: int | None = 5000, seed: int = 0) -> None:
+    def __init__(self, n_clusters: int = 8, sample_size: int | None = 5000, random_state: int = 0) -> None:
         self.n_clusters = n_clusters
         self.sample_size = sample_size
-        self.seed = seed
+        self.random_state = random_state
 
     def fit(self, X: np.ndarray) -> WardSegmenter:
         X = as_matrix(X)
-        rows = sample_indices(len(X), self.sample_size, self.seed)
+        rows = sample_indices(len(X), self.sample_size, self.random_state)
         if not 1 <= self.n_clusters <= len(rows):
             raise SegrecError(
                 f"Ward: n_clusters={self.n_clusters} must be between 1 and the {len(rows)} fitted rows"

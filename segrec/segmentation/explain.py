@@ -99,7 +99,7 @@ def explain_segments(
     features: pd.DataFrame,
     labels: Sequence[int] | np.ndarray,
     max_depth: int = 3,
-    seed: int = 0,
+    random_state: int = 0,
     min_samples_leaf: int | float = 0.01,
     columns: Sequence[str] | None = None,
     sample_size: int | None = None,
@@ -120,8 +120,8 @@ def explain_segments(
     values = impute_median(features[names]).to_numpy()
     if sample_size is not None and sample_size < 1:
         raise SegrecError(f"explain_segments: sample_size must be at least 1, got {sample_size}")
-    fit_rows = sample_indices(len(labels), sample_size, seed)
-    tree = DecisionTreeClassifier(max_depth=max_depth, min_samples_leaf=min_samples_leaf, random_state=seed)
+    fit_rows = sample_indices(len(labels), sample_size, random_state)
+    tree = DecisionTreeClassifier(max_depth=max_depth, min_samples_leaf=min_samples_leaf, random_state=random_state)
     tree.fit(values[fit_rows], labels[fit_rows])
 
     sizes, counts = _node_counts(tree, values, labels)
@@ -145,7 +145,7 @@ def explain_segments(
     # a cluster no leaf of the shared tree predicts gets the leaves of its own one-vs-rest tree
     unexplained = sorted(set(np.unique(labels)) - set(leaves["cluster_id"]))
     leaves = pd.concat([leaves, *(_one_vs_rest_leaves(values, labels, c, names, max_depth,
-                                                       min_samples_leaf, seed, fit_rows) for c in unexplained)],
+                                                       min_samples_leaf, random_state, fit_rows) for c in unexplained)],
                        ignore_index=True)
     ordered = leaves.sort_values(["cluster_id", "n_customers"], ascending=[True, False], kind="stable")
     by_segment = (
@@ -172,11 +172,11 @@ def _share(part: float, whole: float) -> float:
 
 def _one_vs_rest_leaves(
     values: np.ndarray, labels: np.ndarray, cluster: int, names: list[str], max_depth: int,
-    min_samples_leaf: int | float, seed: int, fit_rows: np.ndarray,
+    min_samples_leaf: int | float, random_state: int, fit_rows: np.ndarray,
 ) -> pd.DataFrame:
     """Leaves of a tree that tells ``cluster`` from everyone else, where it predicts the cluster."""
     target = labels == cluster
-    tree = DecisionTreeClassifier(max_depth=max_depth, min_samples_leaf=min_samples_leaf, random_state=seed)
+    tree = DecisionTreeClassifier(max_depth=max_depth, min_samples_leaf=min_samples_leaf, random_state=random_state)
     tree.fit(values[fit_rows], target[fit_rows])
     t = tree.tree_
     positive = list(tree.classes_).index(True) if True in tree.classes_ else None
@@ -220,24 +220,24 @@ def assignment_confidence(
     return np.where(noise, 0.0, np.clip(confidence, 0.0, 1.0))
 
 
-def fit_projection(X: pd.DataFrame | np.ndarray, seed: int = 0) -> PCA:
+def fit_projection(X: pd.DataFrame | np.ndarray, random_state: int = 0) -> PCA:
     """A 2-component PCA of the scaled matrix with a fixed sign per component.
 
     The SVD fixes a component only up to sign; here each component is flipped so its
     largest-magnitude loading is positive, so reruns and refits draw the same picture.
-    ``seed`` feeds the randomized solver sklearn picks for wide data (the tall, narrow
+    ``random_state`` feeds the randomized solver sklearn picks for wide data (the tall, narrow
     customer matrix uses an exact eigen-solver). Project with ``.transform(X)``.
     """
     X = as_matrix(X)
     if X.shape[0] < 2 or X.shape[1] < 2:
         raise SegrecError(f"fit_projection: need at least 2 rows and 2 features, got shape {X.shape}")
-    pca = PCA(n_components=2, random_state=seed).fit(X)
+    pca = PCA(n_components=2, random_state=random_state).fit(X)
     strongest = np.argmax(np.abs(pca.components_), axis=1)
     signs = np.sign(pca.components_[np.arange(2), strongest])
     pca.components_ *= np.where(signs == 0, 1.0, signs)[:, None]
     return pca
 
 
-def project_2d(X: pd.DataFrame | np.ndarray, seed: int = 0) -> np.ndarray:
+def project_2d(X: pd.DataFrame | np.ndarray, random_state: int = 0) -> np.ndarray:
     """Per-customer 2-D PCA coordinates, shape ``(n_rows, 2)``; see :func:`fit_projection`."""
-    return fit_projection(X, seed).transform(as_matrix(X))
+    return fit_projection(X, random_state).transform(as_matrix(X))

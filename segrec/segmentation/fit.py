@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,8 +14,12 @@ from segrec.segmentation.cluster import DBSCANSegmenter, KMeansSegmenter, WardSe
 from segrec.segmentation.features import as_matrix, column_names
 from segrec.segmentation.metrics import cluster_metrics
 from segrec.segmentation.select import KSelection, select_k
+from segrec.versioning import content_version
 
 ALGORITHMS = ("kmeans", "dbscan", "ward")
+# Run parameters record the random state (and model versions hash it) under its historical key:
+# renaming the key would change every stored run_id and model_version.
+RECORDED_RANDOM_STATE_KEY = "seed"
 
 
 @dataclass(frozen=True)
@@ -39,21 +41,22 @@ class SegmentationResult:
     selection: KSelection | None = None
 
 
+VERSION_DECIMALS = 10
+
+
 def model_version(X: pd.DataFrame | np.ndarray, params: Mapping[str, Any]) -> str:
     """16 hex characters of a SHA-256 over the data (values, column names and, for a
     DataFrame, the row index, e.g. ``customer_key``) and the parameters (as sorted JSON).
 
-    Any change to a value, a customer, a feature or a parameter gives a new version.
+    Any change to a value, a customer, a feature or a parameter gives a new version. Values
+    are rounded to ``VERSION_DECIMALS`` first: parallel aggregation in the warehouse may change
+    the last bits of a feature between identical builds, which must not count as new data.
     """
-    digest = hashlib.sha256()
-    digest.update(json.dumps(dict(params), sort_keys=True, default=str).encode())
-    digest.update(json.dumps(column_names(X)).encode())
-    matrix = as_matrix(X)
-    digest.update(np.asarray(matrix.shape, dtype=np.int64).tobytes())
-    digest.update(matrix.tobytes())
+    matrix = np.round(as_matrix(X), VERSION_DECIMALS) + 0.0  # + 0.0: -0.0 and 0.0 hash alike
+    parts: list[object] = [dict(params), column_names(X), np.asarray(matrix.shape, dtype=np.int64), matrix]
     if isinstance(X, pd.DataFrame):
-        digest.update(pd.util.hash_pandas_object(X.index, index=False).to_numpy().tobytes())
-    return digest.hexdigest()[:16]
+        parts.append(pd.util.hash_pandas_object(X.index, index=False).to_numpy())
+    return content_version(*parts)
 
 
 def fit_segmentation(
@@ -63,7 +66,7 @@ def fit_segmentation(
     *,
     k_range: Iterable[int] = range(2, 11),
     sample_size: int | None = 20000,
-    seed: int = 0,
+    random_state: int = 0,
     n_init: int = 4,
     min_samples: int = 10,
     eps: float | None = None,
@@ -75,12 +78,14 @@ def fit_segmentation(
     :func:`select_k` picks over ``k_range`` (by K-Means silhouette). ``dbscan`` finds its own
     clusters from ``min_samples`` and ``eps`` (``None``: knee of the k-distance curve) and
     fits on at most ``sample_size`` rows. ``sample_size`` also bounds the silhouette sample,
-    ``ward_sample_size`` the rows the Ward tree is built on. ``seed`` fixes every random step.
+    ``ward_sample_size`` the rows the Ward tree is built on. ``random_state`` fixes every random step.
     """
     if algorithm not in ALGORITHMS:
         raise SegrecError(f"fit_segmentation: algorithm {algorithm!r} is not one of {', '.join(ALGORITHMS)}")
     matrix = as_matrix(X)
-    params: dict[str, Any] = {"algorithm": algorithm, "seed": seed, "sample_size": sample_size}
+    params: dict[str, Any] = {
+        "algorithm": algorithm, RECORDED_RANDOM_STATE_KEY: random_state, "sample_size": sample_size,
+    }
     if algorithm == "dbscan":
         params |= {"min_samples": min_samples, "eps": eps}
     else:
@@ -95,14 +100,17 @@ def fit_segmentation(
 
     selection = None
     if algorithm != "dbscan" and n_clusters is None:
-        selection = select_k(matrix, params["k_range"], sample_size=sample_size, seed=seed, n_init=n_init)
+        selection = select_k(
+            matrix, params["k_range"], sample_size=sample_size, random_state=random_state, n_init=n_init
+        )
         n_clusters = selection.k
     if algorithm == "kmeans":
-        model = KMeansSegmenter(n_clusters=n_clusters, n_init=n_init, seed=seed).fit(matrix)
+        model = KMeansSegmenter(n_clusters=n_clusters, n_init=n_init, random_state=random_state).fit(matrix)
     elif algorithm == "ward":
-        model = WardSegmenter(n_clusters=n_clusters, sample_size=ward_sample_size, seed=seed).fit(matrix)
+        model = WardSegmenter(n_clusters=n_clusters, sample_size=ward_sample_size, random_state=random_state)
+        model.fit(matrix)
     else:
-        model = DBSCANSegmenter(min_samples=min_samples, eps=eps, sample_size=sample_size, seed=seed)
+        model = DBSCANSegmenter(min_samples=min_samples, eps=eps, sample_size=sample_size, random_state=random_state)
         model.fit(matrix)
         params["eps"] = model.eps_
         if model.n_clusters_ == 0:
@@ -114,7 +122,7 @@ def fit_segmentation(
 
     centroids = pd.DataFrame(model.centers_, columns=column_names(X))
     centroids.index.name = "cluster_id"
-    metrics = cluster_metrics(matrix, model.labels_, model.centers_, sample_size=sample_size, seed=seed)
+    metrics = cluster_metrics(matrix, model.labels_, model.centers_, sample_size=sample_size, random_state=random_state)
     return SegmentationResult(
         labels=model.labels_,
         centroids=centroids,

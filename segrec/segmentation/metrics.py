@@ -17,15 +17,15 @@ _CHUNK_ELEMENTS = 1 << 22
 _SILHOUETTE_WORKING_MEMORY_MB = 256
 
 
-def sample_indices(n_rows: int, sample_size: int | None, seed: int) -> np.ndarray:
+def sample_indices(n_rows: int, sample_size: int | None, random_state: int) -> np.ndarray:
     """Sorted row positions of a deterministic uniform sample without replacement.
 
     All rows when ``sample_size`` is ``None`` or at least ``n_rows``. The same
-    ``(n_rows, sample_size, seed)`` always gives the same rows.
+    ``(n_rows, sample_size, random_state)`` always gives the same rows.
     """
     if sample_size is None or sample_size >= n_rows:
         return np.arange(n_rows)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
     return np.sort(rng.choice(n_rows, size=sample_size, replace=False))
 
 
@@ -59,12 +59,12 @@ def cluster_metrics(
     labels: np.ndarray,
     centroids: np.ndarray,
     sample_size: int | None = 20000,
-    seed: int = 0,
+    random_state: int = 0,
 ) -> dict[str, float]:
     """Quality of one partition: silhouette, Calinski-Harabasz, Davies-Bouldin, inertia.
 
     Silhouette needs all pairwise distances of the rows it scores, O(s^2 * d) time for s rows,
-    so it is computed on the deterministic sample ``sample_indices(n, sample_size, seed)``:
+    so it is computed on the deterministic sample ``sample_indices(n, sample_size, random_state)``:
     with ``s = min(n, sample_size)`` its cost stops growing with n. Calinski-Harabasz,
     Davies-Bouldin and inertia are O(n * k * d) and use every row. Metrics that need at
     least two clusters are NaN when there are fewer.
@@ -85,7 +85,7 @@ def cluster_metrics(
         return result
     result["calinski_harabasz"] = float(calinski_harabasz_score(Xk, yk))
     result["davies_bouldin"] = float(davies_bouldin_score(Xk, yk))
-    rows = sample_indices(len(X), sample_size, seed)
+    rows = sample_indices(len(X), sample_size, random_state)
     rows = rows[kept[rows]]
     n_sampled = len(np.unique(labels[rows]))
     if 2 <= n_sampled < len(rows):

@@ -1,4 +1,4 @@
-"""One segmentation run, as the dbt Python model ``segmentation_model_runs`` performs it.
+"""One segmentation run, as the dbt Python model ``int_segmentation__model_runs`` performs it.
 
 A run either **refits** (choose k, cluster, match the new clusters to the previous run's so
 segment ids and names stay on the same groups, name and explain them) or **keeps** the
@@ -16,8 +16,8 @@ changes nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from segrec.segmentation.explain import assignment_confidence, explain_segments, project_2d
 from segrec.segmentation.features import as_matrix
-from segrec.segmentation.fit import fit_segmentation, model_version
+from segrec.segmentation.fit import RECORDED_RANDOM_STATE_KEY, fit_segmentation, model_version
 from segrec.segmentation.metrics import NOISE, cluster_metrics
 from segrec.segmentation.naming import name_segments
 from segrec.segmentation.tracking import (
@@ -48,28 +48,77 @@ NOT_DESCRIPTIVE = (
 
 @dataclass(frozen=True)
 class SegmentationConfig:
-    """Parameters of a run (dbt vars of the same names)."""
+    """Parameters of a run: the dbt var ``segmentation``, same names and defaults (a test
+    compares them with dbt_project.yml)."""
 
     algorithm: str = "kmeans"
     k_min: int = 2
     k_max: int = 10
     n_clusters: int | None = None
     silhouette_sample_size: int = 20000
-    seed: int = 0
+    random_state: int = 0
     n_init: int = 4
     min_samples: int = 10
-    tree_max_depth: int = 3
+    tree_max_depth: int = 4
     tree_sample_size: int = 100_000
     force_refit: bool = False
-    min_silhouette: float = 0.25
+    min_silhouette: float = 0.15
     min_stability: float = 0.8
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def fit_params(self) -> dict[str, Any]:
+        """The parameters that define the fitted model, as runs record and version them."""
         params = asdict(self)
         for key in ("force_refit", "min_silhouette", "min_stability", "extra"):
             params.pop(key)
+        params[RECORDED_RANDOM_STATE_KEY] = params.pop("random_state")
         return params
+
+
+@dataclass(frozen=True)
+class SegmentationRun:
+    """One segmentation run: one row of ``int_segmentation__model_runs`` (:data:`RUN_SCHEMA`, same
+    names in the same order). Metrics and parameters, then every customer's assignment as
+    lists aligned on ``customer_keys``; ``segments`` and ``k_selection`` hold one dict per
+    segment and per candidate k."""
+
+    run_id: str
+    data_version: str
+    model_version: str
+    previous_run_id: str | None
+    scored_at: pd.Timestamp
+    algorithm: str
+    is_refit: bool
+    refit_reason: str
+    n_clusters: int
+    n_customers: int
+    silhouette: float | None
+    calinski_harabasz: float | None
+    davies_bouldin: float | None
+    noise_share: float | None
+    stability_vs_previous: float | None
+    tree_fidelity: float | None
+    parameters: str
+    feature_names: list[str]
+    centroid_segment_ids: list[int]
+    centroids: list[list[float]]
+    k_selection: list[dict[str, Any]]
+    segments: list[dict[str, Any]]
+    customer_keys: list[Any]
+    segment_ids: list[int]
+    confidences: list[float]
+    pca_x: list[float]
+    pca_y: list[float]
+    rule_segments: list[list[str]]
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> SegmentationRun:
+        """The run stored as ``record`` (a table row, e.g. the previous run)."""
+        return cls(**{f.name: record[f.name] for f in fields(cls)})
+
+    def to_record(self) -> dict[str, Any]:
+        """The run as one table row ``{column: value}``."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def min_customers(config: SegmentationConfig) -> int:
@@ -100,35 +149,35 @@ def run_segmentation(
     matrix: pd.DataFrame,
     readable: pd.DataFrame,
     rule_segments: pd.Series,
-    previous: Mapping[str, Any] | None,
+    previous: SegmentationRun | Mapping[str, Any] | None,
     config: SegmentationConfig,
     scored_at: pd.Timestamp,
-) -> dict[str, Any] | None:
+) -> SegmentationRun | None:
     """Score one run. ``matrix``: scaled features indexed by customer_key; ``readable``: readable
-    features indexed by customer_key; ``rule_segments``: comma text per customer_key;
-    ``previous``: the last run's record (or None). Returns the run record, or None when there are
+    features indexed by customer_key; ``rule_segments``: the list of rule segment names per customer_key;
+    ``previous``: the last run (or its stored row, or None). Returns the run, or None when there are
     too few customers to segment (fewer than ``min_customers(config)``) or too few distinct
     feature vectors (e.g. every clustering feature constant on the data): no run is recorded."""
     if len(matrix) < min_customers(config):
         return None
     if len(matrix.drop_duplicates()) < config.k_min + 1:
         return None  # every clustering feature (nearly) constant: no structure to find
+    if previous is not None and not isinstance(previous, SegmentationRun):
+        previous = SegmentationRun.from_record(previous)
     matrix = matrix.sort_index()
     readable = readable.reindex(matrix.index)
     features = list(matrix.columns)
-    # rounded: parallel aggregation in the warehouse may change the last bits of a feature
-    # between identical builds, which must not count as new data
-    data_version = model_version(matrix.round(10), config.fit_params())
-    if previous is not None and previous["data_version"] == data_version and not config.force_refit:
-        return dict(previous)  # same data, same parameters: the same run
+    data_version = model_version(matrix, config.fit_params())
+    if previous is not None and previous.data_version == data_version and not config.force_refit:
+        return previous  # same data, same parameters: the same run
 
     X = as_matrix(matrix)
     prev_labels = _previous_labels(previous)
     kept = None
-    if previous is not None and not config.force_refit and previous["feature_names"] == features:
+    if previous is not None and not config.force_refit and previous.feature_names == features:
         kept = _score_with_previous_centroids(X, matrix, previous, prev_labels, config)
         decision = should_refit(
-            kept["metrics"]["silhouette"], kept["stability"],
+            kept.metrics["silhouette"], kept.stability,
             min_silhouette=config.min_silhouette, min_stability=config.min_stability,
         )
     elif previous is None:
@@ -142,87 +191,108 @@ def run_segmentation(
         run = _refit(X, matrix, readable, previous, prev_labels, config)
     else:
         run = kept
-    xy = project_2d(X, seed=config.seed)
-    labels = pd.Series(run["segment_ids"], index=matrix.index)
+    xy = project_2d(X, random_state=config.random_state)
+    labels = pd.Series(run.segment_ids, index=matrix.index)
     stab = stability(prev_labels, labels) if prev_labels is not None else None
-    return {
-        "run_id": data_version,
-        "data_version": data_version,
-        "model_version": run["model_version"],
-        "previous_run_id": None if previous is None else previous["run_id"],
-        "scored_at": scored_at,
-        "algorithm": config.algorithm,
-        "is_refit": decision.refit,
-        "refit_reason": decision.reason,
-        "n_clusters": int(len(run["segments"])),
-        "n_customers": int(len(matrix)),
-        "silhouette": _float(run["metrics"].get("silhouette")),
-        "calinski_harabasz": _float(run["metrics"].get("calinski_harabasz")),
-        "davies_bouldin": _float(run["metrics"].get("davies_bouldin")),
-        "noise_share": _float(run["metrics"].get("noise_share", 0.0)),
-        "stability_vs_previous": _float(stab),
-        "tree_fidelity": _float(run["tree_fidelity"]),
-        "parameters": json.dumps({**config.fit_params(), **run["params"]}, sort_keys=True, default=str),
-        "feature_names": features,
-        "centroid_segment_ids": [int(s) for s in run["centroids"].index],
-        "centroids": run["centroids"].to_numpy(dtype=float).tolist(),
-        "k_selection": run["k_selection"],
-        "segments": run["segments"],
-        "customer_keys": list(matrix.index),
-        "segment_ids": [int(s) for s in run["segment_ids"]],
-        "confidences": [float(c) for c in run["confidences"]],
-        "pca_x": xy[:, 0].tolist(),
-        "pca_y": xy[:, 1].tolist(),
-        "rule_segments": rule_segments.reindex(matrix.index).fillna("").tolist(),
-    }
+    return SegmentationRun(
+        run_id=data_version,
+        data_version=data_version,
+        model_version=run.model_version,
+        previous_run_id=None if previous is None else previous.run_id,
+        scored_at=scored_at,
+        algorithm=config.algorithm,
+        is_refit=decision.refit,
+        refit_reason=decision.reason,
+        n_clusters=int(len(run.segments)),
+        n_customers=int(len(matrix)),
+        silhouette=_float(run.metrics.get("silhouette")),
+        calinski_harabasz=_float(run.metrics.get("calinski_harabasz")),
+        davies_bouldin=_float(run.metrics.get("davies_bouldin")),
+        noise_share=_float(run.metrics.get("noise_share", 0.0)),
+        stability_vs_previous=_float(stab),
+        tree_fidelity=_float(run.tree_fidelity),
+        parameters=json.dumps({**config.fit_params(), **run.params}, sort_keys=True, default=str),
+        feature_names=features,
+        centroid_segment_ids=[int(s) for s in run.centroids.index],
+        centroids=run.centroids.to_numpy(dtype=float).tolist(),
+        k_selection=run.k_selection,
+        segments=run.segments,
+        customer_keys=list(matrix.index),
+        segment_ids=[int(s) for s in run.segment_ids],
+        confidences=[float(c) for c in run.confidences],
+        pca_x=xy[:, 0].tolist(),
+        pca_y=xy[:, 1].tolist(),
+        rule_segments=[_labels(labels) for labels in rule_segments.reindex(matrix.index)],
+    )
+
+
+def _labels(value: Any) -> list[str]:
+    """A customer's rule segment names as a list (none: a customer missing from the rules)."""
+    return [] if value is None or isinstance(value, float) else [str(label) for label in value]
+
+
+@dataclass(frozen=True)
+class _SegmentModel:
+    """The model a run scores with: refitted, or the previous run's centroids kept."""
+
+    model_version: str
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    centroids: pd.DataFrame  # one row per segment id, in the scaled feature space
+    segment_ids: np.ndarray
+    confidences: np.ndarray
+    segments: list[dict[str, Any]]
+    k_selection: list[dict[str, Any]]
+    tree_fidelity: float | None
+    stability: float | None = None  # against the previous run (kept models only)
 
 
 def _float(value: Any) -> float | None:
     return None if value is None or (isinstance(value, float) and np.isnan(value)) else float(value)
 
 
-def _previous_labels(previous: Mapping[str, Any] | None) -> pd.Series | None:
+def _previous_labels(previous: SegmentationRun | None) -> pd.Series | None:
     if previous is None:
         return None
-    return pd.Series(previous["segment_ids"], index=previous["customer_keys"])
+    return pd.Series(previous.segment_ids, index=previous.customer_keys)
 
 
-def _previous_centroids(previous: Mapping[str, Any]) -> pd.DataFrame:
+def _previous_centroids(previous: SegmentationRun) -> pd.DataFrame:
     return pd.DataFrame(
-        previous["centroids"], index=previous["centroid_segment_ids"], columns=previous["feature_names"]
+        previous.centroids, index=previous.centroid_segment_ids, columns=previous.feature_names
     )
 
 
 def _score_with_previous_centroids(
-    X: np.ndarray, matrix: pd.DataFrame, previous: Mapping[str, Any], prev_labels: pd.Series,
+    X: np.ndarray, matrix: pd.DataFrame, previous: SegmentationRun, prev_labels: pd.Series,
     config: SegmentationConfig,
-) -> dict[str, Any]:
+) -> _SegmentModel:
     centroids = _previous_centroids(previous)
     segment_ids = assign_to_nearest(matrix, centroids)
     positions = pd.Index(centroids.index).get_indexer(segment_ids)
-    metrics = cluster_metrics(X, positions, centroids.to_numpy(), config.silhouette_sample_size, config.seed)
-    return {
-        "model_version": previous["model_version"],
-        "params": {"assigned_to": previous["model_version"]},
-        "metrics": metrics,
-        "stability": stability(prev_labels, pd.Series(segment_ids, index=matrix.index)),
-        "centroids": centroids,
-        "segment_ids": segment_ids,
-        "confidences": assignment_confidence(X, centroids.to_numpy(), positions),
-        "segments": previous["segments"],
-        "k_selection": previous["k_selection"],
-        "tree_fidelity": previous["tree_fidelity"],
-    }
+    metrics = cluster_metrics(X, positions, centroids.to_numpy(), config.silhouette_sample_size, config.random_state)
+    return _SegmentModel(
+        model_version=previous.model_version,
+        params={"assigned_to": previous.model_version},
+        metrics=metrics,
+        stability=stability(prev_labels, pd.Series(segment_ids, index=matrix.index)),
+        centroids=centroids,
+        segment_ids=segment_ids,
+        confidences=assignment_confidence(X, centroids.to_numpy(), positions),
+        segments=previous.segments,
+        k_selection=previous.k_selection,
+        tree_fidelity=previous.tree_fidelity,
+    )
 
 
 def _refit(
-    X: np.ndarray, matrix: pd.DataFrame, readable: pd.DataFrame, previous: Mapping[str, Any] | None,
+    X: np.ndarray, matrix: pd.DataFrame, readable: pd.DataFrame, previous: SegmentationRun | None,
     prev_labels: pd.Series | None, config: SegmentationConfig,
-) -> dict[str, Any]:
+) -> _SegmentModel:
     result = fit_segmentation(
         matrix, config.algorithm, config.n_clusters,
         k_range=range(config.k_min, config.k_max + 1), sample_size=config.silhouette_sample_size,
-        seed=config.seed, n_init=config.n_init, min_samples=config.min_samples,
+        random_state=config.random_state, n_init=config.n_init, min_samples=config.min_samples,
     )
     cluster_ids = [int(c) for c in result.centroids.index]
     if previous is None:
@@ -230,15 +300,15 @@ def _refit(
         fixed_names: dict[int, str] = {}
     else:
         mapping = match_clusters(_previous_centroids(previous), result.centroids)
-        next_id = max([0, *previous["centroid_segment_ids"]]) + 1
+        next_id = max([0, *previous.centroid_segment_ids]) + 1
         segment_of = assign_segment_ids(cluster_ids, mapping, next_id)
-        previous_names = {s["segment_id"]: s["segment_name"] for s in previous["segments"]}
+        previous_names = {s["segment_id"]: s["segment_name"] for s in previous.segments}
         fixed_names = {c: previous_names[p] for c, p in mapping.items() if p in previous_names}
     segment_of[NOISE] = NOISE
 
     columns = _descriptive_columns(readable)
     names = name_segments(readable, result.labels, columns=columns, fixed_names=fixed_names)
-    rules = explain_segments(readable, result.labels, max_depth=config.tree_max_depth, seed=config.seed,
+    rules = explain_segments(readable, result.labels, max_depth=config.tree_max_depth, random_state=config.random_state,
                              columns=columns, sample_size=config.tree_sample_size)
     sizes = pd.Series(result.labels).value_counts()
     segments = [
@@ -257,17 +327,17 @@ def _refit(
     centroids = result.centroids.copy()
     centroids.index = [segment_of[int(c)] for c in centroids.index]
     selection = [] if result.selection is None else result.selection.table.to_dict("records")
-    return {
-        "model_version": result.model_version,
-        "params": result.params,
-        "metrics": result.metrics,
-        "centroids": centroids,
-        "segment_ids": np.array([segment_of[int(c)] for c in result.labels]),
-        "confidences": assignment_confidence(X, result.centroids.to_numpy(), positions),
-        "segments": segments,
-        "k_selection": [{k: _float(v) for k, v in row.items()} for row in selection],
-        "tree_fidelity": rules.fidelity,
-    }
+    return _SegmentModel(
+        model_version=result.model_version,
+        params=result.params,
+        metrics=result.metrics,
+        centroids=centroids,
+        segment_ids=np.array([segment_of[int(c)] for c in result.labels]),
+        confidences=assignment_confidence(X, result.centroids.to_numpy(), positions),
+        segments=segments,
+        k_selection=[{k: _float(v) for k, v in row.items()} for row in selection],
+        tree_fidelity=rules.fidelity,
+    )
 
 
 SEGMENT_STRUCT = pa.struct([
@@ -290,13 +360,13 @@ RUN_SCHEMA = pa.schema([
     ("k_selection", pa.list_(K_STRUCT)), ("segments", pa.list_(SEGMENT_STRUCT)),
     ("customer_keys", pa.list_(pa.string())), ("segment_ids", pa.list_(pa.int64())),
     ("confidences", pa.list_(pa.float64())), ("pca_x", pa.list_(pa.float64())), ("pca_y", pa.list_(pa.float64())),
-    ("rule_segments", pa.list_(pa.string())),
+    ("rule_segments", pa.list_(pa.list_(pa.string()))),
 ])
 
 
-def run_table(records: list[Mapping[str, Any]]) -> pa.Table:
-    """Run records as an Arrow table with the fixed schema of ``segmentation_model_runs``."""
-    rows = [{name: record.get(name) for name in RUN_SCHEMA.names} for record in records]
+def run_table(runs: Sequence[SegmentationRun]) -> pa.Table:
+    """Runs as an Arrow table with the fixed schema of ``int_segmentation__model_runs``."""
+    rows = [run.to_record() for run in runs]
     for row in rows:
         row["k_selection"] = [{k: r.get(k) for k in K_STRUCT.names} for r in row["k_selection"] or []]
     return pa.Table.from_pylist(rows, schema=RUN_SCHEMA)

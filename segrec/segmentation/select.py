@@ -28,7 +28,7 @@ def select_k(
     X: pd.DataFrame | np.ndarray,
     k_range: Iterable[int] = range(2, 11),
     sample_size: int | None = 20000,
-    seed: int = 0,
+    random_state: int = 0,
     n_init: int = 4,
 ) -> KSelection:
     """Fit K-Means for every k in ``k_range`` and choose the k with the best silhouette.
@@ -49,8 +49,8 @@ def select_k(
         )
     rows = []
     for k in ks:
-        model = KMeansSegmenter(n_clusters=k, n_init=n_init, seed=seed).fit(X)
-        metrics = cluster_metrics(X, model.labels_, model.centers_, sample_size=sample_size, seed=seed)
+        model = KMeansSegmenter(n_clusters=k, n_init=n_init, random_state=random_state).fit(X)
+        metrics = cluster_metrics(X, model.labels_, model.centers_, sample_size=sample_size, random_state=random_state)
         rows.append({name: metrics[name] for name in SELECTION_COLUMNS[1:]} | {"k": k})
     table = pd.DataFrame(rows, columns=list(SELECTION_COLUMNS))
     return KSelection(table=table, k=choose_k(table))

@@ -1,41 +1,25 @@
-"""Shared pytest fixtures: project paths, the public datasets, and running dbt on a raw folder."""
+"""Shared pytest fixtures and hooks. The harness they use (DbtProject, paths) is dbt_harness.py."""
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import json
-import os
-import shutil
-import subprocess
-import sys
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import duckdb
-import pandas as pd
 import pytest
-import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DBT = Path(sys.executable).with_name("dbt")
-PARSE_FILE = "partial_parse.msgpack"
-SAMPLE = PROJECT_ROOT / "data" / "sample"
-# The committed sample's activation marts and all they need (seeds and models; data tests are
-# run where they are checked), built once per test run (sample_marts).
-SAMPLE_MARTS = ["+experiment_results", "+recommendation_feedback", "+marketing_audiences", "+build_history"]
-# Without the recommender (slow to train): build_history leaves its metrics out, and
-# test_dbt_activation plants an NDCG history instead.
-SAMPLE_VARS = {"monitoring": yaml.safe_load((PROJECT_ROOT / "dbt_project.yml").read_text())["vars"]["monitoring"]
-               | {"recommendation_metrics": False}}
-# Where DbtProject keeps one parsed project per (project folder, --vars): see dbt_parse_cache.
-_parse_cache_dir: Path | None = None
+from segrec.generate import generate, write
 
-
-def run_tmp(tmp_path_factory, config) -> Path:
-    """The temporary folder of this test run, shared by its pytest-xdist workers."""
-    base = tmp_path_factory.getbasetemp()
-    return base.parent if hasattr(config, "workerinput") else base  # a worker's is basetemp/popen-gwN
+from .dbt_harness import (
+    SAMPLE,
+    SAMPLE_MARTS,
+    SAMPLE_VARS,
+    DbtProject,
+    built_once,
+    datasets_dir,
+    run_tmp,
+    use_parse_cache,
+)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -45,11 +29,11 @@ def dbt_parse_cache(tmp_path_factory, request):
     --vars parses the whole project (about 10 s); the others start from that parse. dbt itself
     checks the file against the project files, vars, profile and environment and parses again
     what changed, so a stale entry costs time, never correctness."""
-    global _parse_cache_dir
-    _parse_cache_dir = run_tmp(tmp_path_factory, request.config) / "dbt-parse-cache"
-    _parse_cache_dir.mkdir(exist_ok=True)
-    yield _parse_cache_dir
-    _parse_cache_dir = None
+    folder = run_tmp(tmp_path_factory, request.config) / "dbt-parse-cache"
+    folder.mkdir(exist_ok=True)
+    use_parse_cache(folder)
+    yield folder
+    use_parse_cache(None)
 
 
 @pytest.fixture(scope="session")
@@ -58,26 +42,31 @@ def sample_marts(tmp_path_factory, request) -> DbtProject:
     first pytest-xdist worker that asks, while the others wait. Read-only: tests work on a
     DbtProject.copy of it (test_dbt_activation as it is, test_privacy as its first build)."""
     root = run_tmp(tmp_path_factory, request.config) / "sample-marts"
-    root.mkdir(exist_ok=True)
     project = DbtProject(raw_dir=SAMPLE, work_dir=root / "build")
-    with open(root / "lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if not (root / "built").exists():
-                project.run("build", "--select", *SAMPLE_MARTS, "--exclude-resource-type", "test", "unit_test",
-                            vars=SAMPLE_VARS)
-                (root / "built").touch()
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    built_once(root, lambda: project.run("build", "--select", *SAMPLE_MARTS,
+                                         "--exclude-resource-type", "test", "unit_test", vars=SAMPLE_VARS))
     return project
 
 
-def _file_state(path: Path) -> tuple[int, int] | None:
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return None
-    return stat.st_mtime_ns, stat.st_size
+@pytest.fixture(scope="session")
+def generated_build(tmp_path_factory, request) -> Callable[..., DbtProject]:
+    """A factory: generated_build(customers, days, seed, select=[...]) -> a DbtProject whose
+    ``dbt build --select *select`` (data tests included) ran on segrec.generate's data of that
+    shape; its raw_dir holds the raw tables and their _truth/. Each data shape is generated, and
+    each (shape, selection) built, once per test run: by the first pytest-xdist worker that asks,
+    while the others wait. Read-only: tests query it, or DbtProject.copy it."""
+    root = run_tmp(tmp_path_factory, request.config) / "generated"
+
+    def build(customers: int, days: int, seed: int, *, select: Sequence[str]) -> DbtProject:
+        data = root / f"customers{customers}-days{days}-seed{seed}"
+        raw = data / "raw"
+        built_once(data, lambda: write(generate(n_customers=customers, days=days, seed=seed), raw))
+        selection = hashlib.sha256("\n".join(select).encode()).hexdigest()[:12]
+        project = DbtProject(raw_dir=raw, work_dir=data / f"build-{selection}")
+        built_once(project.work_dir, lambda: project.run("build", "--select", *select))
+        return project
+
+    return build
 
 
 def pytest_collection_modifyitems(config, items):
@@ -89,91 +78,12 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.nodeid.split("::")[0] not in dbt_files)  # stable: files stay whole
 
 
-def datasets_dir() -> Path:
-    """The public datasets folder: SEGREC_DATASETS, else ../shared/datasets beside the project."""
-    return Path(os.environ.get("SEGREC_DATASETS", PROJECT_ROOT.parent / "shared" / "datasets")).resolve()
-
-
 @pytest.fixture(scope="session")
 def datasets() -> Path:
     path = datasets_dir()
     if not path.is_dir():
         pytest.skip(f"public datasets not found at {path} (set SEGREC_DATASETS to run these tests)")
     return path
-
-
-@dataclass
-class DbtProject:
-    """A private dbt target (database, target and log folders) reading one raw folder."""
-
-    raw_dir: Path
-    work_dir: Path
-    project_dir: Path = PROJECT_ROOT
-
-    @property
-    def db_path(self) -> Path:
-        return self.work_dir / "warehouse.duckdb"
-
-    def run(self, *args: str, check: bool = True, vars: dict | None = None) -> subprocess.CompletedProcess:
-        raw_dir = Path(self.raw_dir)
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        env = {
-            **os.environ,
-            "SEGREC_RAW_DIR": str(raw_dir if raw_dir.is_absolute() else self.project_dir / raw_dir),
-            # relative to the working folder (dbt runs in work_dir): the profile, and so dbt's parse,
-            # is then the same for every DbtProject (see dbt_parse_cache)
-            "SEGREC_DUCKDB_PATH": self.db_path.name,
-            "SEGREC_TARGET": "ci",
-            "OPENBLAS_NUM_THREADS": "1",
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        }
-        project = str(self.project_dir)
-        command = [str(DBT), *args, "--project-dir", project, "--profiles-dir", project,
-                   "--log-path", str(self.work_dir / "logs")]
-        if args and args[0] == "build" and "--select" in args:
-            # only tests whose parents are all selected: a partial build runs no test on models it skipped
-            command += ["--indirect-selection", "cautious"]
-        if "--target-path" in args:
-            target = Path(args[args.index("--target-path") + 1])
-        else:
-            target = self.work_dir / "target"
-            command += ["--target-path", str(target)]
-        if vars:
-            command += ["--vars", repr(vars).replace("'", '"')]
-        cached = self._cached_parse(vars)
-        parse_file = target / PARSE_FILE
-        if cached is not None and cached.exists():
-            target.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(cached, parse_file)
-        before = _file_state(parse_file)
-        result = subprocess.run(command, cwd=self.work_dir, env=env, capture_output=True, text=True)
-        if cached is not None and _file_state(parse_file) not in (None, before):  # dbt (re)parsed
-            partial = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
-            shutil.copyfile(parse_file, partial)
-            os.replace(partial, cached)
-        if check and result.returncode != 0:
-            raise AssertionError(f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}")
-        return result
-
-    def _cached_parse(self, vars: dict | None) -> Path | None:
-        """The shared partial-parse file for this project folder and --vars (None: no cache)."""
-        if _parse_cache_dir is None:
-            return None
-        key = f"{Path(self.project_dir).resolve()}\n{json.dumps(vars or {}, sort_keys=True)}"
-        return _parse_cache_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.msgpack"
-
-    def copy(self, work_dir: Path, raw_dir: Path | None = None) -> DbtProject:
-        """This build (database and dbt target folder) in another folder, reading raw_dir (default:
-        the same raw folder) from its next dbt command on."""
-        work_dir.mkdir(parents=True, exist_ok=True)
-        for path in self.work_dir.glob(f"{self.db_path.name}*"):  # the database and any WAL file
-            shutil.copy(path, work_dir / path.name)
-        shutil.copytree(self.work_dir / "target", work_dir / "target")
-        return DbtProject(raw_dir=raw_dir or self.raw_dir, work_dir=work_dir, project_dir=self.project_dir)
-
-    def query(self, sql: str) -> pd.DataFrame:
-        with duckdb.connect(str(self.db_path), read_only=True) as con:
-            return con.sql(sql).df()
 
 
 @pytest.fixture

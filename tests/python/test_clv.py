@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,6 +24,8 @@ from segrec.clv import (
     summarize_transactions,
 )
 from segrec.errors import SegrecError
+
+from .dbt_harness import datasets_dir
 
 # Fader, Hardie & Lee (2005), CDNOW 1/10 sample, 39 weeks: the published BG/NBD estimates.
 PUBLISHED_BGNBD = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
@@ -390,12 +390,7 @@ def test_churn_risk_band_thresholds() -> None:
 # CDNOW validation (needs ../shared/datasets)
 
 
-def _datasets_dir() -> Path:
-    configured = os.environ.get("SEGREC_DATASETS")
-    return Path(configured) if configured else Path(__file__).resolve().parents[2] / "../shared/datasets"
-
-
-CDNOW = _datasets_dir() / "cdnow_lifetimes"
+CDNOW = datasets_dir() / "cdnow_lifetimes"
 needs_cdnow = pytest.mark.skipif(
     not (CDNOW / "CDNOW_sample.txt.gz").is_file(),
     reason=f"CDNOW files not found in {CDNOW} (set SEGREC_DATASETS to the shared datasets folder)",

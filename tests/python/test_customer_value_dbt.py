@@ -1,4 +1,4 @@
-"""int_customers__purchase_days, customer_value_scores and the customer_predictions mart.
+"""int_customers__purchase_days, int_customers__value_scores and the customer_predictions mart.
 
 A dbt build on hand-written raw events checks the purchase days exactly (merged per day,
 valued net of returns, gaps, known customers, up to the as-of date) and the Python model's
@@ -25,12 +25,11 @@ from segrec.clv import (
     summarize_transactions,
 )
 from segrec.errors import SegrecError
-from segrec.generate.dataset import generate, write
 from segrec.rawio import write_raw_table
 
-from .conftest import PROJECT_ROOT, DbtProject
+from .dbt_harness import PROJECT_ROOT, DbtProject
 
-MODEL_PATH = PROJECT_ROOT / "python_models" / "customer_value_scores.py"
+MODEL_PATH = PROJECT_ROOT / "models/intermediate/customers/int_customers__value_scores.py"
 AS_OF = "2024-03-31"
 CONFIG = {"min_repeat_customers": 2, "churn_thresholds": [0.3, 0.7]}
 CONTRACT_COLUMNS = [
@@ -41,7 +40,7 @@ CONTRACT_COLUMNS = [
 
 
 def load_model():
-    spec = importlib.util.spec_from_file_location("customer_value_scores", MODEL_PATH)
+    spec = importlib.util.spec_from_file_location("int_customers__value_scores", MODEL_PATH)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -118,7 +117,8 @@ def hand_build(tmp_path_factory) -> DbtProject:
     raw = tmp_path_factory.mktemp("customer_value_hand_raw")
     write_raw_table(raw_events(HAND_EVENTS), "events", raw)
     project = DbtProject(raw_dir=raw, work_dir=tmp_path_factory.mktemp("customer_value_hand"))
-    project.run("build", "--select", "+int_customers__purchase_days", vars={"as_of_date": AS_OF})
+    project.run("build", "--select", "+int_customers__purchase_days", "fct_events", "dim_customers",
+                vars={"as_of_date": AS_OF})
     return project
 
 
@@ -269,19 +269,16 @@ def test_no_purchases_at_all_give_an_empty_table(capsys):
 
 
 @pytest.fixture(scope="module")
-def generated_build(tmp_path_factory) -> DbtProject:
-    raw = tmp_path_factory.mktemp("customer_value_raw")
-    write(generate(n_customers=300, days=120, seed=7), raw)
-    project = DbtProject(raw_dir=raw, work_dir=tmp_path_factory.mktemp("customer_value"))
-    project.run("build", "--select", "+customer_predictions")
-    return project
+def generated_predictions(generated_build) -> DbtProject:
+    return generated_build(customers=300, days=120, seed=7,
+                           select=["+customer_predictions", "fct_events", "dim_customers"])
 
 
 @pytest.mark.dbt
-def test_customer_predictions_on_generated_data(generated_build):
-    predictions = generated_build.query("select * from customer_predictions")
+def test_customer_predictions_on_generated_data(generated_predictions):
+    predictions = generated_predictions.query("select * from customer_predictions")
     assert list(predictions.columns) == CONTRACT_COLUMNS
-    buyers = generated_build.query(
+    buyers = generated_predictions.query(
         """
         select count(distinct events.customer_key) as n
         from fct_events as events
@@ -297,8 +294,8 @@ def test_customer_predictions_on_generated_data(generated_build):
     repeat = predictions[predictions["purchase_days"] > 1]
     assert (repeat["churn_risk_band"] == churn_risk_band(repeat["probability_active"], (0.3, 0.7))).all()
     # one-time buyers: days since their purchase against the repeat buyers' days to a second one
-    gaps = generated_build.query(
-        "select days_to_second_purchase from customer_value_scores where repeat_purchase_days > 0"
+    gaps = generated_predictions.query(
+        "select days_to_second_purchase from int_customers__value_scores where repeat_purchase_days > 0"
     )["days_to_second_purchase"]
     medium_after, high_after = gaps.quantile(0.5), gaps.quantile(0.9)
     once = predictions[predictions["purchase_days"] == 1]

@@ -20,14 +20,13 @@ from segrec.dbt_plugin import DEMO_SALT, pii_salt
 from segrec.generate.reference import STRATEGY_CTR
 from segrec.rawio import write_raw_table
 
-from .conftest import PROJECT_ROOT, SAMPLE, SAMPLE_VARS, DbtProject
+from .dbt_harness import PROJECT_ROOT, SAMPLE, SAMPLE_VARS, DbtProject
 
 pytestmark = pytest.mark.dbt
 
 # The activation nodes whose data tests `dbt test` runs (tests on their parents run elsewhere).
 ACTIVATION_PATHS = [
-    "models/intermediate/activation", "models/marts/marketing", "models/monitoring",
-    "python_models/experiment_statistics.py", "seeds/promotion_catalog.csv",
+    "models/intermediate/activation", "models/marts/marketing", "models/monitoring", "seeds/promotion_catalog.csv",
 ]
 MONITORS = ("warn_quarantine_rate_spike", "warn_silhouette_drop", "warn_ndcg_drop")
 # Without the recommender (slow to train): its NDCG history is planted in build_history instead.
@@ -75,7 +74,7 @@ def deleted_customer_ids(raw: Path) -> set[str]:
 @pytest.fixture(scope="module")
 def sample_build(sample_marts, tmp_path_factory) -> DbtProject:
     """The activation marts built on the committed sample (models and seeds; tests separately):
-    a copy of the run's shared build (conftest.SAMPLE_MARTS with VARS)."""
+    a copy of the run's shared build (dbt_harness.SAMPLE_MARTS with VARS)."""
     return sample_marts.copy(tmp_path_factory.mktemp("activation"))
 
 

@@ -59,7 +59,8 @@ def test_absent_optional_tables_build_empty_outputs(tmp_path, dbt_project):
     raw = tmp_path / "raw"
     write_raw_table(EVENTS, "events", raw)
     project = dbt_project(raw)
-    project.run("build", "--select", "+fct_sessions", "+dim_customers", "+quarantined_events", "stg_raw__products")
+    project.run("build", "--select", "+fct_events", "+fct_sessions", "+dim_customers", "+quarantined_events",
+                "stg_raw__products")
     counts = project.query(
         """
         select

@@ -12,27 +12,22 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from segrec.generate import generate, write
-
-from .conftest import DbtProject
+from .dbt_harness import DbtProject
 
 pytestmark = pytest.mark.dbt
 
-CORE_MODELS = ["+fct_sessions", "+dim_customers", "+quarantined_events", "stg_raw__products"]
+CORE_MODELS = ["+fct_events", "+fct_sessions", "+dim_customers", "+quarantined_events", "stg_raw__products"]
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> Path:
-    raw = tmp_path_factory.mktemp("generated") / "raw"
-    write(generate(n_customers=300, days=30, seed=7), raw)
-    return raw
+def full_build(generated_build) -> DbtProject:
+    return generated_build(customers=300, days=30, seed=7, select=CORE_MODELS)
 
 
 @pytest.fixture(scope="module")
-def full_build(generated, tmp_path_factory) -> DbtProject:
-    project = DbtProject(raw_dir=generated, work_dir=tmp_path_factory.mktemp("full"))
-    project.run("build", "--select", *CORE_MODELS)
-    return project
+def generated(full_build) -> Path:
+    """The generated raw folder, with its truth in _truth/."""
+    return full_build.raw_dir
 
 
 def test_every_raw_row_gets_the_expected_reason(generated, full_build):

@@ -11,7 +11,7 @@ import pytest
 
 from segrec.rawio import write_raw_table
 
-from .conftest import DbtProject
+from .dbt_harness import DbtProject
 
 # As-of 2026-03-30 10:10: the test window is 03-29 and 03-30 (one whole test day before the
 # as-of day, and that day), the validation window 03-28.
@@ -32,7 +32,7 @@ EVENTS = [
 VARS = {"recommendation_test_days": 1, "recommendation_validation_days": 1, "recommendation_half_life_days": 1e6,
         "recommendation_min_product_customers": 1}
 MODELS = ["+int_interactions__holdout", "+int_recommendation__holdout_truth", "+int_recommendation__customers",
-          "+int_recommendation__products"]
+          "+int_recommendation__products", "dim_customers"]
 
 
 @pytest.fixture(scope="module")

@@ -34,26 +34,27 @@ from segrec.recommend.pipeline import (
 )
 from segrec.recommend.rerank import select_top_n
 
-from .conftest import PROJECT_ROOT, DbtProject
+from .dbt_harness import PROJECT_ROOT, DbtProject
 
 RECOMMENDATION_MODELS = [
     "int_recommendation__windows", "int_interactions__events", "int_interactions__latest",
     "int_interactions__holdout", "int_recommendation__holdout_truth", "int_recommendation__repeat_purchase_categories",
     "int_recommendation__products", "int_recommendation__customers", "int_recommendation__recent_events",
-    "recommendation_als_grid", "recommendation_als_factors", "recommendation_lists", "item_neighbors",
-    "recommendation_holdout_metrics", "customer_recommendations", "item_similarities", "recommendation_metrics",
-    "recommendation_tuning", "recommendation_user_factors", "recommendation_item_factors",
+    "int_recommendation__als_grid", "int_recommendation__als_factors", "int_recommendation__lists",
+    "int_recommendation__item_neighbors", "int_recommendation__holdout_metrics", "customer_recommendations",
+    "item_similarities", "recommendation_metrics", "recommendation_tuning", "recommendation_user_factors",
+    "recommendation_item_factors",
 ]
 MARTS = [
     "+customer_recommendations", "+item_similarities", "+recommendation_metrics", "+recommendation_tuning",
-    "+recommendation_user_factors", "+recommendation_item_factors",
+    "+recommendation_user_factors", "+recommendation_item_factors", "dim_products", "dim_customers",
 ]
 # Known customers who signed up and never came back: cold starts without any history.
 COLD_START_IDS = ["C9000001", "C9000002", "C9000003"]
 # The serving models and their marts: trained, listed and similar again from the same input.
 SERVING_MODELS = [
-    "recommendation_als_factors", "recommendation_lists", "item_neighbors", "customer_recommendations",
-    "item_similarities", "recommendation_user_factors", "recommendation_item_factors",
+    "int_recommendation__als_factors", "int_recommendation__lists", "int_recommendation__item_neighbors",
+    "customer_recommendations", "item_similarities", "recommendation_user_factors", "recommendation_item_factors",
 ]
 GROUP_STRATEGIES = {"segment_popularity", "segment_content", "popularity", "trending", "new_arrival"}
 FAST_ALS = {"factors": 4, "regularization": 0.1, "alpha": 1.0, "iterations": 4}
@@ -106,7 +107,7 @@ def test_cutoff_matrix_is_cutoff_datas_matrix_from_the_keys_alone(small_tables, 
     assert list(matrix.product_ids) == list(small_data.interactions.product_ids)
     assert (matrix.matrix != small_data.interactions.matrix).nnz == 0
     # factors trained on it restore against the lists' data
-    als = fit_als(matrix, FAST_ALS, seed=3)
+    als = fit_als(matrix, FAST_ALS, random_state=3)
     restored, _ = restore_als(factors_table(als, model_version(matrix, als.get_params())), small_data)
     np.testing.assert_array_equal(restored.item_factors_, als.item_factors_)
     with pytest.raises(SegrecError, match="customer context"):
@@ -125,7 +126,7 @@ def test_select_top_n_relaxes_the_cap_only_as_much_as_needed():
 
 
 def test_factors_round_trip_through_the_artifact(small_data):
-    als = fit_als(small_data, FAST_ALS, seed=3)
+    als = fit_als(small_data, FAST_ALS, random_state=3)
     version = model_version(small_data.interactions, als.get_params())
     restored, restored_version = restore_als(factors_table(als, version), small_data)
     assert restored_version == version
@@ -151,27 +152,28 @@ def test_model_version_follows_data_and_parameters(small_data):
 
 
 def test_als_settings_are_checked_and_a_grid_of_one_trains_nothing(small_data, monkeypatch):
-    params, seed = als_parameters({"factors": 4, "regularization": 0.1, "alpha": 1, "iterations": 4, "seed": 7})
-    assert params == FAST_ALS and seed == 7 and isinstance(params["alpha"], float)
+    settings = {"factors": 4, "regularization": 0.1, "alpha": 1, "iterations": 4, "random_state": 7}
+    params, random_state = als_parameters(settings)
+    assert params == FAST_ALS and random_state == 7 and isinstance(params["alpha"], float)
     with pytest.raises(SegrecError, match="recommendation_als: unknown key"):
         als_parameters(FAST_ALS | {"learning_rate": 0.1})
     with pytest.raises(SegrecError, match="recommendation_als_grid: unknown ALS parameter"):
         tune_als(small_data, pd.DataFrame({"customer_key": ["a"], "product_id": ["p3"]}), base=FAST_ALS,
-                 grid={"factorz": [2]}, seed=0)
+                 grid={"factorz": [2]}, random_state=0)
 
     def no_training(*args, **kwargs):
         raise AssertionError("a single combination must not be trained")
 
     monkeypatch.setattr(recommend_pipeline, "grid_search_als", no_training)
     truth = pd.DataFrame({"customer_key": ["a"], "product_id": ["p3"]})
-    table = tune_als(small_data, truth, base=FAST_ALS, grid={"factors": [6]}, seed=0)
+    table = tune_als(small_data, truth, base=FAST_ALS, grid={"factors": [6]}, random_state=0)
     assert len(table) == 1 and bool(table["is_selected"].iloc[0]) and np.isnan(table["value"].iloc[0])
     assert selected_parameters(table) == FAST_ALS | {"factors": 6}
 
 
 def test_grid_search_selects_the_best_combination(small_data):
     truth = pd.DataFrame({"customer_key": ["a", "b"], "product_id": ["p3", "p1"]})
-    table = tune_als(small_data, truth, base=FAST_ALS, grid={"factors": [2, 3]}, seed=0, k=2)
+    table = tune_als(small_data, truth, base=FAST_ALS, grid={"factors": [2, 3]}, random_state=0, k=2)
     assert table["factors"].tolist() == [2, 3] and table["is_selected"].sum() == 1
     assert table.loc[table["is_selected"], "value"].iloc[0] == table["value"].max()
     assert (table["n_users"] == 2).all()
@@ -312,7 +314,7 @@ def test_similarities_and_artifacts_share_the_selected_model(warehouse):
     served = json.loads(warehouse.query("select distinct als_parameters from recommendation_item_factors").iloc[0, 0])
     evaluated = json.loads(warehouse.query("select distinct als_parameters from recommendation_metrics").iloc[0, 0])
     expected = {name: chosen[name].iloc[0].item() for name in ("factors", "regularization", "alpha", "iterations")}
-    assert served == evaluated == expected | {"random_state": project_vars()["recommendation_als"]["seed"]}
+    assert served == evaluated == expected | {"random_state": project_vars()["recommendation_als"]["random_state"]}
     width = warehouse.query("select distinct len(factors) as width from recommendation_user_factors")["width"]
     assert width.tolist() == [expected["factors"]]
 

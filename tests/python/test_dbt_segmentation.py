@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from .conftest import PROJECT_ROOT, DbtProject
+from .dbt_harness import SAMPLE, DbtProject
 
 pytestmark = pytest.mark.dbt
 
-SAMPLE = PROJECT_ROOT / "data" / "sample"
-SELECT = ["--select", "+segment_profiles", "+segment_transitions", "+segmentation_k_selection"]
+SELECT = ["--select", "+segment_profiles", "+segment_transitions", "+segmentation_k_selection", "+segmentation_runs",
+          "fct_events"]
 WEEK_BEFORE_END = "2026-06-23"  # the sample ends 2026-06-30
 
 

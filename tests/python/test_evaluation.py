@@ -12,7 +12,8 @@ import scipy.sparse as sp
 from implicit.evaluation import ranking_metrics_at_k
 
 from segrec.errors import SegrecError
-from segrec.evaluation import (
+from segrec.recommend import HybridRecommender, interactions_from_events, prepare_data, purchased_pairs
+from segrec.recommend.evaluation import (
     METRIC_COLUMNS,
     METRICS,
     Catalog,
@@ -20,15 +21,14 @@ from segrec.evaluation import (
     describe_windows,
     evaluate_recommendations,
     evaluate_recommender,
-    grid_search_als,
     ground_truth,
     intra_list_diversity,
     novelty,
     ranking_metrics,
     temporal_split,
 )
-from segrec.recommend import HybridRecommender, interactions_from_events, prepare_data, purchased_pairs
 from segrec.recommend.rerank import repeat_purchase_categories
+from segrec.recommend.tuning import grid_search_als
 
 
 def lists_frame(lists: dict[str, list[str]]) -> pd.DataFrame:

@@ -18,7 +18,7 @@ from segrec import exports
 from segrec.cli import main
 from segrec.dbt_plugin import DEMO_SALT
 from segrec.errors import SegrecError
-from segrec.report.warehouse import DESIGN_MARTS
+from segrec.warehouse import output_tables
 
 SALT = "a-secret-salt"
 
@@ -154,6 +154,32 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
     }
 
 
+# The output tables of the tiny warehouse, as a dbt manifest names them: every table but the
+# staging one and the k-selection table (a model outside marts/ that no exposure reads).
+OUTPUT_TABLES: tuple[str, ...] = (
+    "fct_events", "quarantined_events", "dim_customers", "fct_sessions", "customer_features",
+    "customer_predictions", "customer_segments", "segment_profiles", "segment_transitions",
+    "segmentation_runs", "customer_recommendations", "item_similarities", "recommendation_metrics",
+    "experiment_results", "marketing_audiences",
+)
+
+
+def tiny_manifest(names: tuple[str, ...] = OUTPUT_TABLES) -> dict:
+    """A dbt manifest placing ``names`` under ``models/marts/`` (what export and run log read)."""
+    return {
+        "nodes": {
+            f"model.segrec.{name}": {
+                "resource_type": "model", "name": name, "alias": name, "fqn": ["segrec", "marts", "x", name],
+                "original_file_path": f"models/marts/x/{name}.sql",
+            }
+            for name in names
+        }
+    }
+
+
+TINY_MANIFEST = tiny_manifest()
+
+
 def write_warehouse(path: Path, tables: dict[str, pd.DataFrame]) -> Path:
     """A DuckDB file holding ``tables``, closed so readers can open it read-only."""
     with duckdb.connect(str(path)) as con:
@@ -175,9 +201,9 @@ def tiny_warehouse(folder: Path, drop: tuple[str, ...] = (), **replace: pd.DataF
 
 def test_exports_every_mart_with_exact_counts_and_checksums(tmp_path):
     out = tmp_path / "exports"
-    doc = exports.export_warehouse(tiny_warehouse(tmp_path), out, salt=SALT)
+    doc = exports.export_warehouse(tiny_warehouse(tmp_path), out, TINY_MANIFEST, salt=SALT)
     tables = tiny_tables()
-    marts = sorted(set(tables) & set(DESIGN_MARTS))  # no manifest: DESIGN.md's names
+    marts = sorted(set(tables) & set(OUTPUT_TABLES))
     assert sorted(p.stem for p in (out / "marts").iterdir()) == marts
     for name in marts:
         entry = doc["files"][f"marts/{name}.parquet"]
@@ -185,7 +211,7 @@ def test_exports_every_mart_with_exact_counts_and_checksums(tmp_path):
         assert entry["sha256"] == hashlib.sha256((out / "marts" / f"{name}.parquet").read_bytes()).hexdigest()
         assert [c["name"] for c in entry["columns"]] == list(tables[name].columns)
         assert len(pd.read_parquet(out / "marts" / f"{name}.parquet")) == len(tables[name])
-    # staging tables and the k-selection table (not in DESIGN.md, no manifest) are not marts
+    # staging tables and the k-selection table (not output tables of the manifest) are not exported
     assert "marts/stg_raw__events.parquet" not in doc["files"]
     assert doc["model_versions"] == {
         "customer_segments": ["v1", "v2"], "recommendation_metrics": ["r1"], "segment_profiles": ["v2"],
@@ -194,7 +220,9 @@ def test_exports_every_mart_with_exact_counts_and_checksums(tmp_path):
     assert doc["demo_salt"] is False
     assert json.loads((out / "manifest.json").read_text()) == doc
     # the same warehouse exported again gives byte-identical data files
-    again = exports.export_warehouse(tiny_warehouse(tmp_path / "again"), tmp_path / "exports2", salt=SALT)
+    again = exports.export_warehouse(
+        tiny_warehouse(tmp_path / "again"), tmp_path / "exports2", TINY_MANIFEST, salt=SALT
+    )
     for name, entry in doc["files"].items():
         if name.startswith(("marts/", "audiences/")):
             assert again["files"][name]["sha256"] == entry["sha256"], name
@@ -224,28 +252,50 @@ def test_manifest_selects_marts_folder_models(tmp_path):
     assert any("not_built" in note for note in doc["notes"])
 
 
+def test_output_tables_are_marts_and_exposure_inputs_and_need_a_manifest(tmp_path):
+    manifest = tiny_manifest(("fct_events",))
+    manifest["nodes"]["model.segrec.int_scores"] = {
+        "resource_type": "model", "name": "int_scores", "alias": "segmentation_k_selection",
+        "fqn": ["segrec", "intermediate", "int_scores"], "original_file_path": "models/intermediate/int_scores.py",
+    }
+    manifest["nodes"]["model.segrec.int_unused"] = {
+        "resource_type": "model", "name": "int_unused", "fqn": ["segrec", "intermediate", "int_unused"],
+        "original_file_path": "models/intermediate/int_unused.sql",
+    }
+    manifest["exposures"] = {
+        "exposure.segrec.dashboard": {"depends_on": {"nodes": ["model.segrec.int_scores", "source.segrec.raw.x"]}},
+    }
+    assert output_tables(manifest) == {"fct_events", "segmentation_k_selection"}
+    doc = exports.export_warehouse(tiny_warehouse(tmp_path), tmp_path / "out", manifest, salt=SALT)
+    assert sorted(name for name in doc["files"] if name.startswith("marts/")) == [
+        "marts/fct_events.parquet", "marts/segmentation_k_selection.parquet",
+    ]
+    with pytest.raises(SegrecError, match="run `dbt parse`"):
+        exports.export_warehouse(tiny_warehouse(tmp_path), tmp_path / "none", None, salt=SALT)
+
+
 def test_hyper_extract_reads_back_every_mart(tmp_path):
     out = tmp_path / "exports"
-    doc = exports.export_warehouse(tiny_warehouse(tmp_path), out, salt=SALT)
+    doc = exports.export_warehouse(tiny_warehouse(tmp_path), out, TINY_MANIFEST, salt=SALT)
     counts = exports.hyper_row_counts(out / "tableau" / "segrec.hyper", tmp_path / "hyper_logs")
-    expected = {name: len(frame) for name, frame in tiny_tables().items() if name in DESIGN_MARTS}
+    expected = {name: len(frame) for name, frame in tiny_tables().items() if name in OUTPUT_TABLES}
     assert counts == expected == doc["files"]["tableau/segrec.hyper"]["tables"]
     assert not list(Path.cwd().glob("hyperd*.log"))  # Hyper logged into the scratch folder
 
 
 def test_published_copy_is_a_closed_duckdb_with_the_marts(tmp_path):
     out = tmp_path / "exports"
-    exports.export_warehouse(tiny_warehouse(tmp_path), out, salt=SALT)
+    exports.export_warehouse(tiny_warehouse(tmp_path), out, TINY_MANIFEST, salt=SALT)
     with duckdb.connect(str(out / exports.PUBLISHED_NAME), read_only=True) as con:
         names = {row[0] for row in con.sql("select table_name from information_schema.tables").fetchall()}
         assert con.sql("select count(*) from fct_events").fetchall()[0][0] == 7
-    assert names == set(tiny_tables()) & set(DESIGN_MARTS)
+    assert names == set(tiny_tables()) & set(OUTPUT_TABLES)
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []  # no temporary files left
 
 
 def test_audience_files_are_split_and_hold_hashed_ids_only(tmp_path):
     out = tmp_path / "exports"
-    doc = exports.export_warehouse(tiny_warehouse(tmp_path), out, salt=SALT)
+    doc = exports.export_warehouse(tiny_warehouse(tmp_path), out, TINY_MANIFEST, salt=SALT)
     assert sorted(p.name for p in (out / "audiences").iterdir()) == [
         "vip_discount.csv", "vip_discount.parquet", "win_back_coupon.csv", "win_back_coupon.parquet",
     ]
@@ -267,10 +317,11 @@ def test_audience_files_are_split_and_hold_hashed_ids_only(tmp_path):
 
 def test_stale_audience_and_mart_files_are_removed(tmp_path):
     out = tmp_path / "exports"
-    exports.export_warehouse(tiny_warehouse(tmp_path), out, salt=SALT)
+    exports.export_warehouse(tiny_warehouse(tmp_path), out, TINY_MANIFEST, salt=SALT)
     audiences = tiny_tables()["marketing_audiences"].iloc[:2]  # the win-back customer is gone
     doc = exports.export_warehouse(
-        tiny_warehouse(tmp_path, drop=("experiment_results",), marketing_audiences=audiences), out, salt=SALT
+        tiny_warehouse(tmp_path, drop=("experiment_results",), marketing_audiences=audiences), out, TINY_MANIFEST,
+        salt=SALT,
     )
     assert sorted(p.name for p in (out / "audiences").iterdir()) == ["vip_discount.csv", "vip_discount.parquet"]
     assert not (out / "marts" / "experiment_results.parquet").exists()
@@ -280,7 +331,7 @@ def test_stale_audience_and_mart_files_are_removed(tmp_path):
 @pytest.mark.parametrize("salt", [None, "", DEMO_SALT])
 def test_salt_gate_refuses_unset_or_demo_salt(tmp_path, salt):
     with pytest.raises(SegrecError, match="SEGREC_HASH_SALT (is not set|is the public demo salt)"):
-        exports.export_warehouse(tiny_warehouse(tmp_path), tmp_path / "exports", salt=salt)
+        exports.export_warehouse(tiny_warehouse(tmp_path), tmp_path / "exports", TINY_MANIFEST, salt=salt)
     assert not (tmp_path / "exports").exists()  # refused before writing anything
     exports.check_salt(salt, allow_demo_salt=True)  # the demo's explicit opt-in passes
 
@@ -289,14 +340,15 @@ def test_salt_gate_reads_the_build_flag_too(tmp_path):
     demo_hashed = tiny_tables()["marketing_audiences"].assign(hashed_with_demo_salt=[True, True, True])
     db = tiny_warehouse(tmp_path, marketing_audiences=demo_hashed)
     with pytest.raises(SegrecError, match="hashed_with_demo_salt: 3 rows"):
-        exports.export_warehouse(db, tmp_path / "exports", salt=SALT)  # a secret now, but not at build time
+        # a secret now, but not at build time
+        exports.export_warehouse(db, tmp_path / "exports", TINY_MANIFEST, salt=SALT)
     assert not (tmp_path / "exports" / "marts").exists()
-    doc = exports.export_warehouse(db, tmp_path / "exports", salt=SALT, allow_demo_salt=True)
+    doc = exports.export_warehouse(db, tmp_path / "exports", TINY_MANIFEST, salt=SALT, allow_demo_salt=True)
     assert "hashed_with_demo_salt" not in [c["name"] for c in doc["files"]["audiences/vip_discount.csv"]["columns"]]
 
 
 def test_demo_salt_export_is_marked_in_the_manifest(tmp_path):
-    doc = exports.export_warehouse(tiny_warehouse(tmp_path), tmp_path / "exports", salt=DEMO_SALT,
+    doc = exports.export_warehouse(tiny_warehouse(tmp_path), tmp_path / "exports", TINY_MANIFEST, salt=DEMO_SALT,
                                    allow_demo_salt=True)
     assert doc["demo_salt"] is True
 
@@ -304,7 +356,9 @@ def test_demo_salt_export_is_marked_in_the_manifest(tmp_path):
 def test_cli_exits_2_on_demo_salt_and_passes_with_the_flag(tmp_path, monkeypatch, capsys):
     db = tiny_warehouse(tmp_path)
     monkeypatch.setenv("SEGREC_HASH_SALT", DEMO_SALT)
-    args = ["export", "--db", str(db), "--out", str(tmp_path / "exports"), "--manifest", str(tmp_path / "none.json")]
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(TINY_MANIFEST))
+    args = ["export", "--db", str(db), "--out", str(tmp_path / "exports"), "--manifest", str(manifest)]
     assert main(args) == 2
     assert "demo salt" in capsys.readouterr().err
     assert main([*args, "--allow-demo-salt"]) == 0
@@ -315,7 +369,7 @@ def test_email_scanner_refuses_clear_text_addresses_without_printing_them(tmp_pa
     customers = tiny_tables()["dim_customers"].assign(note=["ok", "mail Jane.Doe+x@example.co.uk", None, "a@b"])
     db = tiny_warehouse(tmp_path, dim_customers=customers)
     with pytest.raises(SegrecError, match=r"dim_customers\.note \(1 rows\)") as error:
-        exports.export_warehouse(db, tmp_path / "exports", salt=SALT)
+        exports.export_warehouse(db, tmp_path / "exports", TINY_MANIFEST, salt=SALT)
     assert "example" not in str(error.value)
     assert not (tmp_path / "exports" / "marts").exists()
 
@@ -329,15 +383,19 @@ def test_email_scanner_looks_inside_lists(tmp_path):
 def test_audiences_need_a_valid_hashed_id(tmp_path):
     no_hash = tiny_tables()["marketing_audiences"].drop(columns="hashed_customer_id")
     with pytest.raises(SegrecError, match="hashed_"):
-        exports.export_warehouse(tiny_warehouse(tmp_path, marketing_audiences=no_hash), tmp_path / "a", salt=SALT)
+        exports.export_warehouse(
+            tiny_warehouse(tmp_path, marketing_audiences=no_hash), tmp_path / "a", TINY_MANIFEST, salt=SALT
+        )
     not_hex = tiny_tables()["marketing_audiences"].assign(hashed_customer_id=["c1", "c2", "c3"])
     with pytest.raises(SegrecError, match="marketing_audiences.hashed_customer_id: 3 values"):
-        exports.export_warehouse(tiny_warehouse(tmp_path, marketing_audiences=not_hex), tmp_path / "b", salt=SALT)
+        exports.export_warehouse(
+            tiny_warehouse(tmp_path, marketing_audiences=not_hex), tmp_path / "b", TINY_MANIFEST, salt=SALT
+        )
 
 
 def test_absent_tables_are_skipped_with_a_note(tmp_path):
     db = tiny_warehouse(tmp_path, drop=("marketing_audiences", "customer_segments", "experiment_results"))
-    doc = exports.export_warehouse(db, tmp_path / "exports", salt=SALT)
+    doc = exports.export_warehouse(db, tmp_path / "exports", TINY_MANIFEST, salt=SALT)
     assert "marketing_audiences absent: no audience files" in doc["notes"]
     assert not (tmp_path / "exports" / "audiences").exists()
     assert "customer_segments" not in doc["files"]["tableau/segrec.hyper"]["tables"]
@@ -345,7 +403,7 @@ def test_absent_tables_are_skipped_with_a_note(tmp_path):
 
 def test_missing_or_locked_warehouse_is_a_clear_error(tmp_path):
     with pytest.raises(SegrecError, match="run `dbt build` first"):
-        exports.export_warehouse(tmp_path / "nope.duckdb", tmp_path / "exports", salt=SALT)
+        exports.export_warehouse(tmp_path / "nope.duckdb", tmp_path / "exports", TINY_MANIFEST, salt=SALT)
 
 
 def test_hyper_types_are_cast_to_what_hyper_stores():
@@ -365,7 +423,9 @@ def test_nested_and_wide_types_reach_the_extract(tmp_path):
             "select ['a', 'b'] as tags, 1::hugeint as big, 2.5::decimal(38, 2) as amount, 1.5::float as f, "
             "3::utinyint as small, {'x': 1} as s"
         ).df()
-    doc = exports.export_warehouse(tiny_warehouse(tmp_path, item_similarities=odd), tmp_path / "out", salt=SALT)
+    doc = exports.export_warehouse(
+        tiny_warehouse(tmp_path, item_similarities=odd), tmp_path / "out", TINY_MANIFEST, salt=SALT
+    )
     assert doc["files"]["tableau/segrec.hyper"]["tables"]["item_similarities"] == 1
 
 

@@ -3,17 +3,14 @@ with a reason, and the counts agree with the dataset READMEs (../shared/datasets
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from segrec.contract import EVENT_TYPES
 from segrec.ingest import ingest
 
-DATASETS = Path(os.environ.get(
-    "SEGREC_DATASETS", Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets"
-)).resolve()
+from .dbt_harness import datasets_dir
+
+DATASETS = datasets_dir()
 
 pytestmark = [
     pytest.mark.real_data,

@@ -19,13 +19,12 @@ from segrec import cli
 from segrec.dbt_plugin import pii_salt
 from segrec.exports import find_emails, is_text_like
 from segrec.rawio import write_raw_table
-from segrec.report.warehouse import load_json, mart_tables, quote_ident, sql_literal, table_columns, warehouse_tables
+from segrec.warehouse import load_json, mart_tables, quote_ident, sql_literal, table_columns, warehouse_tables
 
-from .conftest import PROJECT_ROOT, DbtProject
+from .dbt_harness import SAMPLE, DbtProject
 
 pytestmark = pytest.mark.dbt
 
-SAMPLE = PROJECT_ROOT / "data" / "sample"
 BUILD = ["build", "--exclude-resource-type", "test", "unit_test"]
 # The first build is the run's shared build of the sample (conftest.sample_marts: the activation
 # marts and all they need), what the chosen customer is found in, without the (table-materialized,
@@ -219,3 +218,12 @@ def test_a_delete_request_removes_the_customer_from_every_export(deletion):
 def test_segmentation_history_forgets_deleted_customers(deletion):
     hits = deletion.hits()
     assert {where: n for part in hits.values() for where, n in part.items() if SEGMENT_HISTORY in where} == {}
+
+
+def test_clear_text_emails_live_only_in_views_over_raw(deletion):
+    # a materialized table (intermediate or mart) carries the salted hash, never the address
+    with duckdb.connect(str(deletion.project.db_path), read_only=True) as con:
+        tables = {name: quote_ident(name) for (name,) in con.sql(
+            "select table_name from information_schema.tables where table_type = 'BASE TABLE'").fetchall()}
+        assert "int_customers__unified" in tables
+        assert find_emails(con, tables) == {}

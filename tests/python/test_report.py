@@ -16,7 +16,7 @@ import pytest
 from segrec.cli import main
 from segrec.errors import SegrecError
 from segrec.report import build_report, sections, svg
-from segrec.report.warehouse import open_warehouse
+from segrec.warehouse import open_warehouse
 from tests.python.test_exports import tiny_warehouse
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -82,9 +82,9 @@ def test_scatter_samples_at_most_max_points_deterministically():
     frame = pd.DataFrame({"pca_x": np.arange(100.0), "pca_y": np.arange(100.0) % 7,
                           "segment_name": ["A", "B"] * 50})
     colors = sections.segment_colors(["A", "B"])
-    first = sections.scatter_section(frame, colors, max_points=10, seed=1)
+    first = sections.scatter_section(frame, colors, max_points=10, random_state=1)
     assert count(first.body, "circle", "point") == 10 and "10 of 100 customers shown" in first.body
-    assert first.body == sections.scatter_section(frame, colors, max_points=10, seed=1).body
+    assert first.body == sections.scatter_section(frame, colors, max_points=10, random_state=1).body
     assert count(sections.scatter_section(frame, colors).body, "circle", "point") == 100
 
 

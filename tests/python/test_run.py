@@ -18,7 +18,8 @@ import pytest
 from segrec import results as results_module
 from segrec.cli import main
 from segrec.errors import SegrecError
-from segrec.results import fmt, markdown_table, session_agreement
+from segrec.results.markdown import fmt, markdown_table
+from segrec.results.measure import session_agreement
 from segrec.run import DATASETS, dataset_inputs, dataset_spec, dbt_build_command
 
 HEADER = ["Invoice", "StockCode", "Description", "Quantity", "InvoiceDate", "Price", "Customer ID", "Country",

@@ -11,8 +11,8 @@ import pytest
 
 from segrec import runlog
 from segrec.cli import main
-from segrec.report.warehouse import open_warehouse
-from tests.python.test_exports import tiny_tables, tiny_warehouse
+from segrec.warehouse import open_warehouse
+from tests.python.test_exports import TINY_MANIFEST, tiny_tables, tiny_warehouse
 
 
 def run_results(invocation_id: str, generated_at: str) -> dict:
@@ -38,7 +38,7 @@ def run_results(invocation_id: str, generated_at: str) -> dict:
 
 def log_for(db, results, previous=None) -> dict:
     with open_warehouse(db) as con:
-        return runlog.build_run_log(con, results, previous_log=previous)
+        return runlog.build_run_log(con, results, TINY_MANIFEST, previous_log=previous)
 
 
 def test_dbt_summary_counts_statuses_and_durations():

@@ -5,9 +5,6 @@ back, a minority kept buying. The pipeline must find that split, name it, explai
 keep it stable when refitted on most of the same customers.
 """
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,7 +19,9 @@ from segrec.segmentation import (
     stability,
 )
 
-DATASETS = Path(os.environ.get("SEGREC_DATASETS", Path(__file__).resolve().parents[2] / "../shared/datasets"))
+from .dbt_harness import datasets_dir
+
+DATASETS = datasets_dir()
 CDNOW = DATASETS / "cdnow_lifetimes" / "CDNOW_master.csv.gz"
 
 pytestmark = [
@@ -51,7 +50,7 @@ def rfm() -> pd.DataFrame:
 
 def test_cdnow_splits_lapsed_one_off_buyers_from_repeat_buyers(rfm):
     X = prepare_features(rfm.reset_index())
-    run = fit_segmentation(X, "kmeans", k_range=range(2, 5), sample_size=2000, seed=0, n_init=2)
+    run = fit_segmentation(X, "kmeans", k_range=range(2, 5), sample_size=2000, random_state=0, n_init=2)
     assert run.params["n_clusters"] == 2
     assert run.metrics["silhouette"] > 0.3
 
@@ -65,7 +64,7 @@ def test_cdnow_splits_lapsed_one_off_buyers_from_repeat_buyers(rfm):
 
     # Refit on 90% of the customers: the groups keep their ids and members.
     kept = np.random.default_rng(1).random(len(X)) < 0.9
-    refit = fit_segmentation(X[kept], "kmeans", 2, seed=1, n_init=2)
+    refit = fit_segmentation(X[kept], "kmeans", 2, random_state=1, n_init=2)
     mapping = match_clusters(run.centroids, refit.centroids)
     relabelled = pd.Series(refit.labels, index=X.index[kept]).map(mapping)
     previous = pd.Series(run.labels, index=X.index)

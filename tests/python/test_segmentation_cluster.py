@@ -33,7 +33,7 @@ def blobs() -> tuple[np.ndarray, np.ndarray]:
 
 def test_select_k_recovers_the_number_of_blobs(blobs):
     X, _ = blobs
-    selection = select_k(X, range(2, 8), sample_size=200, seed=0)
+    selection = select_k(X, range(2, 8), sample_size=200, random_state=0)
     assert selection.k == 4
     assert selection.table["k"].tolist() == [2, 3, 4, 5, 6, 7]
     assert list(selection.table.columns) == [
@@ -50,9 +50,9 @@ def test_select_k_recovers_the_number_of_blobs(blobs):
 
 def test_silhouette_sample_makes_selection_deterministic(blobs):
     X, _ = blobs
-    first = select_k(X, range(2, 6), sample_size=150, seed=3)
-    pd.testing.assert_frame_equal(first.table, select_k(X, range(2, 6), sample_size=150, seed=3).table)
-    other = select_k(X, range(2, 6), sample_size=150, seed=4)
+    first = select_k(X, range(2, 6), sample_size=150, random_state=3)
+    pd.testing.assert_frame_equal(first.table, select_k(X, range(2, 6), sample_size=150, random_state=3).table)
+    other = select_k(X, range(2, 6), sample_size=150, random_state=4)
     # another seed draws another silhouette sample (and K-Means init) but the same answer
     assert not np.array_equal(first.table["silhouette"], other.table["silhouette"])
     assert other.k == first.k == 4
@@ -113,7 +113,7 @@ def test_dbscan_keeps_outliers_as_noise():
 def test_dbscan_on_a_sample_assigns_the_rest_by_core_points():
     X, truth = make_blobs(n_samples=2000, centers=[[0, 0], [8, 8]], cluster_std=0.5, random_state=3)
     X = np.vstack([X, [[4.0, -4.0], [-4.0, 4.0], [20.0, 20.0]]])
-    labels = DBSCANSegmenter(min_samples=10, sample_size=500, seed=0).fit(X).labels_
+    labels = DBSCANSegmenter(min_samples=10, sample_size=500, random_state=0).fit(X).labels_
     assert labels[-3:].tolist() == [-1, -1, -1]
     clustered = labels[:-3] != -1
     assert clustered.mean() > 0.95
@@ -122,7 +122,7 @@ def test_dbscan_on_a_sample_assigns_the_rest_by_core_points():
 
 def test_ward_on_a_sample_matches_the_full_fit(blobs):
     X, truth = blobs
-    sampled = WardSegmenter(n_clusters=4, sample_size=120, seed=0).fit(X)
+    sampled = WardSegmenter(n_clusters=4, sample_size=120, random_state=0).fit(X)
     full = WardSegmenter(n_clusters=4, sample_size=None).fit(X)
     assert adjusted_rand_score(truth, sampled.labels_) == 1.0
     # equal-sized blobs: the numbering may differ, the partition may not
@@ -131,7 +131,7 @@ def test_ward_on_a_sample_matches_the_full_fit(blobs):
 
 def test_kmeans_recovers_blobs_with_member_mean_centres(blobs):
     X, truth = blobs
-    model = KMeansSegmenter(n_clusters=4, seed=0).fit(X)
+    model = KMeansSegmenter(n_clusters=4, random_state=0).fit(X)
     assert adjusted_rand_score(truth, model.labels_) == 1.0
     np.testing.assert_allclose(model.centers_[2], X[model.labels_ == 2].mean(axis=0))
     assert np.array_equal(model.predict(X), model.labels_)
@@ -142,7 +142,7 @@ def test_kmeans_recovers_blobs_with_member_mean_centres(blobs):
 def test_fit_segmentation_is_deterministic(blobs, algorithm):
     X, truth = blobs
     frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(5)])
-    kwargs = {"k_range": range(3, 6), "sample_size": 200, "seed": 1, "ward_sample_size": 150}
+    kwargs = {"k_range": range(3, 6), "sample_size": 200, "random_state": 1, "ward_sample_size": 150}
     first = fit_segmentation(frame, algorithm, **kwargs)
     again = fit_segmentation(frame, algorithm, **kwargs)
     assert np.array_equal(first.labels, again.labels)
@@ -165,9 +165,9 @@ def test_model_version_follows_data_and_parameters(blobs):
     assert model_version(changed, params) != base
     assert model_version(frame.rename(index={"c0": "c999"}), params) != base
     assert model_version(frame, params | {"seed": 1}) != base
-    run = fit_segmentation(frame, "kmeans", 4, seed=0)
-    assert run.model_version != fit_segmentation(frame, "kmeans", 4, seed=0, n_init=2).model_version
-    assert run.model_version != fit_segmentation(frame.iloc[1:], "kmeans", 4, seed=0).model_version
+    run = fit_segmentation(frame, "kmeans", 4, random_state=0)
+    assert run.model_version != fit_segmentation(frame, "kmeans", 4, random_state=0, n_init=2).model_version
+    assert run.model_version != fit_segmentation(frame.iloc[1:], "kmeans", 4, random_state=0).model_version
 
 
 def test_dbscan_that_finds_only_noise_is_a_clear_error(blobs):

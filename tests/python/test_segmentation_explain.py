@@ -20,7 +20,7 @@ BAND_LABELS = np.repeat([0, 1, 2], 4)
 
 
 def test_rules_merge_bounds_per_feature_and_are_exact():
-    rules = explain_segments(BANDS[["monetary"]], BAND_LABELS, max_depth=2, seed=0)
+    rules = explain_segments(BANDS[["monetary"]], BAND_LABELS, max_depth=2, random_state=0)
     assert rules.by_segment.to_dict() == {
         0: "monetary <= 120",
         1: "120 < monetary <= 1250",
@@ -35,7 +35,7 @@ def test_rules_on_two_features():
     labels = np.array([0, 0, 0, 0, 1, 1, 2, 2, 1, 1, 1, 1])  # band 2 split by premium share
     features = BANDS.assign(monetary=[10, 20, 30, 40, 200, 300, 400, 500, 600, 700, 800, 900])
     features.loc[8:, "premium_share"] = 0.1
-    rules = explain_segments(features, labels, max_depth=2, seed=0)
+    rules = explain_segments(features, labels, max_depth=2, random_state=0)
     assert rules.by_segment.to_dict() == {
         0: "monetary <= 120",
         1: "monetary > 120 and premium_share <= 0.50",
@@ -47,7 +47,7 @@ def test_rules_on_two_features():
 def test_cluster_left_out_by_a_too_shallow_tree_gets_a_one_vs_rest_rule():
     # one split cannot give three bands a leaf each: the third band gets its own rule, while
     # fidelity still measures the shared tree
-    rules = explain_segments(BANDS[["monetary"]], BAND_LABELS, max_depth=1, seed=0)
+    rules = explain_segments(BANDS[["monetary"]], BAND_LABELS, max_depth=1, random_state=0)
     assert rules.fidelity == pytest.approx(8 / 12)
     assert rules.by_segment.tolist() == ["monetary <= 120", "monetary > 120", "monetary > 1250"]
 
@@ -56,8 +56,8 @@ def test_rules_learnt_on_a_sample_are_counted_on_every_customer():
     # 1,200 customers in the three bands; a 60-customer sample finds the same two thresholds
     features = pd.DataFrame({"monetary": np.tile(BANDS["monetary"].to_numpy(), 100)})
     labels = np.tile(BAND_LABELS, 100)
-    full = explain_segments(features, labels, max_depth=2, seed=0)
-    sampled = explain_segments(features, labels, max_depth=2, seed=0, sample_size=60)
+    full = explain_segments(features, labels, max_depth=2, random_state=0)
+    sampled = explain_segments(features, labels, max_depth=2, random_state=0, sample_size=60)
     assert sampled.tree.tree_.n_node_samples[0] == 60
     assert sampled.leaves["n_customers"].tolist() == full.leaves["n_customers"].tolist() == [400, 400, 400]
     assert sampled.leaves["precision"].tolist() == [1.0, 1.0, 1.0]
@@ -83,9 +83,9 @@ def test_assignment_confidence_on_a_hand_case():
 
 def test_projection_is_deterministic_with_a_fixed_sign():
     X, _ = make_blobs(n_samples=300, n_features=4, centers=3, random_state=2)
-    coords = project_2d(X, seed=0)
+    coords = project_2d(X, random_state=0)
     assert coords.shape == (300, 2)
-    np.testing.assert_array_equal(coords, project_2d(X, seed=0))
+    np.testing.assert_array_equal(coords, project_2d(X, random_state=0))
     components = fit_projection(X).components_
     assert (components[np.arange(2), np.abs(components).argmax(axis=1)] > 0).all()
     # mirrored data: same components, mirrored picture

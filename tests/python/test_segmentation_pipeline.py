@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import numpy as np
 import pandas as pd
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
-from segrec.segmentation.pipeline import SegmentationConfig, run_segmentation, run_table
+from segrec.segmentation.pipeline import RUN_SCHEMA, SegmentationConfig, SegmentationRun, run_segmentation, run_table
 
-CONFIG = SegmentationConfig(k_min=2, k_max=6, seed=0, n_init=4)
+CONFIG = SegmentationConfig(k_min=2, k_max=6, random_state=0, n_init=4)
 WHEN = pd.Timestamp("2026-01-01")
 
 
@@ -22,17 +24,17 @@ def blobs(n: int = 300, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, np.n
 
 
 def rules_for(matrix: pd.DataFrame) -> pd.Series:
-    return pd.Series("", index=matrix.index)
+    return pd.Series([[] for _ in matrix.index], index=matrix.index, dtype=object)
 
 
 def test_first_run_fits_and_recovers_the_blobs():
     matrix, readable, truth = blobs()
     record = run_segmentation(matrix, readable, rules_for(matrix), None, CONFIG, WHEN)
-    assert record["is_refit"] and record["refit_reason"] == "no previous model"
-    assert record["n_clusters"] == 4
-    assert adjusted_rand_score(truth, record["segment_ids"]) == 1.0
-    assert sorted({s["segment_id"] for s in record["segments"]}) == [1, 2, 3, 4]
-    assert len(set(s["segment_name"] for s in record["segments"])) == 4
+    assert record.is_refit and record.refit_reason == "no previous model"
+    assert record.n_clusters == 4
+    assert adjusted_rand_score(truth, record.segment_ids) == 1.0
+    assert sorted({s["segment_id"] for s in record.segments}) == [1, 2, 3, 4]
+    assert len(set(s["segment_name"] for s in record.segments)) == 4
     assert run_table([record]).num_rows == 1
 
 
@@ -43,20 +45,30 @@ def test_same_input_returns_the_previous_run_unchanged():
     assert again == first
 
 
+def test_a_run_is_one_typed_row_and_its_stored_row_is_the_previous_run():
+    assert [f.name for f in fields(SegmentationRun)] == RUN_SCHEMA.names
+    matrix, readable, _ = blobs()
+    first = run_segmentation(matrix, readable, rules_for(matrix), None, CONFIG, WHEN)
+    stored = run_table([first]).to_pylist()[0]  # what the dbt model reads back as the previous run
+    again = run_segmentation(matrix, readable, rules_for(matrix), stored, CONFIG, WHEN + pd.Timedelta(days=1))
+    assert again.run_id == first.run_id and again.segment_ids == first.segment_ids
+    assert run_table([again]).to_pylist()[0] == stored
+
+
 def test_changed_data_keeps_the_model_and_assigns_to_nearest_centroid():
     matrix, readable, _ = blobs()
     first = run_segmentation(matrix, readable, rules_for(matrix), None, CONFIG, WHEN)
     moved = matrix.copy()
     # customer c0000 now behaves exactly like the centroid of another segment
-    own = first["segment_ids"][0]
-    other_index = next(i for i, s in enumerate(first["centroid_segment_ids"]) if s != own)
-    moved.iloc[0] = first["centroids"][other_index]
+    own = first.segment_ids[0]
+    other_index = next(i for i, s in enumerate(first.centroid_segment_ids) if s != own)
+    moved.iloc[0] = first.centroids[other_index]
     second = run_segmentation(moved, moved, rules_for(moved), first, CONFIG, WHEN + pd.Timedelta(days=7))
-    assert not second["is_refit"]
-    assert second["model_version"] == first["model_version"]
-    assert second["segment_ids"][0] == first["centroid_segment_ids"][other_index]
-    assert second["segment_ids"][1:] == first["segment_ids"][1:]
-    assert second["previous_run_id"] == first["run_id"]
+    assert not second.is_refit
+    assert second.model_version == first.model_version
+    assert second.segment_ids[0] == first.centroid_segment_ids[other_index]
+    assert second.segment_ids[1:] == first.segment_ids[1:]
+    assert second.previous_run_id == first.run_id
 
 
 def test_refit_keeps_segment_ids_and_names_on_the_same_groups():
@@ -73,15 +85,15 @@ def test_refit_keeps_segment_ids_and_names_on_the_same_groups():
     forced = SegmentationConfig(**{**CONFIG.__dict__, "force_refit": True})
     second = run_segmentation(grown, grown, rules_for(grown), first, forced, WHEN)
 
-    assert second["is_refit"] and second["n_clusters"] == 4
-    cluster_of = {s["segment_id"]: s["cluster_id"] for s in first["segments"]}
-    assert any(cluster_of[s["segment_id"]] != s["cluster_id"] for s in second["segments"])
-    before = dict(zip(first["customer_keys"], first["segment_ids"], strict=True))
-    after = dict(zip(second["customer_keys"], second["segment_ids"], strict=True))
+    assert second.is_refit and second.n_clusters == 4
+    cluster_of = {s["segment_id"]: s["cluster_id"] for s in first.segments}
+    assert any(cluster_of[s["segment_id"]] != s["cluster_id"] for s in second.segments)
+    before = dict(zip(first.customer_keys, first.segment_ids, strict=True))
+    after = dict(zip(second.customer_keys, second.segment_ids, strict=True))
     assert all(after[key] == segment for key, segment in before.items())
-    names = {s["segment_id"]: s["segment_name"] for s in first["segments"]}
-    assert {s["segment_id"]: s["segment_name"] for s in second["segments"]} == names
-    assert second["stability_vs_previous"] == 1.0
+    names = {s["segment_id"]: s["segment_name"] for s in first.segments}
+    assert {s["segment_id"]: s["segment_name"] for s in second.segments} == names
+    assert second.stability_vs_previous == 1.0
 
 
 def test_too_few_customers_records_no_run():

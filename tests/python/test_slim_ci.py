@@ -10,12 +10,12 @@ import pytest
 
 from segrec.rawio import write_raw_table
 
-from .conftest import PROJECT_ROOT, DbtProject
+from .dbt_harness import PROJECT_ROOT, DbtProject
 from .test_dbt_bad_input import EVENTS
 
 pytestmark = pytest.mark.dbt
 
-DBT_FILES = ["dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests", "python_models"]
+DBT_FILES = ["dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests"]
 
 
 def copy_dbt_project(destination: Path) -> Path:
@@ -45,7 +45,7 @@ def test_state_modified_selects_changed_model_and_children(tmp_path):
     assert listed(project, "state:modified+", "--state", str(tmp_path / "prod-state")) == set()
 
     # a model in the middle: its parents come from production, its children are rebuilt
-    changed = project.project_dir / "models/intermediate/int_segmentation__segments.sql"
+    changed = project.project_dir / "models/intermediate/segmentation/int_segmentation__segments.sql"
     changed.write_text(changed.read_text().replace("segment.rules\n", "segment.rules  -- changed\n"))
     expected = listed(project, "int_segmentation__segments+")
     assert {"int_segmentation__segments", "customer_segments", "segment_profiles"} <= expected

@@ -7,7 +7,7 @@ assignments as (
 ),
 
 purchases as (
-    select * from {{ ref('fct_events') }}
+    select * from {{ ref('int_events__sessionized') }}
     where event_type = 'purchase'
 ),
 
@@ -15,7 +15,7 @@ final as (
     select
         assignments.experiment_id,
         assignments.customer_key,
-        coalesce(purchases.order_id, purchases.event_id) as order_key,
+        {{ order_key('purchases') }} as order_key,
         min(purchases.event_time) as ordered_at,
         sum(purchases.revenue) as revenue
     from assignments
@@ -25,7 +25,7 @@ final as (
     group by
         assignments.experiment_id,
         assignments.customer_key,
-        coalesce(purchases.order_id, purchases.event_id)
+        {{ order_key('purchases') }}
 )
 
 select * from final

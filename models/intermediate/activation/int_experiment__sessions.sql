@@ -7,7 +7,7 @@ assignments as (
 ),
 
 sessions as (
-    select * from {{ ref('fct_sessions') }}
+    select * from {{ ref('int_sessions__aggregated') }}
 ),
 
 final as (

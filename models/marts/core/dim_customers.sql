@@ -8,7 +8,7 @@ customers as (
 ),
 
 as_of as (
-    select {{ as_of_time(ref('int_events__enriched')) }} as as_of_time
+    select * from {{ ref('int_events__as_of') }}
 ),
 
 aged as (
@@ -59,8 +59,8 @@ final as (
         aged.is_anonymous,
         aged.anonymous_id,
         aged.n_devices,
-        case when aged.email is not null then {{ hash_pii('aged.email') }} end as email_sha256,
-        aged.email is not null as has_email,
+        aged.email_sha256,
+        aged.has_email,
         cast(aged.age as integer) as age,
         {{ age_band('aged.age') }} as age_band,
         not aged.is_anonymous and coalesce(aged.known_age not between 13 and 110, true) as is_age_imputed,

@@ -1,13 +1,13 @@
 -- One (experiment, metric, variant): exposed customers (or sessions, orders, impressions), the
 -- metric's value, and for each treatment its lift over the control with a confidence interval,
 -- p-value and test, the sample-ratio-mismatch check and a warning when the test is
--- underpowered. Statistics from python_models/experiment_statistics.py (segrec.experiments).
+-- underpowered. Statistics from int_experiment__statistics.py (segrec.experiments).
 {%- set settings = var('experiments') %}
 
 with
 
 statistics as (
-    select * from {{ ref('experiment_statistics') }}
+    select * from {{ ref('int_experiment__statistics') }}
 ),
 
 final as (
@@ -17,7 +17,7 @@ final as (
         variant,
         test is null as is_control,
         cast(n as bigint) as n,
-        -- DESIGN.md names the column value
+        -- a keyword, but the published name (the model contract in _marketing__models.yml)
         cast(value as double) as value,  -- noqa: RF04
         cast(lift as double) as lift,
         cast(ci_low as double) as ci_low,

@@ -24,12 +24,23 @@ customers as (
     where can_market
 ),
 
+rule_lists as (
+    -- the rule segments as a list, for matching (customer_segments holds them as display text)
+    select
+        run_id,
+        customer_key,
+        rule_segments as rule_segment_list
+    from {{ ref('int_segmentation__members') }}
+    where is_latest_run
+),
+
 marketable as (
     select
         members.customer_key,
         members.segment_id,
         members.segment_name,
         members.rule_segments,
+        rule_lists.rule_segment_list,
         members.model_version,
         members.scored_at,
         segments.archetype,
@@ -39,6 +50,9 @@ marketable as (
     from members
     inner join customers
         on members.customer_key = customers.customer_key
+    inner join rule_lists
+        on members.run_id = rule_lists.run_id
+            and members.customer_key = rule_lists.customer_key
     left join segments
         on members.run_id = segments.run_id
             and members.segment_id = segments.segment_id
@@ -57,8 +71,7 @@ matched as (
     from marketable
     inner join catalog
         on marketable.archetype = catalog.archetype
-            -- rule_segments is a comma-separated list: match whole names
-            or {{ dbt.position("',' || catalog.rule_segment || ','", "',' || marketable.rule_segments || ','") }} > 0
+            or list_contains(marketable.rule_segment_list, catalog.rule_segment)
 ),
 
 final as (

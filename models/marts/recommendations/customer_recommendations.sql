@@ -3,7 +3,7 @@
 with
 
 lists as (
-    select * from {{ ref('recommendation_lists') }}
+    select * from {{ ref('int_recommendation__lists') }}
 ),
 
 final as (

@@ -4,7 +4,7 @@
 with
 
 neighbors as (
-    select * from {{ ref('item_neighbors') }}
+    select * from {{ ref('int_recommendation__item_neighbors') }}
 ),
 
 final as (

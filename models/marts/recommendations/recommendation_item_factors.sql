@@ -3,7 +3,7 @@
 with
 
 factors as (
-    select * from {{ ref('recommendation_als_factors') }}
+    select * from {{ ref('int_recommendation__als_factors') }}
     where entity_type = 'item'
 ),
 

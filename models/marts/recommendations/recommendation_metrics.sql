@@ -1,14 +1,14 @@
 -- One (strategy, segment, k, metric) of the offline evaluation on the temporal hold-out, for the
 -- model version being served: precision, recall, MAP, NDCG, hit rate, AUC, catalog coverage,
--- novelty and intra-list diversity (definitions in segrec/evaluation.py).
+-- novelty and intra-list diversity (definitions in segrec/recommend/evaluation.py).
 with
 
 metrics as (
-    select * from {{ ref('recommendation_holdout_metrics') }}
+    select * from {{ ref('int_recommendation__holdout_metrics') }}
 ),
 
 serving as (
-    select distinct model_version from {{ ref('recommendation_als_factors') }}
+    select distinct model_version from {{ ref('int_recommendation__als_factors') }}
 ),
 
 final as (

@@ -3,11 +3,11 @@
 with
 
 grid as (
-    select * from {{ ref('recommendation_als_grid') }}
+    select * from {{ ref('int_recommendation__als_grid') }}
 ),
 
 serving as (
-    select distinct model_version from {{ ref('recommendation_als_factors') }}
+    select distinct model_version from {{ ref('int_recommendation__als_factors') }}
 ),
 
 final as (

@@ -1,6 +1,6 @@
 -- One known customer with a clean purchase: expected purchases and value in the next 90 days,
 -- probability of still being active, expected next order date and churn-risk band
--- (python_models/customer_value_scores.py: BG/NBD + Gamma-Gamma, segrec.clv).
+-- (int_customers__value_scores.py: BG/NBD + Gamma-Gamma, segrec.clv).
 -- Churn band: repeat buyers by their BG/NBD P(active) (var customer_value.churn_thresholds).
 -- BG/NBD lets customers drop out only after a repeat purchase, so a one-time buyer has
 -- P(active) = 1 however long ago they bought; their band compares the days since that purchase
@@ -11,7 +11,7 @@
 with
 
 scores as (
-    select * from {{ ref('customer_value_scores') }}
+    select * from {{ ref('int_customers__value_scores') }}
 ),
 
 repeat_gaps as (

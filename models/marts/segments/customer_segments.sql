@@ -1,5 +1,6 @@
 -- One customer per scoring run: behavioural segment (named, explained), the rule segments it
--- also carries, confidence, 2-D projection for plots. is_latest_run marks the current view.
+-- also carries (as display text, comma-separated: the list is in int_segmentation__members),
+-- confidence, 2-D projection for plots. is_latest_run marks the current view.
 with
 
 members as (
@@ -10,33 +11,24 @@ segments as (
     select * from {{ ref('int_segmentation__segments') }}
 ),
 
-runs as (
-    select
-        run_id,
-        is_latest
-    from {{ ref('segmentation_runs') }}
-),
-
 final as (
     select
         members.customer_key,
         members.run_id,
         members.segment_id,
         segments.segment_name,
-        nullif(members.rule_segments, '') as rule_segments,
+        nullif(array_to_string(members.rule_segments, ','), '') as rule_segments,
         segments.cluster_id,
         members.confidence,
         members.pca_x,
         members.pca_y,
         members.model_version,
         members.scored_at,
-        runs.is_latest as is_latest_run
+        members.is_latest_run
     from members
     inner join segments
         on members.run_id = segments.run_id
             and members.segment_id = segments.segment_id
-    inner join runs
-        on members.run_id = runs.run_id
 )
 
 select * from final

@@ -15,7 +15,7 @@ runs as (
         run_id,
         previous_run_id,
         scored_at
-    from {{ ref('segmentation_model_runs') }}
+    from {{ ref('int_segmentation__model_runs') }}
     where previous_run_id is not null
 ),
 

@@ -7,7 +7,7 @@ runs as (
         model_version,
         scored_at,
         unnest(k_selection) as candidate
-    from {{ ref('segmentation_model_runs') }}
+    from {{ ref('int_segmentation__model_runs') }}
     where is_refit
 ),
 

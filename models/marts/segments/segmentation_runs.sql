@@ -19,4 +19,4 @@ select
     parameters,
     data_version,
     scored_at = max(scored_at) over () as is_latest
-from {{ ref('segmentation_model_runs') }}
+from {{ ref('int_segmentation__model_runs') }}

@@ -1,0 +1,44 @@
+{#- Helper of the generic tests of the recommendation lists (tests/generic/complete_top_n.sql,
+    category_cap_where_possible.sql). Arguments that are relations may also be subqueries,
+    e.g. one cutoff of int_recommendation__products. -#}
+
+{#- Per (listed customer, category): how many products the business rules allow: active ones,
+    less those the customer bought unless their category is repeat-purchase.
+    population: customer_key; products: product_id, category, is_active,
+    is_repeat_purchase_category; purchases: customer_key, product_id, is_purchased. -#}
+{% macro eligible_products_by_category(population, products, purchases) %}
+    with
+
+    active_by_category as (
+        select
+            category,
+            count(*) as n_active
+        from {{ products }} as products
+        where is_active
+        group by category
+    ),
+
+    blocked_by_category as (
+        select
+            purchases.customer_key,
+            products.category,
+            count(*) as n_blocked
+        from {{ purchases }} as purchases
+        inner join {{ products }} as products
+            on purchases.product_id = products.product_id
+        where purchases.is_purchased
+            and products.is_active
+            and not products.is_repeat_purchase_category
+        group by purchases.customer_key, products.category
+    )
+
+    select
+        population.customer_key,
+        active_by_category.category,
+        active_by_category.n_active - coalesce(blocked_by_category.n_blocked, 0) as n_eligible
+    from (select distinct customer_key from {{ population }}) as population
+    cross join active_by_category
+    left join blocked_by_category
+        on population.customer_key = blocked_by_category.customer_key
+            and active_by_category.category is not distinct from blocked_by_category.category
+{% endmacro %}

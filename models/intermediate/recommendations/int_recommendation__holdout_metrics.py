@@ -1,0 +1,38 @@
+"""Offline evaluation on the temporal hold-out (segrec.recommend.pipeline.holdout_metrics):
+every strategy and the hybrid, trained on the events before the test window with the ALS
+parameters selected on the validation window, scored on the test window per segment and k.
+Read it through recommendation_metrics."""
+
+from segrec.recommend.pipeline import (
+    METRICS_SCHEMA,
+    als_parameters,
+    as_frame,
+    cutoff_data,
+    holdout_metrics,
+    selected_parameters,
+    windows_description,
+)
+from segrec.schemas import typed_table
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    test = "cutoff = 'test'"
+    customers = as_frame(dbt.ref("int_recommendation__customers").to_arrow_table())
+    data = cutoff_data(
+        dbt.ref("int_interactions__holdout").filter(test).to_arrow_table(),
+        dbt.ref("int_recommendation__products").filter(test).to_arrow_table(),
+        customers,
+    )
+    _, random_state = als_parameters(dbt.config.get("als"))
+    metrics = holdout_metrics(
+        data,
+        dbt.ref("int_recommendation__holdout_truth").filter(test).to_arrow_table(),
+        dbt.ref("int_recommendation__recent_events").filter(test).to_arrow_table(),
+        customer_keys=customers["customer_key"],
+        als_params=selected_parameters(dbt.ref("int_recommendation__als_grid").to_arrow_table()),
+        random_state=random_state,
+        max_per_category=dbt.config.get("max_per_category"),
+    )
+    windows = dbt.ref("int_recommendation__windows").to_arrow_table()
+    return typed_table(metrics.assign(split_description=windows_description(windows)), METRICS_SCHEMA)

@@ -1,0 +1,66 @@
+-- What customers did in the hold-out windows, the hits of the offline evaluation: one row per
+-- (cutoff, customer_key, product_id) with an event of var recommendation_truth_event_types;
+-- cutoff 'validation' = the validation window, 'test' = the test window up to the as-of moment.
+-- var recommendation_holdout_split 'window': every hit of the window counts; 'last_event' (the
+-- next-item protocol of session-based recommenders): only the customer's last hit in the window,
+-- the window events before it become input (int_interactions__holdout).
+{%- set truth_types = var('recommendation_truth_event_types') %}
+{%- if truth_types is string or truth_types | length == 0 %}
+    {{ exceptions.raise_compiler_error(
+        "var recommendation_truth_event_types must be a non-empty list of event types, got " ~ truth_types) }}
+{%- endif %}
+{%- set split = recommendation_holdout_split() %}
+
+with
+
+windows as (
+    select * from {{ ref('int_recommendation__windows') }}
+),
+
+events as (
+    select
+        customer_key,
+        product_id,
+        event_time
+    from {{ ref('int_events__sessionized') }}
+    where product_id is not null
+        and event_type in (
+            {%- for event_type in truth_types %}
+            '{{ event_type }}'{{ ',' if not loop.last }}
+            {%- endfor %}
+        )
+),
+
+labelled as (
+    select
+        events.customer_key,
+        events.product_id,
+        events.event_time,
+        case when events.event_time >= windows.test_start then 'test' else 'validation' end as cutoff
+    from events
+    cross join windows
+    where events.event_time >= windows.validation_start
+        and events.event_time <= windows.as_of_time
+),
+
+hits as (
+    {%- if split == 'last_event' %}
+    select *
+    from labelled
+    qualify event_time = max(event_time) over (partition by cutoff, customer_key)
+    {%- else %}
+    select * from labelled
+    {%- endif %}
+),
+
+final as (
+    select
+        cutoff,
+        customer_key,
+        product_id,
+        min(event_time) as hit_time
+    from hits
+    group by cutoff, customer_key, product_id
+)
+
+select * from final

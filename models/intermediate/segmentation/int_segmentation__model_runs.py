@@ -1,0 +1,48 @@
+"""One row per segmentation run: metrics, parameters, centroids and every customer's
+assignment as aligned lists (segrec.segmentation.pipeline). Appends a row when the features
+or parameters change; the same input leaves the table as it is. Read through the marts
+segmentation_runs, customer_segments, segment_transitions and segment_profiles."""
+
+import pandas as pd
+
+from segrec.segmentation.pipeline import (
+    SegmentationConfig,
+    min_customers,
+    readable_features,
+    run_segmentation,
+    run_table,
+)
+
+
+def model(dbt, session):
+    dbt.config(materialized="incremental", unique_key="run_id", incremental_strategy="delete+insert")
+    matrix = dbt.ref("int_customers__feature_matrix").df().set_index("customer_key")
+    readable = readable_features(
+        dbt.ref("int_customers__features").df(), dbt.ref("int_customers__category_affinities").df()
+    )
+    rules = dbt.ref("int_customers__rule_segments").df().set_index("customer_key")["rule_segments"]
+
+    previous = None
+    if dbt.is_incremental:
+        latest = session.sql(f"select * from {dbt.this} order by scored_at desc limit 1")
+        rows = latest.to_arrow_table().to_pylist()
+        previous = rows[0] if rows else None
+
+    config = SegmentationConfig(
+        algorithm=dbt.config.get("algorithm"),
+        k_min=dbt.config.get("k_min"),
+        k_max=dbt.config.get("k_max"),
+        silhouette_sample_size=dbt.config.get("silhouette_sample_size"),
+        random_state=dbt.config.get("random_state"),
+        force_refit=dbt.config.get("force_refit"),
+        min_silhouette=dbt.config.get("min_silhouette"),
+        min_stability=dbt.config.get("min_stability"),
+        tree_max_depth=dbt.config.get("tree_max_depth"),
+        tree_sample_size=dbt.config.get("tree_sample_size"),
+    )
+    scored_at = pd.Timestamp.now("UTC").tz_localize(None)
+    record = run_segmentation(matrix, readable, rules, previous, config, scored_at=scored_at)
+    if record is None:  # too few customers or no variation: no run is recorded (the marts stay empty)
+        needed = min_customers(config)
+        print(f"segmentation: {len(matrix)} customers, at least {needed} with varied features needed: no run")
+    return run_table([] if record is None else [record])

@@ -1,0 +1,23 @@
+-- Every run's segments unnested: one row per (run, segment) with name, description and rules.
+with
+
+runs as (
+    select
+        run_id,
+        unnest(segments) as segment
+    from {{ ref('int_segmentation__model_runs') }}
+),
+
+final as (
+    select
+        runs.run_id,
+        segment.segment_id,
+        segment.cluster_id,
+        segment.segment_name,
+        segment.description,
+        segment.archetype,
+        segment.rules
+    from runs
+)
+
+select * from final

@@ -1,0 +1,121 @@
+"""The architecture picture a newcomer reads first: the dbt DAG by layer and domain, as a
+Mermaid flowchart built from dbt's ``manifest.json`` (``dbt parse`` writes it).
+
+Subgraphs: the raw sources and the seeds as one node each, ``staging``,
+``intermediate/<domain>``, ``marts/<domain>``, ``monitoring`` and the exposures; each group lists
+its models. Edges join groups, not models (one edge where any model of a group reads any model
+of another), so the picture stays one screen; tests, snapshots and analyses are left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from segrec.io import write_text_atomic
+
+# Layers in reading order (left to right); a model in another top folder goes to "other".
+LAYERS: tuple[str, ...] = ("staging", "intermediate", "marts", "monitoring")
+SOURCES_NODE = "raw_sources"
+SEEDS_NODE = "seeds"
+OTHER_LAYER = "other"
+
+
+def _layer_and_domain(node: Mapping) -> tuple[str, str | None]:
+    """``(layer, domain)`` of a model from its fqn: ``[project, layer, domain..., name]``."""
+    folders = list(node.get("fqn", []))[1:-1]
+    if not folders or folders[0] not in LAYERS:
+        return OTHER_LAYER, None
+    return folders[0], (folders[1] if len(folders) > 1 else None)
+
+
+def _group_id(layer: str, domain: str | None) -> str:
+    return _node_id(f"layer_{layer}" if domain is None else f"layer_{layer}_{domain}")
+
+
+def _node_id(name: str) -> str:
+    """A Mermaid node id: the name with anything but letters, digits and ``_`` as ``_``."""
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+
+
+def architecture_mermaid(manifest: Mapping) -> str:
+    """The Mermaid flowchart (text, no fences) of ``manifest``'s DAG; deterministic."""
+    nodes = manifest.get("nodes", {})
+    models = {uid: node for uid, node in nodes.items() if node.get("resource_type") == "model"}
+    seeds = sorted(node["name"] for node in nodes.values() if node.get("resource_type") == "seed")
+    sources = manifest.get("sources", {})
+    exposures = manifest.get("exposures", {})
+
+    def endpoint(unique_id: str) -> str | None:
+        """The group (or the sources or seeds node) a DAG node is drawn in."""
+        if unique_id in models:
+            return _group_id(*_layer_and_domain(models[unique_id]))
+        if unique_id in sources:
+            return SOURCES_NODE
+        if nodes.get(unique_id, {}).get("resource_type") == "seed":
+            return SEEDS_NODE
+        return None
+
+    groups: dict[tuple[str, str | None], list[str]] = {}
+    for node in models.values():
+        groups.setdefault(_layer_and_domain(node), []).append(node["name"])
+
+    lines = ["flowchart LR"]
+    if sources:
+        tables = sorted({source.get("name", uid) for uid, source in sources.items()})
+        lines.append(f'    {SOURCES_NODE}[("raw sources: {len(tables)} tables")]')
+    if seeds:
+        lines.append(f'    {SEEDS_NODE}[("seeds: {", ".join(seeds)}")]')
+    for layer in (*LAYERS, OTHER_LAYER):
+        domains = sorted((domain for lay, domain in groups if lay == layer), key=lambda d: (d is not None, d or ""))
+        if not domains:
+            continue
+        lines.append(f'    subgraph layer_{layer}["{layer}"]')
+        for domain in domains:
+            names = sorted(groups[(layer, domain)])
+            indent = "        "
+            if domain is not None:
+                lines.append(f'{indent}subgraph {_group_id(layer, domain)}["{layer}/{domain}"]')
+                indent += "    "
+            lines += [f"{indent}{_node_id(name)}[{name}]" for name in names]
+            if domain is not None:
+                lines.append("        end")
+        lines.append("    end")
+    if exposures:
+        lines.append('    subgraph layer_exposures["exposures"]')
+        for exposure in sorted(exposures.values(), key=lambda e: e["name"]):
+            label = exposure.get("label") or exposure["name"]
+            lines.append(f'        {_node_id("exposure_" + exposure["name"])}>"{label}"]')
+        lines.append("    end")
+
+    edges: set[tuple[str, str]] = set()
+    for unique_id, node in models.items():
+        end = endpoint(unique_id)
+        for parent in node.get("depends_on", {}).get("nodes", []):
+            start = endpoint(parent)
+            if start is not None and start != end:
+                edges.add((start, end))
+    for exposure in exposures.values():
+        for parent in exposure.get("depends_on", {}).get("nodes", []):
+            start = endpoint(parent)
+            if start is not None:
+                edges.add((start, _node_id("exposure_" + exposure["name"])))
+    lines += [f"    {start} --> {end}" for start, end in sorted(edges)]
+    return "\n".join(lines) + "\n"
+
+
+def architecture_markdown(manifest: Mapping) -> str:
+    """``docs/architecture-dag.md``: a short legend and the Mermaid flowchart."""
+    return (
+        "# Architecture: the dbt DAG by layer and domain\n\n"
+        "Generated by `segrec docs` from `target/manifest.json` (run `dbt parse` first); do not edit by hand.\n"
+        "Data flows left to right: raw sources and seeds, `staging` (one view per raw table),\n"
+        "`intermediate/<domain>` (joins and the Python models), `marts/<domain>` (the published tables),\n"
+        "`monitoring`, and the exposures that read the exports.\n\n"
+        "```mermaid\n" + architecture_mermaid(manifest) + "```\n"
+    )
+
+
+def write_architecture(manifest: Mapping, path: str | Path) -> Path:
+    """Write :func:`architecture_markdown` to ``path`` (atomically, folders created)."""
+    return write_text_atomic(path, architecture_markdown(manifest))

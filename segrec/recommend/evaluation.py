@@ -1,0 +1,351 @@
+"""Offline evaluation of recommendation lists: temporal split, catalog and metrics.
+
+Definitions (per user ``u`` with test items ``T_u`` and list ``L_u``; ``rel_i`` = 1 when the
+item at position ``i`` of ``L_u`` is in ``T_u``; only the first ``k`` positions count):
+
+- precision@k = hits / k (textbook). A user with fewer than k test items cannot reach 1,
+  and a list shorter than k still divides by k. Note that ``implicit.evaluation`` divides
+  by min(k, |T_u|) summed over users instead.
+- recall@k = hits / |T_u|.
+- AP@k = sum_i rel_i * precision@i / min(k, |T_u|); MAP@k is its mean (as implicit's).
+- NDCG@k = sum_i rel_i / log2(i + 1), divided by the same sum for an ideal list of
+  min(k, |T_u|) hits (as implicit's).
+- hit rate@k = 1 when at least one hit.
+- AUC@k: the share of (test item, other catalog item) pairs ranked in the right order,
+  when the catalog items missing from the list are tied below it (a tie counts half), as
+  implicit's ``AUC_at_k``: (sum over listed misses of the hits above them + (negatives not
+  listed) * (hits + |T_u|) / 2) / (|T_u| * (n_items - |T_u|)).
+- catalog coverage@k = distinct items in the top-k lists of the group / catalog size.
+- novelty@k = mean over users of the mean of -log2 popularity(i) over their top-k items,
+  popularity = share of training customers who interacted with i (an unseen item counts
+  as seen by one customer).
+- intra-list diversity@k = mean over users of 1 - the mean pairwise content (cosine)
+  similarity of their top-k items; users with fewer than 2 items are left out.
+
+Every user of the ground truth is evaluated; a user without a list scores 0 (AUC 0.5).
+Values are means over users (macro averages); ``n_users`` says over how many.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from segrec.errors import SegrecError
+from segrec.io import require_columns
+from segrec.recommend.baselines import content_features, popularity_scores
+from segrec.recommend.data import RecData
+from segrec.recommend.hybrid import STRATEGIES, HybridRecommender
+
+KS: tuple[int, ...] = (5, 10, 20)
+RANKING_METRICS: tuple[str, ...] = ("precision", "recall", "map", "ndcg", "hit_rate", "auc")
+LIST_METRICS: tuple[str, ...] = ("coverage", "novelty", "diversity")
+METRICS: tuple[str, ...] = RANKING_METRICS + LIST_METRICS
+ALL_SEGMENTS = "all"
+UNKNOWN_SEGMENT = "unknown"
+METRIC_COLUMNS: tuple[str, ...] = ("strategy", "segment_name", "k", "metric", "value", "n_users")
+
+
+# ---------------------------------------------------------------------------- split
+@dataclass(frozen=True)
+class TemporalSplit:
+    """Events cut by time: train < validation_start <= validation < test_start <= test."""
+
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    test: pd.DataFrame
+    validation_start: pd.Timestamp
+    test_start: pd.Timestamp
+    end: pd.Timestamp
+
+    def describe(self) -> str:
+        """One line for ``recommendation_metrics``: where the windows start and end."""
+        return describe_windows(self.validation_start, self.test_start, self.end)
+
+
+HOLDOUT_SPLITS: dict[str, str] = {
+    "window": "temporal hold-out",
+    "last_event": "temporal hold-out, next item: a customer's window events before their last hit are input, "
+                  "the last hit is the truth",
+}
+
+
+def describe_windows(
+    validation_start: pd.Timestamp, test_start: pd.Timestamp, end: pd.Timestamp, split: str = "window"
+) -> str:
+    """One line naming the windows of a temporal hold-out (an empty validation window is left
+    out) and how a window splits (dbt var recommendation_holdout_split)."""
+    if split not in HOLDOUT_SPLITS:
+        raise SegrecError(f"unknown hold-out split {split!r}; use one of {list(HOLDOUT_SPLITS)}")
+    day = "%Y-%m-%d"
+    validation_start, test_start, end = (pd.Timestamp(t) for t in (validation_start, test_start, end))
+    validation = (
+        f"validation {validation_start:{day}}..{test_start:{day}}, " if validation_start < test_start else ""
+    )
+    test = f"test {test_start:{day}}..{end:{day}}"
+    return f"train before {validation_start:{day}}, {validation}{test} ({HOLDOUT_SPLITS[split]})"
+
+
+def temporal_split(
+    events: pd.DataFrame, *, test_days: float, validation_days: float = 0.0, time_column: str = "event_time"
+) -> TemporalSplit:
+    """Hold out the last ``test_days`` days as test and the ``validation_days`` before as validation.
+
+    Boundaries fall on midnight: the test starts ``test_days`` days before the day of the
+    latest event, so it holds those whole days plus the last (partial) day.
+    """
+    require_columns(events, "events", (time_column,))
+    if test_days <= 0 or validation_days < 0:
+        raise SegrecError(f"temporal split: test_days must be > 0 and validation_days >= 0, "
+                          f"got {test_days} and {validation_days}")
+    times = pd.to_datetime(events[time_column], errors="coerce")
+    if times.isna().any():
+        bad = int(times.isna().sum())
+        raise SegrecError(f"events: column {time_column} has {bad} missing or unparseable time(s)")
+    if times.empty:
+        raise SegrecError("events: no rows to split")
+    end = times.max()
+    test_start = end.floor("D") - pd.Timedelta(days=test_days)
+    validation_start = test_start - pd.Timedelta(days=validation_days)
+    return TemporalSplit(
+        train=events[(times < validation_start).to_numpy()],
+        validation=events[((times >= validation_start) & (times < test_start)).to_numpy()],
+        test=events[(times >= test_start).to_numpy()],
+        validation_start=validation_start,
+        test_start=test_start,
+        end=end,
+    )
+
+
+def ground_truth(events: pd.DataFrame, *, event_types: Sequence[str] | None = None) -> pd.DataFrame:
+    """Distinct (``customer_key``, ``product_id``) pairs of a test window: what counts as a hit.
+
+    ``event_types`` limits which events count (e.g. only purchases); None counts all.
+    """
+    require_columns(events, "events", ("customer_key", "product_id"))
+    chosen = events if event_types is None else events[events["event_type"].isin(list(event_types))]
+    pairs = chosen.loc[chosen["product_id"].notna(), ["customer_key", "product_id"]].drop_duplicates()
+    return pairs.sort_values(["customer_key", "product_id"]).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------- catalog
+@dataclass(frozen=True)
+class Catalog:
+    """What the list metrics need to know about the items: ids, popularity, content vectors."""
+
+    product_ids: np.ndarray
+    popularity: np.ndarray  # share of training customers per item, see novelty
+    features: sp.csr_matrix  # items x tokens, unit rows (zero rows: no side data)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.product_ids)
+
+
+def catalog_from_data(data: RecData) -> Catalog:
+    """The evaluation catalog of fitted data: every product of its matrix."""
+    counts = popularity_scores(data.interactions.binary())
+    n_active = max(int((data.n_interacted > 0).sum()), 1)
+    return Catalog(
+        product_ids=data.interactions.product_ids,
+        popularity=np.maximum(counts, 1.0) / n_active,
+        features=content_features(data.products),
+    )
+
+
+# ---------------------------------------------------------------------------- metrics
+def top_k_lists(recommendations: pd.DataFrame, users: pd.Index, k: int) -> pd.DataFrame:
+    """The first ``k`` distinct products of each user's list (by ``rank``), with 1-based ``position``.
+
+    Only users in ``users`` are kept; columns ``customer_key``, ``product_id``, ``position``.
+    """
+    require_columns(recommendations, "recommendations", ("customer_key", "rank", "product_id"))
+    if k < 1:
+        raise SegrecError(f"k must be at least 1, got {k}")
+    listed = recommendations[recommendations["customer_key"].isin(users)]
+    listed = listed.sort_values(["customer_key", "rank"], kind="stable")
+    listed = listed.drop_duplicates(["customer_key", "product_id"])[["customer_key", "product_id"]]
+    listed = listed.assign(position=listed.groupby("customer_key", sort=False).cumcount() + 1)
+    return listed[listed["position"] <= k].reset_index(drop=True)
+
+
+def _ranking_metrics(listed: pd.DataFrame, truth: pd.DataFrame, k: int, n_items: int) -> pd.DataFrame:
+    truth = truth[["customer_key", "product_id"]].drop_duplicates()
+    n_truth = truth.groupby("customer_key").size().astype(float)
+    hits = listed.merge(truth.assign(hit=1.0), on=["customer_key", "product_id"], how="left")
+    hit = hits["hit"].fillna(0.0).to_numpy()
+    position = hits["position"].to_numpy(dtype=float)
+    hits_so_far = pd.Series(hit).groupby(hits["customer_key"].to_numpy()).cumsum().to_numpy()
+    per_row = pd.DataFrame(
+        {
+            "customer_key": hits["customer_key"].to_numpy(),
+            "hits": hit,
+            "listed": 1.0,
+            "ap": hit * hits_so_far / position,
+            "dcg": hit / np.log2(position + 1),
+            "pairs_above_misses": (1 - hit) * hits_so_far,  # hits ranked above each listed miss
+        }
+    )
+    sums = per_row.groupby("customer_key").sum().reindex(n_truth.index, fill_value=0.0)
+    n_hits, size = sums["hits"].to_numpy(), n_truth.to_numpy()
+    depth = np.minimum(k, size)
+    ideal = np.cumsum(1 / np.log2(np.arange(2, k + 2)))[depth.astype(int) - 1]
+    negatives = n_items - size
+    misses = sums["listed"].to_numpy() - n_hits
+    auc_pairs = sums["pairs_above_misses"].to_numpy() + (negatives - misses) * (n_hits + size) / 2
+    auc = np.divide(auc_pairs, size * negatives, out=np.full(len(size), np.nan), where=negatives > 0)
+    return pd.DataFrame(
+        {
+            "precision": n_hits / k,
+            "recall": n_hits / size,
+            "map": sums["ap"].to_numpy() / depth,
+            "ndcg": sums["dcg"].to_numpy() / ideal,
+            "hit_rate": (n_hits > 0).astype(float),
+            "auc": auc,
+        },
+        index=n_truth.index,
+    )
+
+
+def ranking_metrics(
+    recommendations: pd.DataFrame, truth: pd.DataFrame, *, k: int, n_items: int
+) -> pd.DataFrame:
+    """Per-user precision, recall, AP, NDCG, hit rate and AUC at ``k`` (see the module docstring).
+
+    One row per user of ``truth`` (index ``customer_key``); ``n_items`` is the catalog size
+    used by AUC (NaN when a user's test items fill the catalog).
+    """
+    require_columns(truth, "ground truth", ("customer_key", "product_id"))
+    users = pd.Index(truth["customer_key"].unique())
+    return _ranking_metrics(top_k_lists(recommendations, users, k), truth, k, n_items)
+
+
+def _catalog_columns(listed: pd.DataFrame, catalog: Catalog) -> np.ndarray:
+    return pd.Index(catalog.product_ids).get_indexer(pd.Index(listed["product_id"].to_numpy(dtype=object)))
+
+
+def _novelty(listed: pd.DataFrame, catalog: Catalog) -> pd.Series:
+    columns = _catalog_columns(listed, catalog)
+    # A product unknown to the catalog counts as seen by one customer, like an unseen one.
+    floor = float(catalog.popularity.min()) if catalog.n_items else 1.0
+    popularity = np.where(columns >= 0, catalog.popularity[np.maximum(columns, 0)], floor)
+    information = pd.Series(-np.log2(popularity), index=listed["customer_key"].to_numpy())
+    return information.groupby(level=0).mean()
+
+
+def novelty(recommendations: pd.DataFrame, users: pd.Index, catalog: Catalog, *, k: int) -> pd.Series:
+    """Per user with a list, the mean self-information -log2 popularity of the top-``k`` items."""
+    return _novelty(top_k_lists(recommendations, users, k), catalog)
+
+
+def _diversity(listed: pd.DataFrame, catalog: Catalog) -> pd.Series:
+    # With unit content vectors f_i the pairwise sum is ||sum f_i||^2 - sum ||f_i||^2, so no
+    # per-user k x k matrix is needed.
+    columns = _catalog_columns(listed, catalog)
+    known = columns >= 0
+    codes, customers = pd.factorize(listed["customer_key"].to_numpy()[known])
+    membership = sp.csr_matrix(
+        (np.ones(len(codes)), (codes, columns[known])), shape=(len(customers), catalog.n_items)
+    )
+    summed = membership @ catalog.features
+    squared_norms = np.asarray(catalog.features.multiply(catalog.features).sum(axis=1)).ravel()
+    pair_sum = np.asarray(summed.multiply(summed).sum(axis=1)).ravel() - membership @ squared_norms
+    size = np.asarray(membership.sum(axis=1)).ravel()
+    enough = size >= 2
+    # cosines of non-negative vectors lie in [0, 1]; clip the rounding of identical items (-4e-16)
+    diversity = np.clip(1 - pair_sum[enough] / (size[enough] * (size[enough] - 1)), 0.0, 1.0)
+    # the norm identity leaves rounding residue (-4e-16 for a list of identical items): clip to [0, 1]
+    diversity = np.clip(diversity, 0.0, 1.0)
+    return pd.Series(diversity, index=pd.Index(customers[enough], name="customer_key"))
+
+
+def intra_list_diversity(
+    recommendations: pd.DataFrame, users: pd.Index, catalog: Catalog, *, k: int
+) -> pd.Series:
+    """Per user with at least 2 listed items, 1 - mean pairwise content similarity of the top ``k``."""
+    return _diversity(top_k_lists(recommendations, users, k), catalog)
+
+
+def catalog_coverage(recommendations: pd.DataFrame, users: pd.Index, *, k: int, n_items: int) -> float:
+    """Distinct products in the top-``k`` lists of ``users``, as a share of the catalog."""
+    return top_k_lists(recommendations, users, k)["product_id"].nunique() / n_items
+
+
+def evaluate_recommendations(
+    lists: Mapping[str, pd.DataFrame],
+    truth: pd.DataFrame,
+    catalog: Catalog,
+    *,
+    ks: Sequence[int] = KS,
+    segments: pd.Series | None = None,
+) -> pd.DataFrame:
+    """All metrics, per strategy, per segment and overall, for each k: the long metrics frame.
+
+    Parameters
+    ----------
+    lists : strategy name -> recommendations (``customer_key``, ``rank``, ``product_id``).
+    truth : the test pairs (:func:`ground_truth`); its users are the evaluated population.
+    catalog : item ids, popularity and content vectors (:func:`catalog_from_data`).
+    segments : ``segment_name`` per ``customer_key`` (index); users without one are
+        ``unknown``. The overall rows have ``segment_name = 'all'``.
+
+    Returns columns :data:`METRIC_COLUMNS`, metrics in :data:`METRICS` order.
+    """
+    require_columns(truth, "ground truth", ("customer_key", "product_id"))
+    users = pd.Index(truth["customer_key"].unique())
+    label = pd.Series(ALL_SEGMENTS, index=users, dtype=object)
+    if segments is not None:
+        label = segments.reindex(users).astype(object).where(lambda v: v.notna(), UNKNOWN_SEGMENT).astype(str)
+    groups = [(ALL_SEGMENTS, users)]
+    if segments is not None:
+        groups += [(name, pd.Index(members)) for name, members in label.groupby(label).groups.items()]
+    records = []
+    for strategy, recommendations in lists.items():
+        for k in ks:
+            listed = top_k_lists(recommendations, users, k)
+            per_user = _ranking_metrics(listed, truth, k, catalog.n_items)
+            per_user["novelty"] = _novelty(listed, catalog)
+            per_user["diversity"] = _diversity(listed, catalog)
+            listed_label = label.reindex(listed["customer_key"].to_numpy()).to_numpy()
+            for segment, members in groups:
+                chosen = per_user.loc[members]
+                in_group = np.ones(len(listed), bool) if segment == ALL_SEGMENTS else listed_label == segment
+                coverage = listed.loc[in_group, "product_id"].nunique() / catalog.n_items
+                for metric in METRICS:
+                    if metric == "coverage":
+                        value, n_users = coverage, len(members)
+                    else:
+                        values = chosen[metric].dropna()
+                        value, n_users = (float(values.mean()) if len(values) else np.nan), len(values)
+                    records.append((strategy, segment, k, metric, value, n_users))
+    frame = pd.DataFrame.from_records(records, columns=list(METRIC_COLUMNS))
+    return frame.astype({"k": np.int64, "value": np.float64, "n_users": np.int64})
+
+
+def evaluate_recommender(
+    model: HybridRecommender,
+    truth: pd.DataFrame,
+    *,
+    strategies: Sequence[str] = STRATEGIES,
+    ks: Sequence[int] = KS,
+    by_segment: bool = True,
+) -> pd.DataFrame:
+    """Evaluate a fitted hybrid and each strategy alone on held-out ``truth``.
+
+    Lists are built with the model's business rules and length ``max(ks)``; users of
+    ``truth`` that the model's data does not know get no list (they score 0, so leave them
+    out of ``truth`` to evaluate only known customers).
+    """
+    data = model.data_
+    users = truth["customer_key"].unique()
+    known = users[data.interactions.user_rows(users) >= 0]
+    lists = {s: model.recommend(known, strategy=s, n=max(ks), explain=False) for s in strategies}
+    segments = None
+    if by_segment:
+        segments = pd.Series(data.customers["segment_name"].to_numpy(dtype=object),
+                             index=data.interactions.customer_keys)
+    return evaluate_recommendations(lists, truth, catalog_from_data(data), ks=ks, segments=segments)

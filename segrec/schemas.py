@@ -1,0 +1,52 @@
+"""One way to declare the tables the package returns to dbt: an Arrow schema per table
+(``pa.schema([(column, type), ...])``), applied by :func:`typed_table` (Arrow results) or
+:func:`typed_frame` (pandas results). Typed explicitly because an empty result has no values
+to infer types from, and the contracted marts over these tables need fixed column types."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+
+from segrec.errors import SegrecError
+
+# pandas dtypes of the Arrow types used (nullable where pandas has a nullable dtype).
+_PANDAS_DTYPES: dict[pa.DataType, str] = {
+    pa.string(): "string", pa.int64(): "int64", pa.float64(): "float64", pa.bool_(): "boolean",
+}
+
+
+def pandas_dtypes(schema: pa.Schema) -> dict[str, str]:
+    """``{column: pandas dtype}`` of ``schema`` (timestamps keep their unit)."""
+    dtypes = {}
+    for field in schema:
+        if pa.types.is_timestamp(field.type):
+            dtypes[field.name] = f"datetime64[{field.type.unit}]"
+        elif field.type in _PANDAS_DTYPES:
+            dtypes[field.name] = _PANDAS_DTYPES[field.type]
+        else:
+            raise SegrecError(f"schema column {field.name}: no pandas dtype for Arrow type {field.type}")
+    return dtypes
+
+
+def _require_schema_columns(frame: pd.DataFrame, schema: pa.Schema) -> None:
+    missing = [name for name in schema.names if name not in frame.columns]
+    if missing:
+        raise SegrecError(f"output is missing column(s) {', '.join(missing)}")
+
+
+def typed_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    """``frame``'s columns of ``schema`` as an Arrow table of exactly that schema."""
+    _require_schema_columns(frame, schema)
+    return pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
+
+
+def typed_frame(frame: pd.DataFrame, schema: pa.Schema) -> pd.DataFrame:
+    """``frame``'s columns of ``schema``, in its order, cast to its pandas dtypes."""
+    _require_schema_columns(frame, schema)
+    return frame[schema.names].astype(pandas_dtypes(schema))
+
+
+def empty_frame(schema: pa.Schema) -> pd.DataFrame:
+    """A frame without rows with the columns and pandas dtypes of ``schema``."""
+    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in pandas_dtypes(schema).items()})

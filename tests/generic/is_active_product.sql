@@ -1,0 +1,10 @@
+{#- Every value of column_name is a product that `to` (product_id, is_active) marks active. -#}
+{% test is_active_product(model, column_name, to) %}
+
+select lists.{{ column_name }}
+from {{ model }} as lists
+left join {{ to }} as products
+    on lists.{{ column_name }} = products.product_id
+where not coalesce(products.is_active, false)
+
+{% endtest %}
