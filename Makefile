@@ -52,7 +52,7 @@ lint: install
 
 ## sample: regenerate the committed sample (must reproduce it byte for byte)
 sample: install
-	$(BIN)/segrec generate --customers 2000 --days 120 --seed 42 --out data/sample
+	$(BIN)/segrec generate --customers 2000 --days 120 --random-state 42 --out data/sample
 
 ## prod-state: the manifest of the current build, the state slim CI compares pull requests against
 prod-state: install

@@ -22,7 +22,7 @@ def summary(data: GeneratedData, out_dir: Path | str) -> str:
     arguments = data.params["arguments"]
     return (
         f"Generated {arguments['customers']:,} customers over {arguments['days']} days ending "
-        f"{arguments['end_date']} (seed {arguments['seed']}) into {out_dir}. Rows: {rows}. "
+        f"{arguments['end_date']} (random_state {arguments['random_state']}) into {out_dir}. Rows: {rows}. "
         f"Events expected in quarantine: {counts['rows_events_quarantine_expected']:,}; injected dirt "
         f"(rows): {dirt}. Customers: {counts['customers_missing']:,} with events but no record, "
         f"{counts['customers_duplicated']:,} listed twice; privacy requests: "

@@ -14,10 +14,10 @@ HOUR = 3_600
 MINUTE = 60
 
 
-def component_rng(seed: int, component: str) -> np.random.Generator:
+def component_rng(random_state: int, component: str) -> np.random.Generator:
     """An independent random stream per generator component, so changing how one table is
     drawn never shifts the numbers of another (crc32 is stable across runs and platforms)."""
-    return np.random.default_rng([seed, zlib.crc32(component.encode())])
+    return np.random.default_rng([random_state, zlib.crc32(component.encode())])
 
 
 @dataclass(frozen=True)

@@ -65,13 +65,13 @@ class GeneratedData:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def _check_arguments(n_customers: int, days: int, seed: int, end_date: date | str) -> date:
+def _check_arguments(n_customers: int, days: int, random_state: int, end_date: date | str) -> date:
     if not 1 <= n_customers <= MAX_CUSTOMERS:
         raise SegrecError(f"--customers must be between 1 and {MAX_CUSTOMERS}, got {n_customers}")
     if not 1 <= days <= MAX_DAYS:
         raise SegrecError(f"--days must be between 1 and {MAX_DAYS}, got {days}")
-    if seed < 0:
-        raise SegrecError(f"--seed must be a non-negative integer, got {seed}")
+    if random_state < 0:
+        raise SegrecError(f"--random-state must be a non-negative integer, got {random_state}")
     if isinstance(end_date, date):
         return end_date
     try:
@@ -109,11 +109,11 @@ class _Simulation:
     sessions: pd.DataFrame  # human visits then bot runs
 
 
-def _simulate(n_customers: int, window: Window, seed: int) -> _Simulation:
+def _simulate(n_customers: int, window: Window, random_state: int) -> _Simulation:
     """Customers, catalog, visits, experiments and every event (human, returns, bots)."""
 
     def rng(component: str) -> np.random.Generator:
-        return component_rng(seed, component)
+        return component_rng(random_state, component)
 
     customers = make_customers(n_customers, assign_personas(n_customers, rng("personas")), rng("customers"))
     devices = make_devices(customers, rng("devices"))
@@ -166,22 +166,22 @@ def _seen(sim: _Simulation) -> tuple[np.ndarray, np.ndarray]:
 
 
 def generate(
-    n_customers: int = 2000, days: int = 120, seed: int = 42, end_date: date | str = DEFAULT_END_DATE
+    n_customers: int = 2000, days: int = 120, random_state: int = 42, end_date: date | str = DEFAULT_END_DATE
 ) -> GeneratedData:
     """Generate the raw tables and their ground truth; same arguments, same data."""
-    end_date = _check_arguments(n_customers, days, seed, end_date)
+    end_date = _check_arguments(n_customers, days, random_state, end_date)
     window = Window.ending(end_date, days)
-    sim = _simulate(n_customers, window, seed)
+    sim = _simulate(n_customers, window, random_state)
 
-    deleted, opted_out = _choose_privacy(n_customers, component_rng(seed, "privacy"))
+    deleted, opted_out = _choose_privacy(n_customers, component_rng(random_state, "privacy"))
     columns, reasons, kinds, counts = _dirty_events(
-        sim.events, sim.devices, sim.sessions, campaign_vocabulary(window), deleted, seed)
+        sim.events, sim.devices, sim.sessions, campaign_vocabulary(window), deleted, random_state)
     first_seen, last_seen = _seen(sim)
     # Some customers with events have no customer record; deleted customers always have one.
-    missing = component_rng(seed, "missing-customers").random(n_customers) < MISSING_CUSTOMER_SHARE
+    missing = component_rng(random_state, "missing-customers").random(n_customers) < MISSING_CUSTOMER_SHARE
     missing[deleted] = False
     customers_raw, customer_counts = customers_table(sim.customers, first_seen, missing, window,
-                                                     component_rng(seed, "customers-raw"))
+                                                     component_rng(random_state, "customers-raw"))
     counts.update(customer_counts)
     counts.update(privacy_delete_requests=len(deleted), privacy_opt_out_requests=len(opted_out))
 
@@ -189,14 +189,14 @@ def generate(
         "events": render.to_frame(columns),
         "customers": customers_raw,
         "products": sim.catalog[list(RAW_TABLES["products"].columns)].reset_index(drop=True),
-        "email_events": side_tables.email_events(sim.customers, window, component_rng(seed, "email")),
+        "email_events": side_tables.email_events(sim.customers, window, component_rng(random_state, "email")),
         "promotion_responses": side_tables.promotion_responses(sim.customers, window,
-                                                               component_rng(seed, "promotions")),
+                                                               component_rng(random_state, "promotions")),
         "experiment_assignments": side_tables.experiment_assignments(sim.assignments),
         "recommendation_impressions": side_tables.recommendation_impressions(
-            sim.visits, sim.assignments, sim.catalog, n_customers, window, component_rng(seed, "impressions")),
+            sim.visits, sim.assignments, sim.catalog, n_customers, window, component_rng(random_state, "impressions")),
         "privacy_requests": side_tables.privacy_requests(deleted, opted_out, last_seen, window,
-                                                         component_rng(seed, "privacy-at")),
+                                                         component_rng(random_state, "privacy-at")),
     }
     truth = {
         "personas": _personas_truth(sim.customers, sim.events, missing, deleted, opted_out),
@@ -210,13 +210,13 @@ def generate(
         "experiments": experiments_truth(window),
     }
     counts.update({f"rows_{name}": len(frame) for name, frame in tables.items()})
-    params = _params(n_customers, days, seed, end_date, window, counts)
+    params = _params(n_customers, days, random_state, end_date, window, counts)
     return GeneratedData(tables, truth, params, counts)
 
 
 def _dirty_events(
     state: pd.DataFrame, devices: pd.DataFrame, visits: pd.DataFrame, campaigns: tuple[str, ...],
-    deleted: np.ndarray, seed: int,
+    deleted: np.ndarray, random_state: int,
 ) -> tuple[dict[str, pa.Array], pa.Array, pa.Array, dict[str, int]]:
     """Render the events with their dirt.
 
@@ -236,14 +236,14 @@ def _dirty_events(
     eligible = is_human & ~deleted_row & (event_type != RETURN)
     eligible[_first_rows(device, event_time, logged)] = False
     chosen = dirt.choose_dirt(event_type, state["product"].to_numpy(), eligible,
-                              component_rng(seed, "dirt"))
+                              component_rng(random_state, "dirt"))
 
     loaded = state["loaded_at"].to_numpy().copy()
     late = chosen["late_event"]
-    loaded[late] = dirt.late_load_times(event_time[late], component_rng(seed, "late"))
+    loaded[late] = dirt.late_load_times(event_time[late], component_rng(random_state, "late"))
     columns = render.events_text(state.assign(loaded_at=loaded), devices, visits, campaigns,
-                                 component_rng(seed, "render"))
-    columns = dirt.apply_dirt(columns, chosen, loaded, component_rng(seed, "dirt-values"))
+                                 component_rng(random_state, "render"))
+    columns = dirt.apply_dirt(columns, chosen, loaded, component_rng(random_state, "dirt-values"))
 
     reason = np.full(len(state), -1, dtype=np.int64)
     kind = np.full(len(state), -1, dtype=np.int64)
@@ -260,7 +260,7 @@ def _dirty_events(
 
     exact, replay = chosen["exact_duplicate"], chosen["replay"]
     copy_rows = np.r_[exact, replay]
-    copy_loaded = np.r_[loaded[exact], dirt.replay_load_times(loaded[replay], component_rng(seed, "replay"))]
+    copy_loaded = np.r_[loaded[exact], dirt.replay_load_times(loaded[replay], component_rng(random_state, "replay"))]
     copies = {name: array.take(pa.array(copy_rows)) for name, array in columns.items()}
     copies["loaded_at"] = render.time_text(copy_loaded)
     reason = np.r_[reason, np.full(len(copy_rows), REASON_CODES.index("duplicate_event"))]
@@ -314,11 +314,13 @@ def _identities_truth(state: pd.DataFrame, devices: pd.DataFrame) -> pd.DataFram
     })
 
 
-def _params(n_customers: int, days: int, seed: int, end_date: date, window: Window,
+def _params(n_customers: int, days: int, random_state: int, end_date: date, window: Window,
             counts: dict[str, int]) -> dict:
     """Arguments, rates and vocabularies of a run (written as ``_truth/params.json``)."""
     return {
-        "arguments": {"customers": n_customers, "days": days, "seed": seed, "end_date": end_date.isoformat()},
+        "arguments": {
+            "customers": n_customers, "days": days, "random_state": random_state, "end_date": end_date.isoformat(),
+        },
         "window": {"start": pd.Timestamp(window.start, unit="s").isoformat(),
                    "end_exclusive": pd.Timestamp(window.end, unit="s").isoformat()},
         "personas": [dataclasses.asdict(p) for p in PERSONAS],

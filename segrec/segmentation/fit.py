@@ -17,9 +17,6 @@ from segrec.segmentation.select import KSelection, select_k
 from segrec.versioning import content_version
 
 ALGORITHMS = ("kmeans", "dbscan", "ward")
-# Run parameters record the random state (and model versions hash it) under its historical key:
-# renaming the key would change every stored run_id and model_version.
-RECORDED_RANDOM_STATE_KEY = "seed"
 
 
 @dataclass(frozen=True)
@@ -84,7 +81,7 @@ def fit_segmentation(
         raise SegrecError(f"fit_segmentation: algorithm {algorithm!r} is not one of {', '.join(ALGORITHMS)}")
     matrix = as_matrix(X)
     params: dict[str, Any] = {
-        "algorithm": algorithm, RECORDED_RANDOM_STATE_KEY: random_state, "sample_size": sample_size,
+        "algorithm": algorithm, "random_state": random_state, "sample_size": sample_size,
     }
     if algorithm == "dbscan":
         params |= {"min_samples": min_samples, "eps": eps}

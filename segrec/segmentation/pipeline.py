@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from segrec.segmentation.explain import assignment_confidence, explain_segments, project_2d
 from segrec.segmentation.features import as_matrix
-from segrec.segmentation.fit import RECORDED_RANDOM_STATE_KEY, fit_segmentation, model_version
+from segrec.segmentation.fit import fit_segmentation, model_version
 from segrec.segmentation.metrics import NOISE, cluster_metrics
 from segrec.segmentation.naming import name_segments
 from segrec.segmentation.tracking import (
@@ -71,7 +71,6 @@ class SegmentationConfig:
         params = asdict(self)
         for key in ("force_refit", "min_silhouette", "min_stability", "extra"):
             params.pop(key)
-        params[RECORDED_RANDOM_STATE_KEY] = params.pop("random_state")
         return params
 
 

@@ -50,17 +50,17 @@ def sample_marts(tmp_path_factory, request) -> DbtProject:
 
 @pytest.fixture(scope="session")
 def generated_build(tmp_path_factory, request) -> Callable[..., DbtProject]:
-    """A factory: generated_build(customers, days, seed, select=[...]) -> a DbtProject whose
+    """A factory: generated_build(customers, days, random_state, select=[...]) -> a DbtProject whose
     ``dbt build --select *select`` (data tests included) ran on segrec.generate's data of that
     shape; its raw_dir holds the raw tables and their _truth/. Each data shape is generated, and
     each (shape, selection) built, once per test run: by the first pytest-xdist worker that asks,
     while the others wait. Read-only: tests query it, or DbtProject.copy it."""
     root = run_tmp(tmp_path_factory, request.config) / "generated"
 
-    def build(customers: int, days: int, seed: int, *, select: Sequence[str]) -> DbtProject:
-        data = root / f"customers{customers}-days{days}-seed{seed}"
+    def build(customers: int, days: int, random_state: int, *, select: Sequence[str]) -> DbtProject:
+        data = root / f"customers{customers}-days{days}-random_state{random_state}"
         raw = data / "raw"
-        built_once(data, lambda: write(generate(n_customers=customers, days=days, seed=seed), raw))
+        built_once(data, lambda: write(generate(n_customers=customers, days=days, random_state=random_state), raw))
         selection = hashlib.sha256("\n".join(select).encode()).hexdigest()[:12]
         project = DbtProject(raw_dir=raw, work_dir=data / f"build-{selection}")
         built_once(project.work_dir, lambda: project.run("build", "--select", *select))

@@ -270,7 +270,7 @@ def test_no_purchases_at_all_give_an_empty_table(capsys):
 
 @pytest.fixture(scope="module")
 def generated_predictions(generated_build) -> DbtProject:
-    return generated_build(customers=300, days=120, seed=7,
+    return generated_build(customers=300, days=120, random_state=7,
                            select=["+customer_predictions", "fct_events", "dim_customers"])
 
 

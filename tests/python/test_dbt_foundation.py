@@ -21,7 +21,7 @@ CORE_MODELS = ["+fct_events", "+fct_sessions", "+dim_customers", "+quarantined_e
 
 @pytest.fixture(scope="module")
 def full_build(generated_build) -> DbtProject:
-    return generated_build(customers=300, days=30, seed=7, select=CORE_MODELS)
+    return generated_build(customers=300, days=30, random_state=7, select=CORE_MODELS)
 
 
 @pytest.fixture(scope="module")

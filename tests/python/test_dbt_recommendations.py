@@ -190,7 +190,7 @@ def customer_key(customer_id: str) -> str:
 @pytest.fixture(scope="module")
 def raw(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("recommendations") / "raw"
-    write(generate(n_customers=1200, days=120, seed=11), folder)
+    write(generate(n_customers=1200, days=120, random_state=11), folder)
     customers = pd.read_parquet(folder / "customers.parquet")
     cold = customers.head(len(COLD_START_IDS)).assign(
         customer_id=COLD_START_IDS, email=[f"new{i}@example.org" for i in range(len(COLD_START_IDS))],

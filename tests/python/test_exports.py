@@ -234,7 +234,7 @@ def test_manifest_selects_marts_folder_models(tmp_path):
             "model.segrec.segmentation_k_selection": {
                 "resource_type": "model", "name": "segmentation_k_selection", "alias": "segmentation_k_selection",
                 "fqn": ["segrec", "marts", "segments", "segmentation_k_selection"],
-                "original_file_path": "python_models/marts/segments/segmentation_k_selection.py",
+                "original_file_path": "models/marts/segments/segmentation_k_selection.sql",
             },
             "model.segrec.stg_raw__events": {
                 "resource_type": "model", "name": "stg_raw__events", "alias": "stg_raw__events",

@@ -31,7 +31,7 @@ from segrec.rawio import read_raw_table
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = PROJECT_ROOT / "data" / "sample"
-SMALL = {"n_customers": 200, "days": 30, "seed": 7}
+SMALL = {"n_customers": 200, "days": 30, "random_state": 7}
 FUTURE_TOLERANCE = pd.Timedelta(minutes=60)  # the future_tolerance_minutes default
 
 
@@ -157,8 +157,8 @@ def test_same_arguments_give_byte_identical_files(small_dir: Path, tmp_path: Pat
     assert _hashes(tmp_path) == _hashes(small_dir)
 
 
-def test_another_seed_gives_other_data(small_dir: Path, tmp_path: Path) -> None:
-    write(generate(**{**SMALL, "seed": SMALL["seed"] + 1}), tmp_path)
+def test_another_random_state_gives_other_data(small_dir: Path, tmp_path: Path) -> None:
+    write(generate(**{**SMALL, "random_state": SMALL["random_state"] + 1}), tmp_path)
     before, after = _hashes(small_dir), _hashes(tmp_path)
     for name in ("events.parquet", "customers.parquet", "_truth/personas.parquet"):
         assert before[name] != after[name], name
@@ -167,7 +167,9 @@ def test_another_seed_gives_other_data(small_dir: Path, tmp_path: Path) -> None:
 def test_default_command_reproduces_the_committed_sample(tmp_path: Path) -> None:
     committed = _hashes(SAMPLE)
     assert "events.parquet" in committed and "_truth/event_reasons.parquet" in committed
-    code = cli.main(["generate", "--customers", "2000", "--days", "120", "--seed", "42", "--out", str(tmp_path)])
+    code = cli.main(
+        ["generate", "--customers", "2000", "--days", "120", "--random-state", "42", "--out", str(tmp_path)]
+    )
     assert code == 0
     assert _hashes(tmp_path) == committed
 

@@ -157,14 +157,14 @@ def test_fit_segmentation_is_deterministic(blobs, algorithm):
 def test_model_version_follows_data_and_parameters(blobs):
     X, _ = blobs
     frame = pd.DataFrame(X[:50], index=pd.Index([f"c{i}" for i in range(50)], name="customer_key"))
-    params = {"algorithm": "kmeans", "n_clusters": 4, "seed": 0}
+    params = {"algorithm": "kmeans", "n_clusters": 4, "random_state": 0}
     base = model_version(frame, params)
     assert base == model_version(frame.copy(), dict(reversed(params.items())))
     changed = frame.copy()
     changed.iat[3, 2] += 1e-9
     assert model_version(changed, params) != base
     assert model_version(frame.rename(index={"c0": "c999"}), params) != base
-    assert model_version(frame, params | {"seed": 1}) != base
+    assert model_version(frame, params | {"random_state": 1}) != base
     # the last bits that parallel aggregation changes between identical builds are not new data
     # (values are rounded to VERSION_DECIMALS = 10; a value at a rounding boundary is the rare miss)
     noisy = frame * (1 + 1e-15)
