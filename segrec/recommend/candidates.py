@@ -1,0 +1,459 @@
+"""Re-purchase-aware candidate generation and per-(customer, product) features for a learned ranker.
+
+Why: on real (wholesale) shops most of what a customer buys next is something they bought
+before (Li et al., "A Next Basket Recommendation Reality Check", TOIS 2023). A global
+"may repeat" switch cannot express that; instead every own past product is a candidate,
+described by how often, how recently and how "due" it is (days since the last own purchase
+against the customer's and the product's typical re-order interval), next to discovery
+candidates (ALS, item co-occurrence, popularity, trending) described by the same columns.
+A ranker (``segrec.recommend.ranker``) learns from a past window how to blend them.
+
+Everything is computed at a ``cutoff``: only purchases strictly before it are read, and
+"days since" are measured to it, so the same function gives training pairs (cutoff = start
+of the validation window) and serving pairs (cutoff = now / start of the test window).
+
+Input ``purchases``: one row per purchase line with ``customer_key``, ``product_id``,
+``order_id``, ``event_time`` (datetime64), ``quantity`` and ``unit_price`` (see
+:func:`purchase_lines`). A day is a calendar day of ``event_time``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from segrec.errors import SegrecError
+from segrec.io import require_columns
+from segrec.recommend.als import ALSRecommender
+from segrec.recommend.interactions import InteractionMatrix
+
+PURCHASE_COLUMNS: tuple[str, ...] = ("customer_key", "product_id", "order_id", "event_time", "quantity", "unit_price")
+DAY = pd.Timedelta(days=1)
+# "Never" for day counts of pairs the customer did not buy: larger than any history, so
+# trees split it off, and finite, so linear models can use it (with the is_own flag).
+NEVER_DAYS = 10_000.0
+SOURCES: tuple[str, ...] = ("own", "als", "cooc", "popular", "trending")
+# Columns of the pair frame the ranker may learn from (keys, labels and flags excluded).
+FEATURE_COLUMNS: tuple[str, ...] = (
+    "is_own",
+    "own_lines",
+    "own_days",
+    "own_day_share",
+    "own_quantity_log",
+    "days_since_last_own",
+    "days_since_first_own",
+    "own_days_30d",
+    "own_days_90d",
+    "own_days_last_year",
+    "own_last3_days",
+    "own_last5_days",
+    "own_gap_days",
+    "due_own",
+    "due_product",
+    "product_gap_days",
+    "product_repeat_share",
+    "pop_7d",
+    "pop_30d",
+    "pop_90d",
+    "pop_365d",
+    "trend",
+    "pop_last_year",
+    "als_score",
+    "als_rank",
+    "cooc_score",
+    "cooc_max",
+    "product_age_days",
+    "price_fit",
+    "customer_repeat_share",
+    "customer_orders",
+    "customer_days",
+    "customer_products",
+    "days_since_last_order",
+    "customer_gap_days",
+    "due_customer",
+    "tenure_days",
+    "customer_active_last_year",
+)
+
+
+def purchase_lines(events: pd.DataFrame) -> pd.DataFrame:
+    """Raw-contract events -> purchase lines: event_type purchase, quantity > 0, known customer
+    and product; ``customer_key`` = ``customer_id`` (anonymous orders cannot be personalised)."""
+    require_columns(events, "events", ("event_type", "customer_id", "product_id", "order_id", "event_time",
+                                       "quantity", "unit_price"))
+    quantity = pd.to_numeric(events["quantity"], errors="coerce")
+    keep = (
+        (events["event_type"] == "purchase").fillna(False).to_numpy(dtype=bool)
+        & (quantity > 0).fillna(False).to_numpy(dtype=bool)
+        & events["customer_id"].notna().to_numpy()
+        & events["product_id"].notna().to_numpy()
+    )
+    chosen = events.loc[keep]
+    return pd.DataFrame(
+        {
+            "customer_key": chosen["customer_id"].astype(str).to_numpy(dtype=object),
+            "product_id": chosen["product_id"].astype(str).to_numpy(dtype=object),
+            "order_id": chosen["order_id"].astype(str).to_numpy(dtype=object),
+            "event_time": pd.to_datetime(chosen["event_time"]).to_numpy(),
+            "quantity": quantity[keep].to_numpy(dtype=float),
+            "unit_price": pd.to_numeric(chosen["unit_price"], errors="coerce").to_numpy(dtype=float),
+        }
+    )
+
+
+def history_before(purchases: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """Purchase lines strictly before ``cutoff`` (what a model built at ``cutoff`` may read)."""
+    require_columns(purchases, "purchases", PURCHASE_COLUMNS)
+    return purchases[purchases["event_time"] < pd.Timestamp(cutoff)]
+
+
+def window_truth(purchases: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Distinct (customer_key, product_id) bought in ``[start, end)`` (``end`` None: to the last
+    event) by customers with a purchase before ``start``: the pairs a list is judged on."""
+    require_columns(purchases, "purchases", PURCHASE_COLUMNS)
+    times = purchases["event_time"]
+    inside = times >= pd.Timestamp(start)
+    if end is not None:
+        inside &= times < pd.Timestamp(end)
+    known = set(purchases.loc[times < pd.Timestamp(start), "customer_key"])
+    pairs = purchases.loc[inside, ["customer_key", "product_id"]].drop_duplicates()
+    pairs = pairs[pairs["customer_key"].isin(known)]
+    return pairs.sort_values(["customer_key", "product_id"]).reset_index(drop=True)
+
+
+def _days_before(cutoff: pd.Timestamp, times: pd.Series) -> np.ndarray:
+    return ((pd.Timestamp(cutoff) - times) / DAY).to_numpy(dtype=float)
+
+
+def _median_gap(days: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """Median gap in days between consecutive distinct purchase days per ``keys`` group
+    (NaN when a group has one day). ``days`` holds distinct (keys, day) rows."""
+    ordered = days.sort_values([*keys, "day"], kind="stable")
+    gaps = ordered.groupby(keys, sort=False)["day"].diff() / DAY
+    return gaps.groupby([ordered[k] for k in keys]).median()
+
+
+def own_pair_stats(history: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """Per bought (customer, product): frequency, recency and the own re-order interval.
+
+    Columns: ``own_lines`` (purchase lines), ``own_days`` (distinct purchase days),
+    ``own_quantity_log`` (log1p of units), ``days_since_last_own`` / ``days_since_first_own``
+    (to ``cutoff``, from the line times), ``own_days_30d`` / ``own_days_90d`` (purchase days in
+    the last 30 / 90 days), ``own_last3_days`` / ``own_last5_days`` (how many of the customer's
+    last 3 / 5 purchase days held it), ``own_gap_days`` (median days between consecutive
+    distinct purchase days; NaN with a single day).
+    """
+    require_columns(history, "purchases", PURCHASE_COLUMNS)
+    frame = history.assign(day=history["event_time"].dt.floor("D"))
+    grouped = frame.groupby(["customer_key", "product_id"], sort=True)
+    stats = grouped.agg(
+        own_lines=("order_id", "size"),
+        own_days=("day", "nunique"),
+        units=("quantity", "sum"),
+        last_time=("event_time", "max"),
+        first_time=("event_time", "min"),
+    )
+    days = frame[["customer_key", "product_id", "day"]].drop_duplicates()
+    stats["own_gap_days"] = _median_gap(days, ["customer_key", "product_id"]).reindex(stats.index)
+    for w in (30, 90):
+        recent = days[days["day"] >= pd.Timestamp(cutoff) - pd.Timedelta(days=w)]
+        stats[f"own_days_{w}d"] = recent.groupby(["customer_key", "product_id"]).size().reindex(stats.index)
+    # Rank of each purchase day among the customer's own purchase days, latest = 1: what
+    # the last few baskets held is the strongest next-basket signal (Li et al. 2023).
+    customer_days = days[["customer_key", "day"]].drop_duplicates()
+    day_rank = customer_days.groupby("customer_key")["day"].rank(method="first", ascending=False)
+    ranked = days.merge(customer_days.assign(day_rank=day_rank.to_numpy()), on=["customer_key", "day"])
+    for n in (3, 5):
+        latest = ranked[ranked["day_rank"] <= n]
+        stats[f"own_last{n}_days"] = latest.groupby(["customer_key", "product_id"]).size().reindex(stats.index)
+    out = pd.DataFrame(
+        {
+            "own_lines": stats["own_lines"].to_numpy(dtype=float),
+            "own_days": stats["own_days"].to_numpy(dtype=float),
+            "own_quantity_log": np.log1p(stats["units"].clip(lower=0).to_numpy(dtype=float)),
+            "days_since_last_own": _days_before(cutoff, stats["last_time"]),
+            "days_since_first_own": _days_before(cutoff, stats["first_time"]),
+            "own_days_30d": stats["own_days_30d"].fillna(0).to_numpy(dtype=float),
+            "own_days_90d": stats["own_days_90d"].fillna(0).to_numpy(dtype=float),
+            "own_last3_days": stats["own_last3_days"].fillna(0).to_numpy(dtype=float),
+            "own_last5_days": stats["own_last5_days"].fillna(0).to_numpy(dtype=float),
+            "own_gap_days": stats["own_gap_days"].to_numpy(dtype=float),
+        },
+        index=stats.index,
+    )
+    return out.reset_index()
+
+
+def last_year_stats(history: pd.DataFrame, cutoff: pd.Timestamp, *, horizon_days: int) -> tuple[
+    pd.DataFrame, pd.DataFrame, pd.DataFrame
+]:
+    """What happened one year earlier in the window about to be predicted,
+    ``[cutoff - 365d, cutoff - 365d + horizon_days)``: seasonal shops (gifts before Christmas)
+    re-live their calendar. Returns per (customer, product) ``own_days_last_year``, per
+    product ``pop_last_year`` (distinct buyers) and per customer ``customer_active_last_year``
+    (purchase days); all empty when the history is shorter than a year."""
+    require_columns(history, "purchases", PURCHASE_COLUMNS)
+    start = pd.Timestamp(cutoff) - pd.Timedelta(days=365)
+    times = history["event_time"]
+    window = history[(times >= start) & (times < start + pd.Timedelta(days=horizon_days))]
+    window = window.assign(day=window["event_time"].dt.floor("D"))
+    pairs = window.groupby(["customer_key", "product_id"])["day"].nunique().rename("own_days_last_year")
+    pop = window.groupby("product_id")["customer_key"].nunique().rename("pop_last_year")
+    active = window.groupby("customer_key")["day"].nunique().rename("customer_active_last_year")
+    return pairs.reset_index(), pop.reset_index(), active.reset_index()
+
+
+def customer_stats(history: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """Per customer: orders, purchase days, distinct products, recency, tenure, the median
+    days between purchase days, ``customer_repeat_share`` (share of their products bought on
+    2+ days: how much of a re-orderer they are), and the mean/spread of log unit prices (for price fit)."""
+    require_columns(history, "purchases", PURCHASE_COLUMNS)
+    frame = history.assign(day=history["event_time"].dt.floor("D"),
+                           log_price=np.log(history["unit_price"].clip(lower=0.01)))
+    stats = frame.groupby("customer_key", sort=True).agg(
+        customer_orders=("order_id", "nunique"),
+        customer_days=("day", "nunique"),
+        customer_products=("product_id", "nunique"),
+        last_time=("event_time", "max"),
+        first_time=("event_time", "min"),
+        price_mean=("log_price", "mean"),
+        price_std=("log_price", "std"),
+    )
+    pair_days = frame[["customer_key", "product_id", "day"]].drop_duplicates().groupby(
+        ["customer_key", "product_id"]).size()
+    repeat_share = (pair_days >= 2).groupby(level=0).mean()
+    days = frame[["customer_key", "day"]].drop_duplicates()
+    gap = _median_gap(days, ["customer_key"])
+    gap.index = gap.index.get_level_values(0)
+    return pd.DataFrame(
+        {
+            "customer_orders": stats["customer_orders"].to_numpy(dtype=float),
+            "customer_days": stats["customer_days"].to_numpy(dtype=float),
+            "customer_products": stats["customer_products"].to_numpy(dtype=float),
+            "days_since_last_order": _days_before(cutoff, stats["last_time"]),
+            "tenure_days": _days_before(cutoff, stats["first_time"]),
+            "customer_gap_days": gap.reindex(stats.index).to_numpy(dtype=float),
+            "customer_repeat_share": repeat_share.reindex(stats.index).to_numpy(dtype=float),
+            "price_mean": stats["price_mean"].to_numpy(dtype=float),
+            "price_std": stats["price_std"].fillna(0.0).to_numpy(dtype=float),
+        },
+        index=stats.index,
+    ).reset_index()
+
+
+def product_stats(
+    history: pd.DataFrame, cutoff: pd.Timestamp, *, windows: Sequence[int] = (7, 30, 90, 365)
+) -> pd.DataFrame:
+    """Per product: distinct buyers in the last ``w`` days for each window (``pop_{w}d``),
+    ``trend`` (buyers of the last 30 days against the 30-day average of the last 90, +1
+    smoothed), ``product_gap_days`` (median gap between a customer's consecutive purchase
+    days of it, pooled over customers: the typical re-order interval), ``product_repeat_share``
+    (share of its buyers who bought it on 2+ days), ``product_age_days`` (days since its first
+    sale: new lines sell to many shops at once) and ``price_log`` (log median unit price)."""
+    require_columns(history, "purchases", PURCHASE_COLUMNS)
+    cutoff = pd.Timestamp(cutoff)
+    frame = history.assign(day=history["event_time"].dt.floor("D"))
+    out = pd.DataFrame(index=pd.Index(np.sort(frame["product_id"].unique()), name="product_id"))
+    for w in sorted(set(windows) | {30, 90}):
+        recent = frame[frame["event_time"] >= cutoff - pd.Timedelta(days=w)]
+        out[f"pop_{w}d"] = recent.groupby("product_id")["customer_key"].nunique().reindex(out.index).fillna(0.0)
+    out["trend"] = (out["pop_30d"] + 1.0) / (out["pop_90d"] / 3.0 + 1.0)
+    days = frame[["customer_key", "product_id", "day"]].drop_duplicates()
+    ordered = days.sort_values(["product_id", "customer_key", "day"], kind="stable")
+    gaps = ordered.groupby(["product_id", "customer_key"], sort=False)["day"].diff() / DAY
+    out["product_gap_days"] = gaps.groupby(ordered["product_id"]).median().reindex(out.index)
+    per_pair = days.groupby(["product_id", "customer_key"]).size()
+    out["product_repeat_share"] = (per_pair >= 2).groupby(level=0).mean().reindex(out.index)
+    out["product_age_days"] = ((cutoff - frame.groupby("product_id")["event_time"].min()) / DAY).reindex(out.index)
+    out["price_log"] = np.log(frame.groupby("product_id")["unit_price"].median().clip(lower=0.01)).reindex(out.index)
+    keep = [c for c in out.columns if not c.startswith("pop_") or int(c[4:-1]) in set(windows)]
+    return out[keep].reset_index()
+
+
+def _binary_matrix(history: pd.DataFrame) -> tuple[InteractionMatrix, InteractionMatrix]:
+    """(distinct purchase days, 0/1) customers x products matrices on sorted keys."""
+    days = history.assign(day=history["event_time"].dt.floor("D"))[["customer_key", "product_id", "day"]]
+    days = days.drop_duplicates()
+    users, user_keys = pd.factorize(days["customer_key"], sort=True)
+    items, item_keys = pd.factorize(days["product_id"], sort=True)
+    shape = (len(user_keys), len(item_keys))
+    counts = sp.csr_matrix((np.ones(len(days), dtype=np.float32), (users, items)), shape=shape)
+    counts.sum_duplicates()
+    counts.sort_indices()
+    binary = counts.copy()
+    binary.data = np.ones_like(binary.data)
+    ukeys, ikeys = np.asarray(user_keys, dtype=object), np.asarray(item_keys, dtype=object)
+    return InteractionMatrix(counts, ukeys, ikeys), InteractionMatrix(binary, ukeys, ikeys)
+
+
+def cooccurrence_cosine(binary: sp.csr_matrix) -> np.ndarray:
+    """Item x item cosine of the customer sets (0/1 columns), diagonal zeroed: two products
+    are alike when the same customers buy both. Dense float32 (items^2 cells)."""
+    gram = np.asarray((binary.T @ binary).todense(), dtype=np.float32)
+    norms = np.sqrt(np.diag(gram)).astype(np.float32)
+    denom = np.outer(norms, norms)
+    cosine = np.divide(gram, denom, out=np.zeros_like(gram), where=denom > 0)
+    np.fill_diagonal(cosine, 0.0)
+    return cosine
+
+
+def _top_columns(scores: np.ndarray, n: int, exclude: sp.csr_matrix | None) -> np.ndarray:
+    """Column indices of the ``n`` best scores per row (best first), excluded cells dropped."""
+    scores = scores.astype(np.float32, copy=True)
+    if exclude is not None:
+        rows, cols = exclude.nonzero()
+        scores[rows, cols] = -np.inf
+    n = min(n, scores.shape[1])
+    part = np.argpartition(-scores, n - 1, axis=1)[:, :n]
+    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1)
+
+
+@dataclass(frozen=True)
+class CandidateConfig:
+    """How many candidates each source proposes per customer, and the ALS settings.
+
+    ``n_own``: own past products kept (most purchase days first; wholesale customers can
+    have thousands); ``n_als`` / ``n_cooc``: unbought products by ALS score / by summed
+    co-occurrence cosine with the customer's products; ``n_popular`` / ``n_trending``: the
+    products most bought in the last 30 days / rising most (``trend``) among those with at
+    least ``min_trending_buyers`` buyers in 30 days. ``horizon_days``: the length of the
+    window predicted (for the same-window-last-year features). ``als`` holds ALSRecommender params.
+    """
+
+    n_own: int = 200
+    n_als: int = 50
+    n_cooc: int = 50
+    n_popular: int = 50
+    n_trending: int = 20
+    min_trending_buyers: int = 5
+    popularity_windows: tuple[int, ...] = (7, 30, 90, 365)
+    horizon_days: int = 30
+    als: Mapping[str, Any] = field(
+        default_factory=lambda: {"factors": 32, "regularization": 0.1, "alpha": 5.0, "iterations": 15}
+    )
+
+
+def candidate_pairs(
+    purchases: pd.DataFrame,
+    cutoff: pd.Timestamp,
+    *,
+    customers: Sequence[object] | None = None,
+    config: CandidateConfig | None = None,
+    random_state: int = 0,
+    num_threads: int = 1,
+) -> pd.DataFrame:
+    """Candidates of every source for each customer, with the pair features of FEATURE_COLUMNS.
+
+    Only purchases before ``cutoff`` are read. ``customers`` (default: all with history)
+    limits who gets candidates; unknown customers get none. One row per (customer_key,
+    product_id), with a 0/1 ``src_<source>`` column per source in SOURCES. ALS is fitted
+    on distinct purchase days (log1p-scaled) with ``random_state``; ``num_threads`` are
+    implicit's solver threads (BLAS is held at one).
+    """
+    config = config or CandidateConfig()
+    cutoff = pd.Timestamp(cutoff)
+    history = history_before(purchases, cutoff)
+    if history.empty:
+        raise SegrecError(f"candidate_pairs: no purchases before {cutoff}")
+    counts, binary = _binary_matrix(history)
+    user_keys, item_keys = binary.customer_keys, binary.product_ids
+    if customers is None:
+        rows = np.arange(len(user_keys))
+    else:
+        rows = binary.user_rows(list(customers))
+        rows = np.unique(rows[rows >= 0])
+    own = own_pair_stats(history, cutoff)
+    own = own[own["customer_key"].isin(set(user_keys[rows]))]
+    products = product_stats(history, cutoff, windows=config.popularity_windows)
+    cust = customer_stats(history, cutoff)
+
+    # Scores of every source on the users x items grid of the chosen rows.
+    confidence = counts.matrix.copy()
+    confidence.data = np.log1p(confidence.data).astype(np.float32)
+    als = ALSRecommender(**dict(config.als), random_state=random_state, num_threads=num_threads)
+    als.fit(InteractionMatrix(confidence, user_keys, item_keys))
+    sub_binary = binary.matrix[rows]
+    als_scores = als.score(rows).astype(np.float32)
+    cosine = cooccurrence_cosine(binary.matrix)
+    n_own_items = np.maximum(np.diff(sub_binary.indptr), 1).astype(np.float32)
+    cooc_sum = np.asarray(sub_binary @ cosine, dtype=np.float32)
+    cooc_mean = cooc_sum / n_own_items[:, None]
+    # max similarity to any own product: row-wise max over that customer's product rows
+    cooc_max = np.zeros_like(cooc_sum)
+    for r in range(len(rows)):
+        cols = sub_binary.indices[sub_binary.indptr[r]:sub_binary.indptr[r + 1]]
+        if len(cols):
+            cooc_max[r] = cosine[cols].max(axis=0)
+    als_rank = np.empty_like(als_scores)
+    order = np.argsort(-als_scores, axis=1, kind="stable")
+    np.put_along_axis(als_rank, order, np.arange(1, als_scores.shape[1] + 1, dtype=np.float32)[None, :], axis=1)
+
+    # Candidate sets.
+    own_keep = own.sort_values(["customer_key", "own_days", "days_since_last_own"], ascending=[True, False, True])
+    own_keep = own_keep.groupby("customer_key", sort=False).head(config.n_own)
+    parts = [own_keep[["customer_key", "product_id"]].assign(src_own=1)]
+    for name, scores, n in (("als", als_scores, config.n_als), ("cooc", cooc_sum, config.n_cooc)):
+        top = _top_columns(scores, n, sub_binary) if n > 0 else np.zeros((len(rows), 0), dtype=int)
+        parts.append(pd.DataFrame({
+            "customer_key": np.repeat(user_keys[rows], top.shape[1]),
+            "product_id": item_keys[top.ravel()],
+            f"src_{name}": 1,
+        }))
+    pop = products.set_index("product_id")
+    for name, ranking, n in (
+        ("popular", pop["pop_30d"].sort_values(ascending=False, kind="stable"), config.n_popular),
+        ("trending", pop.loc[pop["pop_30d"] >= config.min_trending_buyers, "trend"]
+         .sort_values(ascending=False, kind="stable"), config.n_trending),
+    ):
+        chosen = ranking.index[:n].to_numpy(dtype=object)
+        parts.append(pd.DataFrame({
+            "customer_key": np.repeat(user_keys[rows], len(chosen)),
+            "product_id": np.tile(chosen, len(rows)),
+            f"src_{name}": 1,
+        }))
+    pairs = pd.concat(parts, ignore_index=True)
+    src_cols = [f"src_{s}" for s in SOURCES]
+    pairs = pairs.groupby(["customer_key", "product_id"], sort=True)[src_cols].max().fillna(0).astype(np.int8)
+    pairs = pairs.reset_index()
+
+    # Features.
+    pairs = pairs.merge(own, on=["customer_key", "product_id"], how="left")
+    pairs["is_own"] = pairs["own_days"].notna().astype(float)
+    for col in ("own_lines", "own_days", "own_quantity_log", "own_last3_days", "own_last5_days"):
+        pairs[col] = pairs[col].fillna(0.0)
+    for col in ("days_since_last_own", "days_since_first_own"):
+        pairs[col] = pairs[col].fillna(NEVER_DAYS)
+    pairs = pairs.merge(products, on="product_id", how="left").merge(cust, on="customer_key", how="left")
+    own_ly, pop_ly, active_ly = last_year_stats(history, cutoff, horizon_days=config.horizon_days)
+    pairs = pairs.merge(own_ly, on=["customer_key", "product_id"], how="left")
+    pairs = pairs.merge(pop_ly, on="product_id", how="left").merge(active_ly, on="customer_key", how="left")
+    for col in ("own_days_30d", "own_days_90d", "own_days_last_year", "pop_last_year", "customer_active_last_year"):
+        pairs[col] = pairs[col].fillna(0.0)
+    pairs["own_day_share"] = pairs["own_days"] / pairs["customer_days"]
+    # "Due" ratios: > 1 when the usual interval has passed since the last purchase.
+    pairs["due_own"] = pairs["days_since_last_own"] / pairs["own_gap_days"]
+    pairs["due_product"] = np.where(pairs["is_own"] > 0, pairs["days_since_last_own"] / pairs["product_gap_days"],
+                                    np.nan)
+    pairs["due_customer"] = pairs["days_since_last_order"] / pairs["customer_gap_days"]
+    pairs["price_fit"] = (pairs["price_log"] - pairs["price_mean"]).abs() / (pairs["price_std"] + 0.1)
+    r = pd.Index(user_keys[rows]).get_indexer(pairs["customer_key"])
+    c = pd.Index(item_keys).get_indexer(pairs["product_id"])
+    pairs["als_score"] = als_scores[r, c]
+    pairs["als_rank"] = als_rank[r, c]
+    pairs["cooc_score"] = cooc_mean[r, c]
+    pairs["cooc_max"] = cooc_max[r, c]
+    return pairs[["customer_key", "product_id", *src_cols, *FEATURE_COLUMNS]]
+
+
+def label_pairs(pairs: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
+    """1 for each pair of ``pairs`` the customer bought in the truth window, else 0."""
+    require_columns(truth, "truth", ("customer_key", "product_id"))
+    keys = pd.MultiIndex.from_frame(pairs[["customer_key", "product_id"]])
+    hit = pd.MultiIndex.from_frame(truth[["customer_key", "product_id"]].drop_duplicates())
+    return keys.isin(hit).astype(np.int8)

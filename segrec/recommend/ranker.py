@@ -1,0 +1,204 @@
+"""A learned ranker over (customer, candidate) pairs, and the served list kinds built from it.
+
+Why: whether a customer re-buys a product, and how own re-orders should be mixed with
+discovery, differs per shop and per customer; a classifier trained on a past window
+(features at its start, label = bought inside it) learns it from the data instead of a
+global repeat switch. Lists are then sorted by the predicted purchase probability:
+
+- ``buy_again``: only products the customer bought before;
+- ``discover``: only products the customer never bought;
+- ``blended``: all candidates together (what the ranker thinks is likeliest, own or new).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+from segrec.errors import SegrecError
+from segrec.io import require_columns
+from segrec.recommend.candidates import FEATURE_COLUMNS
+
+LIST_TYPES: tuple[str, ...] = ("buy_again", "discover", "blended")
+MODELS: tuple[str, ...] = ("hgb", "logistic", "ensemble")
+
+
+def _signed_log(values: np.ndarray) -> np.ndarray:
+    """log1p of magnitudes with the sign kept: counts and day spans are heavy-tailed."""
+    return np.sign(values) * np.log1p(np.abs(values))
+
+
+class CandidateRanker:
+    """Purchase-probability model over pair features (scikit-learn style fit / predict).
+
+    Parameters
+    ----------
+    model : "hgb" (HistGradientBoostingClassifier; NaN-aware, learns interactions such as
+        "own products only for frequent re-orderers"), "logistic" (LogisticRegression on
+        signed-log, median-imputed, standardised features; transparent, robust on small shops)
+        or "ensemble" (both, scores = sum of their log-odds: the trees add interactions, the
+        linear model keeps small training windows from overfitting; the default: on three real
+        wholesale datasets it was never worse than 0.01 NDCG@10 below the better member).
+    features : the pair columns to learn from (default: candidates.FEATURE_COLUMNS).
+    learning_rate, max_iter, max_leaf_nodes, min_samples_leaf, l2_regularization : HGB.
+    C : inverse L2 strength of the logistic model.
+    customer_weighting : when True, each customer's pairs weigh 1 / (its bought pairs), so
+        every customer counts the same, as in the per-customer mean of NDCG; otherwise heavy
+        buyers (many positives) dominate the loss.
+    max_negatives_per_positive : negatives are subsampled to at most this many per positive
+        (None: all), to keep fitting fast; rankings only need the order, not calibration.
+    random_state : seed of the subsampling and of the model.
+    """
+
+    def __init__(
+        self,
+        model: str = "ensemble",
+        features: Sequence[str] = FEATURE_COLUMNS,
+        learning_rate: float = 0.05,
+        max_iter: int = 300,
+        max_leaf_nodes: int = 31,
+        min_samples_leaf: int = 50,
+        l2_regularization: float = 1.0,
+        C: float = 1.0,
+        customer_weighting: bool = False,
+        max_negatives_per_positive: float | None = 5.0,
+        random_state: int = 0,
+    ) -> None:
+        self.model = model
+        self.features = tuple(features)
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.l2_regularization = l2_regularization
+        self.C = C
+        self.customer_weighting = customer_weighting
+        self.max_negatives_per_positive = max_negatives_per_positive
+        self.random_state = random_state
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor parameters (to record a run or build a model version)."""
+        return {
+            "model": self.model,
+            "features": list(self.features),
+            "learning_rate": self.learning_rate,
+            "max_iter": self.max_iter,
+            "max_leaf_nodes": self.max_leaf_nodes,
+            "min_samples_leaf": self.min_samples_leaf,
+            "l2_regularization": self.l2_regularization,
+            "C": self.C,
+            "customer_weighting": self.customer_weighting,
+            "max_negatives_per_positive": self.max_negatives_per_positive,
+            "random_state": self.random_state,
+        }
+
+    def _matrix(self, pairs: pd.DataFrame) -> np.ndarray:
+        require_columns(pairs, "pairs", self.features)
+        return pairs[list(self.features)].to_numpy(dtype=float)
+
+    def _estimator(self, model: str | None = None) -> Any:
+        model = model or self.model
+        if model == "hgb":
+            return HistGradientBoostingClassifier(
+                learning_rate=self.learning_rate,
+                max_iter=self.max_iter,
+                max_leaf_nodes=self.max_leaf_nodes,
+                min_samples_leaf=self.min_samples_leaf,
+                l2_regularization=self.l2_regularization,
+                early_stopping=False,
+                random_state=self.random_state,
+            )
+        if model == "logistic":
+            return make_pipeline(
+                FunctionTransformer(_signed_log),
+                SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+                StandardScaler(),
+                LogisticRegression(C=self.C, max_iter=2000),
+            )
+        raise SegrecError(f"unknown ranker model {model!r}; use one of {list(MODELS)}")
+
+    def fit(self, pairs: pd.DataFrame, labels: np.ndarray) -> CandidateRanker:
+        """Learn P(bought in the window | pair features) from labelled ``pairs``."""
+        labels = np.asarray(labels, dtype=int)
+        if len(labels) != len(pairs):
+            raise SegrecError(f"ranker: {len(pairs)} pairs but {len(labels)} labels")
+        if labels.min(initial=1) == labels.max(initial=0):
+            raise SegrecError("ranker: the training window needs both bought and not-bought pairs")
+        X = self._matrix(pairs)
+        keep = np.ones(len(labels), dtype=bool)
+        if self.max_negatives_per_positive is not None:
+            rng = np.random.default_rng(self.random_state)
+            negatives = np.flatnonzero(labels == 0)
+            limit = int(self.max_negatives_per_positive * labels.sum())
+            if len(negatives) > limit:
+                keep[:] = labels == 1
+                keep[rng.choice(negatives, size=limit, replace=False)] = True
+        weights = None
+        if self.customer_weighting:
+            require_columns(pairs, "pairs", ("customer_key",))
+            customer = pairs["customer_key"].to_numpy()
+            positives = pd.Series(labels).groupby(customer).transform("sum").to_numpy(dtype=float)
+            weights = 1.0 / np.maximum(positives, 1.0)
+            weights = (weights / weights[keep].mean())[keep]
+        if self.model not in MODELS:
+            raise SegrecError(f"unknown ranker model {self.model!r}; use one of {list(MODELS)}")
+        members = ("hgb", "logistic") if self.model == "ensemble" else (self.model,)
+        self.estimators_ = []
+        for member in members:
+            estimator = self._estimator(member)
+            if weights is None:
+                estimator.fit(X[keep], labels[keep])
+            elif member == "hgb":
+                estimator.fit(X[keep], labels[keep], sample_weight=weights)
+            else:
+                estimator.fit(X[keep], labels[keep], logisticregression__sample_weight=weights)
+            self.estimators_.append(estimator)
+        self.estimator_ = self.estimators_[0]
+        self.n_train_pairs_ = int(keep.sum())
+        return self
+
+    def predict(self, pairs: pd.DataFrame) -> np.ndarray:
+        """Score of each pair: the predicted purchase probability (up to subsampling bias);
+        for the ensemble, the sum of the members' log-odds (an order, not a probability)."""
+        if not hasattr(self, "estimators_"):
+            raise SegrecError("ranker: call fit before predict")
+        X = self._matrix(pairs)
+        probabilities = [estimator.predict_proba(X)[:, 1] for estimator in self.estimators_]
+        if len(probabilities) == 1:
+            return probabilities[0]
+        clipped = [np.clip(p, 1e-9, 1 - 1e-9) for p in probabilities]
+        return np.sum([np.log(p / (1 - p)) for p in clipped], axis=0)
+
+
+def ranked_lists(
+    pairs: pd.DataFrame, scores: np.ndarray, *, k: int = 20, list_types: Sequence[str] = LIST_TYPES
+) -> pd.DataFrame:
+    """The top ``k`` products per customer for each list kind, by descending score.
+
+    Columns ``customer_key``, ``list_type``, ``rank`` (1-based), ``product_id``, ``score``,
+    ``reason``. Ties go to the smaller product id, so the lists are reproducible.
+    ``buy_again`` keeps own products (``is_own`` = 1), ``discover`` the others.
+    """
+    require_columns(pairs, "pairs", ("customer_key", "product_id", "is_own"))
+    unknown = set(list_types) - set(LIST_TYPES)
+    if unknown:
+        raise SegrecError(f"unknown list type(s) {sorted(unknown)}; use {list(LIST_TYPES)}")
+    frame = pairs[["customer_key", "product_id", "is_own"]].assign(score=np.asarray(scores, dtype=float))
+    frame = frame.sort_values(["customer_key", "score", "product_id"], ascending=[True, False, True], kind="stable")
+    frame["reason"] = np.where(frame["is_own"] > 0, "bought before", "new for you")
+    out = []
+    for list_type in list_types:
+        chosen = frame if list_type == "blended" else frame[(frame["is_own"] > 0) == (list_type == "buy_again")]
+        chosen = chosen.groupby("customer_key", sort=False).head(k)
+        out.append(chosen.assign(list_type=list_type,
+                                 rank=chosen.groupby("customer_key", sort=False).cumcount() + 1))
+    lists = pd.concat(out, ignore_index=True)
+    return lists[["customer_key", "list_type", "rank", "product_id", "score", "reason"]]
