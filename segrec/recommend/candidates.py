@@ -29,6 +29,7 @@ import scipy.sparse as sp
 
 from segrec.errors import SegrecError
 from segrec.io import require_columns
+from segrec.recommend._arrays import top_k_rows
 from segrec.recommend.als import ALSRecommender
 from segrec.recommend.interactions import InteractionMatrix
 
@@ -302,16 +303,13 @@ def cooccurrence_cosine(binary: sp.csr_matrix) -> np.ndarray:
     return cosine
 
 
-def _top_columns(scores: np.ndarray, n: int, exclude: sp.csr_matrix | None) -> np.ndarray:
-    """Column indices of the ``n`` best scores per row (best first), excluded cells dropped."""
-    scores = scores.astype(np.float32, copy=True)
-    if exclude is not None:
-        rows, cols = exclude.nonzero()
-        scores[rows, cols] = -np.inf
-    n = min(n, scores.shape[1])
-    part = np.argpartition(-scores, n - 1, axis=1)[:, :n]
-    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1)
+def _top_columns(scores: np.ndarray, n: int, exclude: sp.csr_matrix) -> np.ndarray:
+    """Column indices of the ``n`` best scores per row (best first, ties by lower index), the
+    ``exclude`` cells ranked last (at -inf)."""
+    masked = scores.astype(np.float32, copy=True)
+    rows, cols = exclude.nonzero()
+    masked[rows, cols] = -np.inf
+    return top_k_rows(masked, n)[0]
 
 
 @dataclass(frozen=True)
@@ -399,7 +397,7 @@ def candidate_pairs(
     own_keep = own_keep.groupby("customer_key", sort=False).head(config.n_own)
     parts = [own_keep[["customer_key", "product_id"]].assign(src_own=1)]
     for name, scores, n in (("als", als_scores, config.n_als), ("cooc", cooc_sum, config.n_cooc)):
-        top = _top_columns(scores, n, sub_binary) if n > 0 else np.zeros((len(rows), 0), dtype=int)
+        top = _top_columns(scores, n, sub_binary)
         parts.append(pd.DataFrame({
             "customer_key": np.repeat(user_keys[rows], top.shape[1]),
             "product_id": item_keys[top.ravel()],

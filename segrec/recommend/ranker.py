@@ -26,14 +26,10 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from segrec.errors import SegrecError
 from segrec.io import require_columns
 from segrec.recommend.candidates import FEATURE_COLUMNS
+from segrec.segmentation.features import signed_log1p
 
 LIST_TYPES: tuple[str, ...] = ("buy_again", "discover", "blended")
 MODELS: tuple[str, ...] = ("hgb", "logistic", "ensemble")
-
-
-def _signed_log(values: np.ndarray) -> np.ndarray:
-    """log1p of magnitudes with the sign kept: counts and day spans are heavy-tailed."""
-    return np.sign(values) * np.log1p(np.abs(values))
 
 
 class CandidateRanker:
@@ -118,7 +114,7 @@ class CandidateRanker:
             )
         if model == "logistic":
             return make_pipeline(
-                FunctionTransformer(_signed_log),
+                FunctionTransformer(signed_log1p),
                 SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
                 StandardScaler(),
                 LogisticRegression(C=self.C, max_iter=2000),
