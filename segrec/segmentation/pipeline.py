@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from segrec.segmentation.candidates import ValidationConfig
 from segrec.segmentation.explain import assignment_confidence, explain_segments, project_2d
 from segrec.segmentation.features import as_matrix
 from segrec.segmentation.fit import fit_segmentation, model_version
@@ -37,6 +38,7 @@ from segrec.segmentation.tracking import (
     should_refit,
     stability,
 )
+from segrec.segmentation.validation import group_drivers, name_value_segments
 
 # Readable columns that are identifiers, dates or scores derived from others: not used to
 # name or explain segments.
@@ -49,7 +51,9 @@ NOT_DESCRIPTIVE = (
 @dataclass(frozen=True)
 class SegmentationConfig:
     """Parameters of a run: the dbt var ``segmentation``, same names and defaults (a test
-    compares them with dbt_project.yml)."""
+    compares them with dbt_project.yml). ``feature_set`` names the clustered features when the
+    hold-out chose them (None: the SQL matrix of var clustering_features); ``validation`` is the
+    hold-out's configuration (int_segmentation__candidates)."""
 
     algorithm: str = "kmeans"
     k_min: int = 2
@@ -64,12 +68,14 @@ class SegmentationConfig:
     force_refit: bool = False
     min_silhouette: float = 0.15
     min_stability: float = 0.8
+    feature_set: str | None = None
+    validation: ValidationConfig = ValidationConfig()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def fit_params(self) -> dict[str, Any]:
         """The parameters that define the fitted model, as runs record and version them."""
         params = asdict(self)
-        for key in ("force_refit", "min_silhouette", "min_stability", "extra"):
+        for key in ("force_refit", "min_silhouette", "min_stability", "validation", "extra"):
             params.pop(key)
         return params
 
@@ -151,12 +157,18 @@ def run_segmentation(
     previous: SegmentationRun | Mapping[str, Any] | None,
     config: SegmentationConfig,
     scored_at: pd.Timestamp,
+    value_features: pd.DataFrame | None = None,
+    feature_groups: Mapping[str, str] | None = None,
 ) -> SegmentationRun | None:
     """Score one run. ``matrix``: scaled features indexed by customer_key; ``readable``: readable
     features indexed by customer_key; ``rule_segments``: the list of rule segment names per customer_key;
     ``previous``: the last run (or its stored row, or None). Returns the run, or None when there are
     too few customers to segment (fewer than ``min_customers(config)``) or too few distinct
-    feature vectors (e.g. every clustering feature constant on the data): no run is recorded."""
+    feature vectors (e.g. every clustering feature constant on the data): no run is recorded.
+    ``value_features`` (readable value features by customer_key, as validation.customer_features
+    has them): name refitted segments by lifecycle and value (name_value_segments) instead of by
+    archetype; ``feature_groups`` (matrix column -> feature group): record which groups set each
+    segment apart (validation.group_drivers)."""
     if len(matrix) < min_customers(config):
         return None
     if len(matrix.drop_duplicates()) < config.k_min + 1:
@@ -187,7 +199,7 @@ def run_segmentation(
         decision = RefitDecision(True, "the feature columns changed")
 
     if decision.refit:
-        run = _refit(X, matrix, readable, previous, prev_labels, config)
+        run = _refit(X, matrix, readable, previous, prev_labels, config, value_features, feature_groups)
     else:
         run = kept
     xy = project_2d(X, random_state=config.random_state)
@@ -287,6 +299,7 @@ def _score_with_previous_centroids(
 def _refit(
     X: np.ndarray, matrix: pd.DataFrame, readable: pd.DataFrame, previous: SegmentationRun | None,
     prev_labels: pd.Series | None, config: SegmentationConfig,
+    value_features: pd.DataFrame | None = None, feature_groups: Mapping[str, str] | None = None,
 ) -> _SegmentModel:
     result = fit_segmentation(
         matrix, config.algorithm, config.n_clusters,
@@ -306,7 +319,14 @@ def _refit(
     segment_of[NOISE] = NOISE
 
     columns = _descriptive_columns(readable)
-    names = name_segments(readable, result.labels, columns=columns, fixed_names=fixed_names)
+    if value_features is None:
+        names = name_segments(readable, result.labels, columns=columns, fixed_names=fixed_names)
+    else:
+        labels = pd.Series(result.labels, index=matrix.index)
+        names = name_value_segments(value_features.reindex(matrix.index), labels).assign(archetype=None)
+        for cluster, name in fixed_names.items():  # a matched segment keeps its name, as above
+            names.loc[cluster, "segment_name"] = name
+    drivers = _drivers(matrix, feature_groups, result.labels)
     rules = explain_segments(readable, result.labels, max_depth=config.tree_max_depth, random_state=config.random_state,
                              columns=columns, sample_size=config.tree_sample_size)
     sizes = pd.Series(result.labels).value_counts()
@@ -318,6 +338,7 @@ def _refit(
             "description": str(names.loc[c, "description"]),
             "archetype": None if pd.isna(names.loc[c, "archetype"]) else str(names.loc[c, "archetype"]),
             "rules": str(rules.by_segment.get(c, "")),
+            "drivers": drivers.get(c),
             "n_customers": int(sizes.get(c, 0)),
         }
         for c in sorted(set(result.labels.tolist()))
@@ -339,10 +360,22 @@ def _refit(
     )
 
 
+def _drivers(matrix: pd.DataFrame, feature_groups: Mapping[str, str] | None, labels: np.ndarray) -> dict[int, str]:
+    """Per cluster, the feature groups that set it apart, strongest first ("value 1.42, taste 0.31":
+    mean |z| of the cluster's averages on the group's features); empty without feature groups."""
+    if not feature_groups:
+        return {}
+    table = group_drivers(matrix, feature_groups, labels)
+    return {
+        int(c): ", ".join(f"{group} {value:.2f}" for group, value in row.sort_values(ascending=False).items())
+        for c, row in table.iterrows()
+    }
+
+
 SEGMENT_STRUCT = pa.struct([
     ("segment_id", pa.int64()), ("cluster_id", pa.int64()), ("segment_name", pa.string()),
     ("description", pa.string()), ("archetype", pa.string()), ("rules", pa.string()),
-    ("n_customers", pa.int64()),
+    ("drivers", pa.string()), ("n_customers", pa.int64()),
 ])
 K_STRUCT = pa.struct([
     ("k", pa.float64()), ("silhouette", pa.float64()), ("calinski_harabasz", pa.float64()),

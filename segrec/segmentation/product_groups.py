@@ -176,3 +176,56 @@ def group_spend_shares(
         raise SegrecError(f"group_spend_shares: {len(labels)} group names for {n} groups")
     shares.columns = [GROUP_PREFIX + (labels[g] if g >= 0 else NO_GROUP) for g in ids]
     return shares
+
+
+TASTE_COLUMNS = ("product_id", "product_group", "group_label", "group_feature", "source")
+
+
+def _slug(text: str) -> str:
+    return "_".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
+
+
+def taste_groups(
+    products: pd.DataFrame,
+    n_groups: int = 12,
+    *,
+    min_category_coverage: float = 0.5,
+    random_state: int = 0,
+) -> pd.DataFrame:
+    """The product group of each product for the customers' "taste" features.
+
+    ``products`` has ``product_id``, ``category`` and ``product_name``. The catalog's top-level
+    categories when they exist (at least two, on at least ``min_category_coverage`` of the
+    products), else groups from the names (:func:`product_groups`, NMF, ``n_groups``); products
+    without a group are left out. One row per grouped product with ``product_group`` (int),
+    ``group_label``, ``group_feature`` (``group_share__<label or id>``, the feature column) and
+    ``source`` ("category" or "name"). Empty (with those columns) when neither works, e.g. a
+    catalog of a few unnamed products: the segmentation then has no taste features.
+    """
+    if missing := {"product_id", "category", "product_name"} - set(products.columns):
+        raise SegrecError(f"taste_groups: products lack {sorted(missing)}")
+    products = products.drop_duplicates("product_id").set_index("product_id")
+    category = products["category"].where(products["category"].str.lower() != "uncategorized")
+    if category.nunique() >= 2 and category.notna().mean() >= min_category_coverage:
+        labels = sorted(category.dropna().unique())
+        ids = {label: i for i, label in enumerate(labels)}
+        known = category.dropna()
+        return pd.DataFrame({
+            "product_id": known.index,
+            "product_group": known.map(ids).astype(np.int64).to_numpy(),
+            "group_label": known.to_numpy(),
+            "group_feature": [GROUP_PREFIX + _slug(label) for label in known],
+            "source": "category",
+        })[list(TASTE_COLUMNS)]
+    try:
+        fitted = product_groups(products["product_name"], n_groups, random_state=random_state)
+    except SegrecError:
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "product_group" else "object") for c in TASTE_COLUMNS})
+    grouped = fitted.assignment.loc[fitted.assignment >= 0]
+    return pd.DataFrame({
+        "product_id": grouped.index,
+        "product_group": grouped.to_numpy(dtype=np.int64),
+        "group_label": grouped.map(fitted.groups["label"]).to_numpy(),
+        "group_feature": [f"{GROUP_PREFIX}{g}" for g in grouped],
+        "source": "name",
+    })[list(TASTE_COLUMNS)]

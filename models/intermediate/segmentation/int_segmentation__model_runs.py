@@ -1,10 +1,15 @@
 """One row per segmentation run: metrics, parameters, centroids and every customer's
 assignment as aligned lists (segrec.segmentation.pipeline). Appends a row when the features
 or parameters change; the same input leaves the table as it is. Read through the marts
-segmentation_runs, customer_segments, segment_transitions and segment_profiles."""
+segmentation_runs, customer_segments, segment_transitions and segment_profiles.
+
+When the temporal hold-out chose a feature set and k (int_segmentation__candidates), the run
+clusters the features of now (int_customers__value_features) with them; else the SQL matrix of
+var clustering_features with k by silhouette."""
 
 import pandas as pd
 
+from segrec.segmentation.candidates import VALUE_NAMED, chosen_configuration, feature_set_matrix, wide_features
 from segrec.segmentation.pipeline import (
     SegmentationConfig,
     min_customers,
@@ -28,8 +33,18 @@ def model(dbt, session):
         rows = latest.to_arrow_table().to_pylist()
         previous = rows[0] if rows else None
 
+    chosen = chosen_configuration(dbt.ref("int_segmentation__candidates").df())
+    value_features, feature_groups = None, None
+    if chosen is not None:
+        features = wide_features(dbt.ref("int_customers__value_features").df()).reindex(matrix.index)
+        screened = feature_set_matrix(features, chosen["feature_set"], float(dbt.config.get("value_weight")))
+        matrix, feature_groups = screened.X, screened.groups
+        value_features = features if chosen["feature_set"] in VALUE_NAMED else None
+
     config = SegmentationConfig(
         algorithm=dbt.config.get("algorithm"),
+        n_clusters=None if chosen is None else int(chosen["k"]),
+        feature_set=None if chosen is None else chosen["feature_set"],
         k_min=dbt.config.get("k_min"),
         k_max=dbt.config.get("k_max"),
         silhouette_sample_size=dbt.config.get("silhouette_sample_size"),
@@ -41,7 +56,10 @@ def model(dbt, session):
         tree_sample_size=dbt.config.get("tree_sample_size"),
     )
     scored_at = pd.Timestamp.now("UTC").tz_localize(None)
-    record = run_segmentation(matrix, readable, rules, previous, config, scored_at=scored_at)
+    record = run_segmentation(
+        matrix, readable, rules, previous, config, scored_at=scored_at,
+        value_features=value_features, feature_groups=feature_groups,
+    )
     if record is None:  # too few customers or no variation: no run is recorded (the marts stay empty)
         needed = min_customers(config)
         print(f"segmentation: {len(matrix)} customers, at least {needed} with varied features needed: no run")
