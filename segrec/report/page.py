@@ -141,6 +141,8 @@ def build_report(
         sections.sizes_section(profiles, segments, colors),
         sections.scatter_section(segments, colors, max_points=max_points, random_state=random_state),
         sections.k_selection_section(read_latest(con, "segmentation_k_selection", tables), runs),
+        sections.validation_section(read_table(con, "segment_validation", tables),
+                                    read_table(con, "segmentation_candidates", tables)),
         sections.rfm_section(rfm_counts(con, tables)),
         sections.transitions_section(read_latest(con, "segment_transitions", tables), names),
         sections.recommendations_section(metrics, metric=metric, k=k),

@@ -246,3 +246,35 @@ def experiments_section(results: pd.DataFrame | None, alpha: float = 0.05) -> Se
             body += note(f"Green: p < {alpha}; grey: not significant.")
     shown = [c for c in EXPERIMENT_COLUMNS if c in results.columns] or list(results.columns)
     return Section(key, title, body + svg.html_table(results[shown], max_rows=200))
+
+
+def validation_section(validation: pd.DataFrame | None, candidates: pd.DataFrame | None) -> Section:
+    """Segment validation: how much of the next period's (log) revenue the chosen segments explain
+    next to spend quintiles and R x F groups on the hold-out, their segments' outcomes, and the
+    candidates the choice was made from."""
+    key, title = "validation", "Segment validation on a hold-out"
+    if validation is None:
+        return absent(key, title, "segment_validation")
+    if validation.empty:
+        return Section(key, title, note("No hold-out validation in this build: the data is too short "
+                                        "(see int_segmentation__holdout_window.reason)."))
+    first = validation.iloc[0]
+    r2 = validation.drop_duplicates("segmentation").set_index("segmentation")["r2"]
+    chosen = validation.loc[validation["segmentation"] == "chosen"]
+    summary = (
+        f"Features up to {svg.fmt(first['cutoff_time'])}, outcomes in the {svg.fmt(first['horizon_days'])} days after. "
+        f"Share of the variance of next-period log revenue explained (R^2): chosen segments "
+        f"{svg.fmt(r2.get('chosen'))}, spend quintiles {svg.fmt(r2.get('spend_quintiles'))}, "
+        f"R x F groups {svg.fmt(r2.get('rfm_groups'))}."
+    )
+    if not chosen.empty:
+        summary += f" Chosen: feature set {chosen['feature_set'].iloc[0]}, k = {svg.fmt(chosen['k'].iloc[0])}."
+    chart = svg.bar_chart(list(r2.index.astype(str)), [float(v) for v in r2], title="R^2 of next-period log revenue",
+                          value_label="R^2")
+    columns = ["segmentation", "segment_name", "n_customers", "customer_share", "purchase_rate", "retention_rate",
+               "mean_next_revenue", "next_revenue_share"]
+    table = svg.html_table(validation[[c for c in columns if c in validation.columns]])
+    body = note(summary) + chart + table
+    if candidates is not None and not candidates.empty:
+        body += note("Candidates (feature set x k) judged on the hold-out:") + svg.html_table(candidates)
+    return Section(key, title, body)

@@ -146,6 +146,36 @@ def segments_section(segmentation: Mapping | None, profiles: pd.DataFrame | None
     return lines
 
 
+def segment_validation_section(validation: pd.DataFrame | None) -> list[str]:
+    """The chosen segments against spend quintiles and R x F groups on the hold-out (mart
+    segment_validation): R^2 of next-period log revenue, then the chosen segments' outcomes."""
+    if validation is None:
+        return []
+    if validation.empty:
+        return ["### Segment validation", "No hold-out validation: the data is too short."]
+    first = validation.iloc[0]
+    by = validation.drop_duplicates("segmentation").set_index("segmentation")
+    chosen = validation.loc[validation["segmentation"] == "chosen"].sort_values("mean_next_revenue", ascending=False)
+    lines = [
+        "### Segment validation",
+        f"Features up to {first['cutoff_time']:%Y-%m-%d}, outcomes in the {int(first['horizon_days'])} days after; "
+        f"R^2 = share of the variance of next-period log revenue the segments explain.",
+        "",
+        markdown_table(["segmentation", "feature set", "k", "R^2", "silhouette"], [
+            [name, by.at[name, "feature_set"], int(by.at[name, "k"]), by.at[name, "r2"], by.at[name, "silhouette"]]
+            for name in by.index
+        ]),
+    ]
+    if not chosen.empty:
+        lines += ["", markdown_table(
+            ["chosen segment", "customers", "share", "purchase rate", "retention", "mean next revenue",
+             "next revenue share"],
+            chosen[["segment_name", "n_customers", "customer_share", "purchase_rate", "retention_rate",
+                    "mean_next_revenue", "next_revenue_share"]].itertuples(index=False, name=None),
+        )]
+    return lines
+
+
 def recommendations_section(table: pd.DataFrame | None) -> list[str]:
     if table is None:
         return []
@@ -240,6 +270,7 @@ def dataset_section(result: DatasetResult) -> list[str]:
         rows_section(result.rows),
         sessions_section(result.sessions, result.agreement),
         segments_section(result.segmentation, result.profiles) if result.rows is not None else [],
+        segment_validation_section(result.segment_validation),
         recommendations_section(result.recommendations),
         customer_value_section(result.customer_value, result.calibrations, result.name),
     ):

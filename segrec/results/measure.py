@@ -16,7 +16,7 @@ from segrec.clv import BetaGeoModel, GammaGammaModel, holdout_comparison, summar
 from segrec.errors import SegrecError
 from segrec.run import DATASETS, RUN_FILE, WAREHOUSE_FILE, DatasetSpec
 from segrec.runlog import quarantine_summary, segmentation_summary
-from segrec.warehouse import load_json, open_warehouse, read_latest, row_counts, warehouse_tables
+from segrec.warehouse import load_json, open_warehouse, read_latest, read_table, row_counts, warehouse_tables
 
 # Fader, Hardie & Lee (2005) BG/NBD and Fader & Hardie (2013) Gamma-Gamma on the CDNOW 1/10
 # sample (weeks, 39-week calibration to 1997-09-30); docs/customer-value.md has the details.
@@ -126,6 +126,7 @@ class DatasetResult:
     customer_value: dict | None = None
     calibrations: list[tuple[str, dict]] = field(default_factory=list)
     catalog: dict | None = None
+    segment_validation: pd.DataFrame | None = None
     failures: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -279,6 +280,7 @@ def collect(run_dir: Path, root: Path) -> DatasetResult:
         result.agreement = None if events is None else session_agreement(events)
         result.segmentation = segmentation_summary(con, tables)
         result.profiles = read_latest(con, "segment_profiles", tables)
+        result.segment_validation = read_table(con, "segment_validation", tables)
         result.recommendations = recommendation_table(con, tables)
         result.customer_value = customer_value_summary(con, tables)
         if spec is not None and result.rows is not None and "dim_customers" in tables:

@@ -172,3 +172,31 @@ def test_taste_groups_fall_back_to_names_then_to_nothing() -> None:
     assert taste_groups(unnamed).empty
     with pytest.raises(SegrecError):
         taste_groups(products.drop(columns="category"))
+
+
+def _validation_rows() -> pd.DataFrame:
+    rows = [
+        ("chosen", "value", 2, "Active high-value frequent buyers", 40, 0.4, 0.8, 0.5, 300.0, 0.8, 0.30, 0.25),
+        ("chosen", "value", 2, "Lapsed low-value one-time buyers", 60, 0.6, 0.1, None, 50.0, 0.2, 0.30, 0.25),
+        ("spend_quintiles", None, 5, "Spend quintile 1", 20, 0.2, 0.1, None, 10.0, 0.05, 0.20, None),
+    ]
+    frame = pd.DataFrame(rows, columns=[
+        "segmentation", "feature_set", "k", "segment_name", "n_customers", "customer_share", "purchase_rate",
+        "retention_rate", "mean_next_revenue", "next_revenue_share", "r2", "silhouette"])
+    return frame.assign(cutoff_time=pd.Timestamp("2011-09-10"), horizon_days=90, baseline_r2=0.20,
+                        passes_baseline=frame["r2"] >= 0.20)
+
+
+def test_report_and_results_show_the_validation() -> None:
+    from segrec.report.sections import validation_section
+    from segrec.results.markdown import segment_validation_section
+
+    section = validation_section(_validation_rows(), None)
+    assert section.present and "spend quintiles 0.2" in section.body and "feature set value, k = 2" in section.body
+    assert not validation_section(None, None).present
+    assert "too short" in validation_section(_validation_rows().iloc[:0], None).body
+    lines = segment_validation_section(_validation_rows())
+    assert lines[0] == "### Segment validation" and "2011-09-10" in lines[1]
+    assert "| chosen | value | 2 | 0.300 | 0.250 |" in lines[3]
+    assert "| Active high-value frequent buyers |" in lines[5]
+    assert segment_validation_section(None) == []
