@@ -1,4 +1,5 @@
--- Every run's segments unnested: one row per (run, segment) with name, description and rules.
+-- Every run's segments unnested: one row per (run, segment) with name, description, rules and
+-- drivers (the feature groups that set it apart, when the hold-out chose the features).
 with
 
 runs as (
@@ -16,7 +17,8 @@ final as (
         segment.segment_name,
         segment.description,
         segment.archetype,
-        segment.rules
+        segment.rules,
+        segment.drivers
     from runs
 )
 

@@ -61,6 +61,7 @@ final as (
         segments.description,
         segments.archetype,
         segments.rules,
+        segments.drivers,
         profiled.n_customers,
         profiled.n_customers / sum(profiled.n_customers) over () as customer_share,
         profiled.revenue,
