@@ -200,3 +200,22 @@ def test_report_and_results_show_the_validation() -> None:
     assert "| chosen | value | 2 | 0.300 | 0.250 |" in lines[3]
     assert "| Active high-value frequent buyers |" in lines[5]
     assert segment_validation_section(None) == []
+
+
+@pytest.mark.parametrize("algorithm", ["kmeans", "ward", "dbscan"])
+def test_a_run_on_the_chosen_feature_set_names_by_value_with_every_algorithm(algorithm: str) -> None:
+    from segrec.segmentation.pipeline import run_segmentation
+
+    features, _ = _shop(240)
+    screened = feature_set_matrix(features, "value")
+    rules = pd.Series([[] for _ in features.index], index=features.index)
+    config = SegmentationConfig(algorithm=algorithm, n_clusters=3, feature_set="value", k_max=5, min_samples=5)
+    run = run_segmentation(screened.X, features, rules, None, config, scored_at=pd.Timestamp("2024-01-01"),
+                           value_features=features, feature_groups=screened.groups)
+    assert run is not None and run.n_customers == 240
+    if algorithm != "dbscan":  # DBSCAN finds its own number of clusters
+        assert run.n_clusters == 3
+    names = [s["segment_name"] for s in run.segments]
+    assert all(name.endswith(("buyers", "browsers")) or name[-1].isdigit() for name in names)
+    assert all(s["drivers"] and s["drivers"][0].isalpha() for s in run.segments)
+    assert '"feature_set": "value"' in run.parameters

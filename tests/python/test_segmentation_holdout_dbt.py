@@ -121,3 +121,19 @@ def test_outcomes_by_hand(hand_db):
 def test_too_few_customers_leave_the_validation_empty(hand_db):
     assert hand_db.sql("select count(*) from segmentation_candidates").fetchall()[0][0] == 0
     assert hand_db.sql("select count(*) from segment_validation").fetchall()[0][0] == 0
+
+
+def test_data_too_short_for_a_hold_out_skips_it_with_a_reason(tmp_path_factory):
+    raw = tmp_path_factory.mktemp("short_raw")
+    write_raw_table(raw_events(EVENTS), "events", raw)
+    project = DbtProject(raw_dir=raw, work_dir=Path(tmp_path_factory.mktemp("short_hand")))
+    # 90 days of data: half is 45, below a 60-day minimum
+    validation = SEGMENTATION["validation"] | {"min_horizon_days": 60}
+    short = {**VARS, "segmentation": SEGMENTATION | {"validation": validation}}
+    project.run("build", "--select", "+segment_validation", "+segmentation_candidates", vars=short)
+    window = project.query("select * from int_segmentation__holdout_window").iloc[0]
+    assert not window["is_enabled"] and pd.isna(window["cutoff_time"])
+    assert window["reason"] == "the data spans 90 days: a hold-out of at least 60 days after a cutoff needs twice that"
+    for table in ("int_segmentation__holdout_features", "int_segmentation__holdout_outcomes", "segment_validation",
+                  "segmentation_candidates"):
+        assert len(project.query(f"select * from {table}")) == 0, table
