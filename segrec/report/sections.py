@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from segrec.report import svg
+from segrec.segmentation.candidates import VALIDATED
 
 ALL_SEGMENTS = "all"  # recommendation_metrics rows over every customer
 SIZE_COLUMNS: tuple[str, ...] = ("n_customers", "size", "customers")
@@ -260,6 +261,7 @@ def validation_section(validation: pd.DataFrame | None, candidates: pd.DataFrame
                                         "(see int_segmentation__holdout_window.reason)."))
     first = validation.iloc[0]
     r2 = validation.drop_duplicates("segmentation").set_index("segmentation")["r2"]
+    r2 = r2.reindex([name for name in VALIDATED if name in r2.index])
     chosen = validation.loc[validation["segmentation"] == "chosen"]
     summary = (
         f"Features up to {svg.fmt(first['cutoff_time'])}, outcomes in the {svg.fmt(first['horizon_days'])} days after. "

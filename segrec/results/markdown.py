@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from segrec.results.measure import PUBLISHED_BGNBD, PUBLISHED_GAMMA_GAMMA, RECOMMENDATION_METRICS, DatasetResult
+from segrec.segmentation.candidates import VALIDATED
 
 # Public datasets that no adapter turns into raw events, and why.
 NOT_INGESTED: dict[str, str] = {
@@ -155,6 +156,7 @@ def segment_validation_section(validation: pd.DataFrame | None) -> list[str]:
         return ["### Segment validation", "No hold-out validation: the data is too short."]
     first = validation.iloc[0]
     by = validation.drop_duplicates("segmentation").set_index("segmentation")
+    by = by.reindex([name for name in VALIDATED if name in by.index])
     chosen = validation.loc[validation["segmentation"] == "chosen"].sort_values("mean_next_revenue", ascending=False)
     lines = [
         "### Segment validation",

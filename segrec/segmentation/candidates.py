@@ -56,6 +56,7 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "all": ("value", "basket", "rhythm", "breadth", TASTE, "context", "price"),
 }
 CHOSEN, SPEND_QUINTILES, RFM_GROUPS = "chosen", "spend_quintiles", "rfm_groups"
+VALIDATED = (CHOSEN, SPEND_QUINTILES, RFM_GROUPS)  # the segmentations of mart segment_validation, in order
 # Feature sets whose segments are named by lifecycle and value (name_value_segments).
 VALUE_NAMED = ("value", "all")
 
