@@ -161,7 +161,9 @@ def evaluate_candidates(
     """Cluster the cutoff ``features`` (wide, buyers before the cutoff, indexed by customer_key)
     with every feature set and k in [k_min, k_max], score each by silhouette and the between-group
     R^2 of ``log_next_revenue`` (same index), choose one (:func:`validation.choose_configuration`)
-    and score the baselines. The chosen candidate's segments are named (:func:`name_value_segments`)."""
+    and score the baselines. The chosen candidate's segments are named (:func:`name_value_segments`).
+    A feature set whose columns are all constant (or with no more distinct rows than ``k_max``) is
+    left out; SegrecError when none is left."""
     features = features.sort_index()  # row order feeds K-Means' initialization: fix it
     y = log_next_revenue.reindex(features.index)
     if y.isna().any():
@@ -171,7 +173,11 @@ def evaluate_candidates(
         raise SegrecError(f"evaluate_candidates: {len(features)} customers for k >= {k_min}")
     rows, labels_of = [], {}
     for feature_set in feature_sets:
+        if not feature_groups(list(features.columns), feature_set):
+            continue
         X = feature_set_matrix(features, feature_set, config.value_weight).X
+        if X.shape[1] == 0 or len(X.drop_duplicates()) <= k_max:
+            continue  # every column constant here (e.g. no devices, dayparts or products): nothing to cluster
         for k in range(k_min, k_max + 1):
             labels, silhouette = _cluster(X, k, config.sample_size, random_state, n_init)
             shares = np.bincount(labels) / len(labels)
@@ -180,6 +186,8 @@ def evaluate_candidates(
                 "silhouette": silhouette, "r2": between_group_r2(y, labels), "min_share": float(shares.min()),
             })
             labels_of[(feature_set, k)] = labels
+    if not rows:
+        raise SegrecError("evaluate_candidates: no feature set varies across the customers")
     table = pd.DataFrame(rows)
     table["silhouette"] = table["silhouette"].fillna(-1.0)  # a degenerate clustering is never eligible
     chosen = choose_configuration(

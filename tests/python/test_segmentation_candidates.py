@@ -219,3 +219,13 @@ def test_a_run_on_the_chosen_feature_set_names_by_value_with_every_algorithm(alg
     assert all(name.endswith(("buyers", "browsers")) or name[-1].isdigit() for name in names)
     assert all(s["drivers"] and s["drivers"][0].isalpha() for s in run.segments)
     assert '"feature_set": "value"' in run.parameters
+
+
+def test_a_feature_set_without_variation_is_left_out() -> None:
+    # order-level data at midnight, no devices or products (CDNOW): behaviour is constant
+    features, y = _shop(90)
+    features = features.assign(share_morning=0.0, share_afternoon=0.0, conversion_rate=1.0, premium_share=np.nan)
+    table = evaluate_candidates(features, y, k_min=2, k_max=3).table
+    assert set(table["feature_set"].dropna()) == {"value", "all"}
+    with pytest.raises(SegrecError, match="no feature set varies"):
+        evaluate_candidates(features, y, k_min=2, k_max=3, feature_sets=["behaviour"])

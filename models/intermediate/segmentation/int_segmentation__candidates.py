@@ -3,6 +3,7 @@ and the baselines (segrec.segmentation.candidates.evaluate_candidates). Empty wh
 is disabled or the data too short (int_segmentation__holdout_window says why): the run then
 clusters as before. Read through the marts segmentation_candidates and segment_validation."""
 
+from segrec.errors import SegrecError
 from segrec.segmentation.candidates import ValidationConfig, candidate_table, evaluate_candidates, wide_features
 
 
@@ -22,13 +23,17 @@ def model(dbt, session):
         r2_tolerance=float(dbt.config.get("r2_tolerance")),
         sample_size=int(dbt.config.get("sample_size")),
     )
-    result = evaluate_candidates(
-        features.loc[outcomes.index],
-        outcomes["log_next_revenue"],
-        k_min=k_min,
-        k_max=k_max,
-        config=config,
-        min_silhouette=float(dbt.config.get("min_silhouette")),
-        random_state=int(dbt.config.get("random_state")),
-    )
+    try:
+        result = evaluate_candidates(
+            features.loc[outcomes.index],
+            outcomes["log_next_revenue"],
+            k_min=k_min,
+            k_max=k_max,
+            config=config,
+            min_silhouette=float(dbt.config.get("min_silhouette")),
+            random_state=int(dbt.config.get("random_state")),
+        )
+    except SegrecError as error:  # e.g. no feature varies: the run clusters as before
+        print(f"segmentation validation skipped: {error}")
+        return candidate_table(None, None, None)
     return candidate_table(result, window["cutoff_time"], config.horizon_days)
