@@ -324,8 +324,7 @@ def _refit(
     else:
         labels = pd.Series(result.labels, index=matrix.index)
         names = name_value_segments(value_features.reindex(matrix.index), labels).assign(archetype=None)
-        for cluster, name in fixed_names.items():  # a matched segment keeps its name, as above
-            names.loc[cluster, "segment_name"] = name
+        names["segment_name"] = _with_fixed_names(names["segment_name"], fixed_names)
     drivers = _drivers(matrix, feature_groups, result.labels)
     rules = explain_segments(readable, result.labels, max_depth=config.tree_max_depth, random_state=config.random_state,
                              columns=columns, sample_size=config.tree_sample_size)
@@ -358,6 +357,26 @@ def _refit(
         k_selection=[{k: _float(v) for k, v in row.items()} for row in selection],
         tree_fidelity=rules.fidelity,
     )
+
+
+def _with_fixed_names(names: pd.Series, fixed_names: Mapping[int, str]) -> pd.Series:
+    """``names`` (by cluster) with the matched clusters' previous names, as name_segments keeps
+    them; another cluster whose name is then taken gets the next free numeral ("... 2")."""
+    out = names.copy()
+    for cluster, name in fixed_names.items():
+        if cluster in out.index:
+            out[cluster] = name
+    taken = {out[c] for c in fixed_names if c in out.index}
+    for cluster in out.index:
+        if cluster in fixed_names:
+            continue
+        name, n = out[cluster], 1
+        while name in taken:
+            n += 1
+            name = f"{out[cluster]} {n}"
+        out[cluster] = name
+        taken.add(name)
+    return out
 
 
 def _drivers(matrix: pd.DataFrame, feature_groups: Mapping[str, str] | None, labels: np.ndarray) -> dict[int, str]:

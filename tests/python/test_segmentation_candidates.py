@@ -229,3 +229,13 @@ def test_a_feature_set_without_variation_is_left_out() -> None:
     assert set(table["feature_set"].dropna()) == {"value", "all"}
     with pytest.raises(SegrecError, match="no feature set varies"):
         evaluate_candidates(features, y, k_min=2, k_max=3, feature_sets=["behaviour"])
+
+
+def test_matched_segments_keep_their_names_and_the_others_stay_unique() -> None:
+    from segrec.segmentation.pipeline import _with_fixed_names
+
+    names = pd.Series({0: "Active buyers", 1: "Lapsed buyers", 2: "Active buyers 2"})
+    kept = _with_fixed_names(names, {1: "Active buyers"})
+    assert kept.to_dict() == {0: "Active buyers 2", 1: "Active buyers", 2: "Active buyers 2 2"}
+    assert kept.is_unique
+    assert _with_fixed_names(names, {}).equals(names)
