@@ -1,21 +1,23 @@
 """The served lists of the learned ranker: what ``int_recommendation__ranker_lists`` calls.
 
-Three moments of ``int_recommendation__windows`` give three candidate sets, each built only
-from what was known then (:func:`segrec.recommend.candidates.candidate_pairs`, plus the
-hybrid's list at that moment as one more source):
+The moments of ``int_recommendation__windows`` give one candidate set each, built only from
+what was known then (:func:`segrec.recommend.candidates.candidate_pairs`, plus the hybrid's
+list at that moment as one more source), labelled by what customers did in the window that
+follows (``int_recommendation__holdout_truth``):
 
-==============  =========================================  ===================================
-cutoff          pairs labelled by                          used for
-==============  =========================================  ===================================
-``validation``  what customers did in the validation       training the evaluated ranker
-                window (``int_recommendation__holdout_truth``)
-``test``        what they did in the test window           its lists are judged on the test
-                                                           window; training the served ranker
-``latest``      (nothing yet)                              the served lists
-==============  =========================================  ===================================
+==============================  ====================================================
+cutoff                          used for
+==============================  ====================================================
+``latest``                      the served lists (ranker trained on ``test``,
+                                ``validation``, ``train_1``, ...)
+``test``                        lists judged on the test window (ranker trained on
+                                ``validation``, ``train_1``, ``train_2``, ...)
+``validation``, ``train_<k>``   training only
+==============================  ====================================================
 
-So the offline figure of ``recommendation_metrics`` (strategies ``ranker_*``) measures
-exactly the procedure that produces the served lists, one window earlier.
+Each ranker learns from ``train_windows`` windows (var recommendation_ranker), so the
+offline figure of ``recommendation_metrics`` (strategies ``ranker_*``) measures exactly the
+procedure that produces the served lists, one window earlier.
 """
 
 from __future__ import annotations
@@ -43,7 +45,22 @@ from segrec.recommend.ranker import LIST_TYPES, CandidateRanker, ranked_lists
 from segrec.recommend.reasons import FIXED_REASONS
 from segrec.versioning import content_version
 
-CUTOFFS: tuple[str, ...] = ("validation", "test", "latest")
+def holdout_moments(windows: pd.Series) -> dict[str, pd.Timestamp]:
+    """The cutoffs of ``int_recommendation__windows`` from latest to earliest: ``latest`` (the
+    serving moment, inclusive), ``test``, ``validation``, then ``train_1``, ``train_2``, ... (the
+    ranker's earlier training windows, columns ``train_<k>_start``)."""
+    moments = {
+        # the serving cutoff reads everything up to and including the as-of moment
+        "latest": pd.Timestamp(windows["as_of_time"]) + pd.Timedelta(microseconds=1),
+        "test": pd.Timestamp(windows["test_start"]),
+        "validation": pd.Timestamp(windows["validation_start"]),
+    }
+    k = 1
+    while f"train_{k}_start" in windows.index:
+        moments[f"train_{k}"] = pd.Timestamp(windows[f"train_{k}_start"])
+        k += 1
+    return moments
+
 # The rules a user may set on re-buys: "learned" lets the ranker put own products anywhere;
 # "repeat_categories" keeps own products only in repeat-purchase categories (the old switch).
 REPURCHASE_RULES: tuple[str, ...] = ("learned", "repeat_categories")
@@ -53,7 +70,7 @@ RANKER_KEYS: tuple[str, ...] = ("model", "max_negatives_per_positive", "customer
 RANKER_DEFAULTS: dict[str, Any] = {
     "model": "ensemble", "max_negatives_per_positive": 5.0, "customer_weighting": False,
     "n_own": 200, "n_als": 50, "n_cooc": 50, "n_popular": 50, "n_trending": 20, "min_trending_buyers": 5,
-    "n_hybrid": 50, "repurchase_rule": "learned", "random_state": 0,
+    "n_hybrid": 50, "train_windows": 3, "repurchase_rule": "learned", "random_state": 0,
 }
 # Which strategy name a purchase-based source carries in the lists (as in the hybrid's rows).
 SOURCE_STRATEGIES: dict[str, str] = {
@@ -81,9 +98,11 @@ def ranker_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
             f"var recommendation_ranker.repurchase_rule: {merged['repurchase_rule']!r}; "
             f"use one of {list(REPURCHASE_RULES)}"
         )
-    for key in (*CANDIDATE_KEYS, "n_hybrid"):
-        if not isinstance(merged[key], int) or merged[key] < 0:
-            raise SegrecError(f"var recommendation_ranker.{key} must be a whole number >= 0, got {merged[key]!r}")
+    for key in (*CANDIDATE_KEYS, "n_hybrid", "train_windows"):
+        least = 1 if key == "train_windows" else 0
+        if not isinstance(merged[key], int) or isinstance(merged[key], bool) or merged[key] < least:
+            raise SegrecError(
+                f"var recommendation_ranker.{key} must be a whole number >= {least}, got {merged[key]!r}")
     return merged
 
 
@@ -193,12 +212,7 @@ def ranker_lists(
     require_columns(truth, "hold-out truth", ("cutoff", "customer_key", "product_id"))
     config = replace(CandidateConfig(), horizon_days=horizon_days,
                      **{key: settings[key] for key in CANDIDATE_KEYS})
-    moments = {
-        "validation": pd.Timestamp(windows["validation_start"]),
-        "test": pd.Timestamp(windows["test_start"]),
-        # the serving cutoff reads everything up to and including the as-of moment
-        "latest": pd.Timestamp(windows["as_of_time"]) + pd.Timedelta(microseconds=1),
-    }
+    moments = holdout_moments(windows)
     keys = list(customers["customer_key"])
     pairs = {}
     for cutoff, moment in moments.items():
@@ -208,14 +222,19 @@ def ranker_lists(
             settings["repurchase_rule"], settings["random_state"],
         )
     params = {key: settings[key] for key in RANKER_KEYS} | {"random_state": settings["random_state"]}
+    order = list(moments)  # latest, test, validation, train_1, ...: each cutoff learns from the next ones
     out = []
-    for train, serve in (("validation", "test"), ("test", "latest")):
+    for position, serve in enumerate(order[:2]):
         if pairs[serve].empty:
             continue
-        labels = label_pairs(pairs[train], truth[truth["cutoff"] == train]) if len(pairs[train]) else np.zeros(0)
-        # an empty validation window (validation_days = 0) teaches nothing about the test window
-        usable = moments[train] < moments[serve]
-        model = _fit_or_none(CandidateRanker(**params), pairs[train], labels) if usable else None
+        # the windows that ended by the served cutoff, latest first, with what happened in them
+        train = [c for c in order[position + 1:position + 1 + settings["train_windows"]]
+                 if moments[c] < moments[serve] and len(pairs[c])]
+        frames = [pairs[c] for c in train]
+        labels = np.concatenate([label_pairs(pairs[c], truth[truth["cutoff"] == c]) for c in train]) if train \
+            else np.zeros(0, dtype=np.int8)
+        training = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        model = _fit_or_none(CandidateRanker(**params), training, labels)
         scores = fallback_scores(pairs[serve]) if model is None else model.predict(pairs[serve])
         columns = ["customer_key", "product_id", "is_own", "own_days", "days_since_last_own",
                    *SOURCE_STRATEGIES, "hybrid_strategy", "hybrid_reason"]
@@ -225,8 +244,8 @@ def ranker_lists(
                              categories=categories, max_per_category=max_per_category)
         strategy, reason = _reasons(lists)
         version = content_version(
-            params, serve, str(moments[serve]), str(len(labels)), np.asarray(labels, dtype=np.int8),
-            "\x1f".join(pairs[train]["customer_key"].astype(str)) if len(pairs[train]) else "",
+            params, serve, [str(moments[c]) for c in [serve, *train]], np.asarray(labels, dtype=np.int8),
+            "\x1f".join(training["customer_key"].astype(str)) if len(training) else "",
         )
         out.append(pd.DataFrame({
             "cutoff": serve,

@@ -22,7 +22,7 @@ from segrec.recommend.candidates import (
     window_truth,
 )
 from segrec.recommend.ranker import CandidateRanker, ranked_lists
-from segrec.recommend.ranker_pipeline import buy_again_lists, ranker_lists
+from segrec.recommend.ranker_pipeline import buy_again_lists, holdout_moments, ranker_lists
 
 CUTOFF = pd.Timestamp("2024-03-01")
 FAST = CandidateConfig(n_own=10, n_als=2, n_cooc=2, n_popular=1, n_trending=0,
@@ -254,21 +254,22 @@ def ranker_inputs() -> dict:
     purchases = pd.DataFrame(rows, columns=["customer_key", "product_id", "order_id", "event_time", "quantity",
                                             "unit_price"])
     windows = pd.Series({"validation_start": pd.Timestamp("2024-02-10"), "test_start": pd.Timestamp("2024-02-20"),
-                         "as_of_time": pd.Timestamp("2024-03-01 12:00")})
+                         "as_of_time": pd.Timestamp("2024-03-01 12:00"), "train_1_start": pd.Timestamp("2024-01-31")})
     truth = []
-    for cutoff, start, end in (("validation", "2024-02-10", "2024-02-20"), ("test", "2024-02-20", "2024-03-02")):
+    for cutoff, start, end in (("train_1", "2024-01-31", "2024-02-10"), ("validation", "2024-02-10", "2024-02-20"),
+                               ("test", "2024-02-20", "2024-03-02")):
         inside = purchases[(purchases["event_time"] >= start) & (purchases["event_time"] < end)]
         truth.append(inside[["customer_key", "product_id"]].drop_duplicates().assign(cutoff=cutoff))
     products = pd.concat([
         pd.DataFrame({"cutoff": cutoff, "product_id": [f"P{i}" for i in range(6)], "is_active": True,
                       "category": "all", "is_repeat_purchase_category": False})
-        for cutoff in ("validation", "test", "latest")
+        for cutoff in ("train_1", "validation", "test", "latest")
     ])
     hybrid = pd.concat([  # the hybrid proposes two products nobody buys, to everybody and to "cold"
         pd.DataFrame({"cutoff": cutoff, "customer_key": customer, "product_id": ["P4", "P5"],
                       "hybrid_score": [0.9, 0.8], "hybrid_rank": [1, 2], "strategy": "segment_popularity",
                       "reason": "Popular with customers like you"})
-        for cutoff in ("validation", "test", "latest") for customer in [*(f"c{c}" for c in range(12)), "cold"]
+        for cutoff in ("train_1", "validation", "test", "latest") for customer in [*(f"c{c}" for c in range(12)), "cold"]
     ])
     customers = pd.DataFrame({"customer_key": [*(f"c{c}" for c in range(12)), "cold"]})
     return {"purchases": purchases, "windows": windows, "hybrid": hybrid, "truth": pd.concat(truth),
@@ -293,7 +294,11 @@ def test_ranker_lists_learn_the_rebuys_and_serve_three_kinds() -> None:
     assert len(lists[lists["cutoff"] == "test"].query("customer_key == 'c0' and list_type == 'blended'")) == 6
     again = ranker_lists(**inputs, settings=settings, list_length=2, horizon_days=10)
     pd.testing.assert_frame_equal(lists, again)
-    # nothing to learn from (no purchase in the validation window): the fallback order
+    # one window to learn from is enough; none (no hit in any window before the test window):
+    # the fallback order
+    one = ranker_lists(**inputs, settings=settings | {"train_windows": 1}, list_length=2, horizon_days=10)
+    assert set(one["ranker_status"]) == {"trained"}
+    assert not one["model_version"].isin(lists["model_version"]).any()  # another training, another version
     quiet = dict(inputs, truth=inputs["truth"][inputs["truth"]["cutoff"] == "test"])
     fallback = ranker_lists(**quiet, settings=settings, list_length=2, horizon_days=10)
     assert set(fallback.groupby("cutoff")["ranker_status"].first().items()) == {("test", "fallback"),
@@ -306,3 +311,13 @@ def test_ranker_lists_learn_the_rebuys_and_serve_three_kinds() -> None:
         ranker_lists(**inputs, settings={"repurchase_rule": "never"}, list_length=2, horizon_days=10)
     with pytest.raises(SegrecError, match="unknown key"):
         ranker_lists(**inputs, settings={"n_owns": 3}, list_length=2, horizon_days=10)
+
+
+def test_holdout_moments_latest_first_then_the_training_windows() -> None:
+    windows = pd.Series({"as_of_time": pd.Timestamp("2024-03-01 12:00"), "test_start": pd.Timestamp("2024-02-20"),
+                         "validation_start": pd.Timestamp("2024-02-10"), "train_1_start": pd.Timestamp("2024-01-31"),
+                         "train_2_start": pd.Timestamp("2024-01-21"), "holdout_split": "window"})
+    moments = holdout_moments(windows)
+    assert list(moments) == ["latest", "test", "validation", "train_1", "train_2"]
+    assert moments["latest"] > pd.Timestamp("2024-03-01 12:00") > moments["test"]  # the as-of moment is past
+    assert moments["train_2"] == pd.Timestamp("2024-01-21")

@@ -1,6 +1,8 @@
 -- What customers did in the hold-out windows, the hits of the offline evaluation: one row per
 -- (cutoff, customer_key, product_id) with an event of var recommendation_truth_event_types;
--- cutoff 'validation' = the validation window, 'test' = the test window up to the as-of moment.
+-- cutoff 'validation' = the validation window, 'test' = the test window up to the as-of moment,
+-- 'train_<k>' = the k-th window of the validation window's length before it (what the learned
+-- ranker also learns from, back to int_recommendation__windows.ranker_train_start).
 -- var recommendation_holdout_split 'window': every hit of the window counts; 'last_event' (the
 -- next-item protocol of session-based recommenders): only the customer's last hit in the window,
 -- the window events before it become input (int_interactions__holdout).
@@ -10,6 +12,7 @@
         "var recommendation_truth_event_types must be a non-empty list of event types, got " ~ truth_types) }}
 {%- endif %}
 {%- set split = recommendation_holdout_split() %}
+{%- set validation_days = recommendation_whole_number('recommendation_validation_days', 0) %}
 
 with
 
@@ -36,10 +39,19 @@ labelled as (
         events.customer_key,
         events.product_id,
         events.event_time,
-        case when events.event_time >= windows.test_start then 'test' else 'validation' end as cutoff
+        case
+            when events.event_time >= windows.test_start then 'test'
+            when events.event_time >= windows.validation_start then 'validation'
+            else 'train_' || cast(
+                floor(
+                    {{ dbt.datediff('events.event_time', 'windows.validation_start', 'second') }}
+                    / nullif({{ validation_days }} * 86400.0, 0)
+                ) + 1 as integer
+            )
+        end as cutoff
     from events
     cross join windows
-    where events.event_time >= windows.validation_start
+    where events.event_time >= windows.ranker_train_start
         and events.event_time <= windows.as_of_time
 ),
 

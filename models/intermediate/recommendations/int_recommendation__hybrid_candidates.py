@@ -1,6 +1,6 @@
-"""The hybrid's top N per customer at each cutoff (validation, test, latest): one candidate
-source of the learned ranker (segrec.recommend.pipeline.hybrid_candidates). The latest cutoff
-reuses the stored serving ALS; the hold-out cutoffs train ALS with the selected parameters."""
+"""The hybrid's top N per customer at each cutoff (latest, test, validation, train_<k>): one
+candidate source of the learned ranker (segrec.recommend.pipeline.hybrid_candidates). The latest
+cutoff reuses the stored serving ALS; the hold-out cutoffs train ALS with the selected parameters."""
 
 import pandas as pd
 
@@ -12,7 +12,7 @@ from segrec.recommend.pipeline import (
     restore_als,
     selected_parameters,
 )
-from segrec.recommend.ranker_pipeline import CUTOFFS, HYBRID_CANDIDATES_SCHEMA, ranker_settings
+from segrec.recommend.ranker_pipeline import HYBRID_CANDIDATES_SCHEMA, holdout_moments, ranker_settings
 from segrec.schemas import typed_table
 
 
@@ -22,8 +22,9 @@ def model(dbt, session):
     params = selected_parameters(dbt.ref("int_recommendation__als_grid").to_arrow_table())
     _, random_state = als_parameters(dbt.config.get("als"))
     settings = ranker_settings(dbt.config.get("ranker"))
+    windows = as_frame(dbt.ref("int_recommendation__windows").to_arrow_table()).iloc[0]
     frames = []
-    for cutoff in CUTOFFS:
+    for cutoff in holdout_moments(windows):
         where = f"cutoff = '{cutoff}'"
         if cutoff == "latest":
             interactions = dbt.ref("int_interactions__latest")
