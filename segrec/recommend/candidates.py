@@ -385,12 +385,13 @@ def candidate_pairs(
     for name in ("als_score", "als_rank", "cooc_score", "cooc_max"):
         pairs[name] = np.nan
     if scores is not None:
-        row_keys, item_keys, grids = scores
+        row_keys, item_keys, grids, own_items, cosine = scores
         r = pd.Index(row_keys).get_indexer(pairs["customer_key"])
         c = pd.Index(item_keys).get_indexer(pairs["product_id"])
         known = (r >= 0) & (c >= 0)
         for name, grid in grids.items():
             pairs.loc[known, name] = grid[r[known], c[known]]
+        pairs.loc[known, "cooc_max"] = _max_similarity(own_items, cosine, r[known], c[known])
     if extra is not None:
         pairs = pairs.merge(extra[list(EXTRA_COLUMNS)], on=["customer_key", "product_id"], how="left")
     else:
@@ -432,12 +433,6 @@ def _purchase_candidates(
     n_own_items = np.maximum(np.diff(sub_binary.indptr), 1).astype(np.float32)
     cooc_sum = np.asarray(sub_binary @ cosine, dtype=np.float32)
     cooc_mean = cooc_sum / n_own_items[:, None]
-    # max similarity to any own product: row-wise max over that customer's product rows
-    cooc_max = np.zeros_like(cooc_sum)
-    for r in range(len(rows)):
-        cols = sub_binary.indices[sub_binary.indptr[r]:sub_binary.indptr[r + 1]]
-        if len(cols):
-            cooc_max[r] = cosine[cols].max(axis=0)
     als_rank = np.empty_like(als_scores)
     order = np.argsort(-als_scores, axis=1, kind="stable")
     np.put_along_axis(als_rank, order, np.arange(1, als_scores.shape[1] + 1, dtype=np.float32)[None, :], axis=1)
@@ -464,8 +459,23 @@ def _purchase_candidates(
             "product_id": np.tile(chosen, len(rows)),
             f"src_{name}": 1,
         }))
-    grids = {"als_score": als_scores, "als_rank": als_rank, "cooc_score": cooc_mean, "cooc_max": cooc_max}
-    return parts, (user_keys[rows], item_keys, grids)
+    grids = {"als_score": als_scores, "als_rank": als_rank, "cooc_score": cooc_mean}
+    return parts, (user_keys[rows], item_keys, grids, sub_binary, cosine)
+
+
+def _max_similarity(own_items: sp.csr_matrix, cosine: np.ndarray, rows: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """Per (row, item) pair, the largest ``cosine`` between the item and any item of the row in
+    ``own_items`` (0 without own items): "bought with something you buy". Pairs are handled
+    per row, on the candidate columns only (not the whole catalog)."""
+    out = np.zeros(len(rows), dtype=np.float32)
+    order = np.argsort(rows, kind="stable")
+    bounds = np.searchsorted(rows[order], np.arange(own_items.shape[0] + 1))
+    for r in np.unique(rows):
+        own = own_items.indices[own_items.indptr[r]:own_items.indptr[r + 1]]
+        if len(own):
+            chosen = order[bounds[r]:bounds[r + 1]]
+            out[chosen] = cosine[np.ix_(own, items[chosen])].max(axis=0)
+    return out
 
 
 def _pair_features(pairs: pd.DataFrame, history: pd.DataFrame, cutoff: pd.Timestamp,

@@ -45,6 +45,7 @@ from segrec.recommend.ranker import LIST_TYPES, CandidateRanker, ranked_lists
 from segrec.recommend.reasons import FIXED_REASONS
 from segrec.versioning import content_version
 
+
 def holdout_moments(windows: pd.Series) -> dict[str, pd.Timestamp]:
     """The cutoffs of ``int_recommendation__windows`` from latest to earliest: ``latest`` (the
     serving moment, inclusive), ``test``, ``validation``, then ``train_1``, ``train_2``, ... (the

@@ -269,7 +269,8 @@ def ranker_inputs() -> dict:
         pd.DataFrame({"cutoff": cutoff, "customer_key": customer, "product_id": ["P4", "P5"],
                       "hybrid_score": [0.9, 0.8], "hybrid_rank": [1, 2], "strategy": "segment_popularity",
                       "reason": "Popular with customers like you"})
-        for cutoff in ("train_1", "validation", "test", "latest") for customer in [*(f"c{c}" for c in range(12)), "cold"]
+        for cutoff in ("train_1", "validation", "test", "latest")
+        for customer in [*(f"c{c}" for c in range(12)), "cold"]
     ])
     customers = pd.DataFrame({"customer_key": [*(f"c{c}" for c in range(12)), "cold"]})
     return {"purchases": purchases, "windows": windows, "hybrid": hybrid, "truth": pd.concat(truth),
@@ -321,3 +322,12 @@ def test_holdout_moments_latest_first_then_the_training_windows() -> None:
     assert list(moments) == ["latest", "test", "validation", "train_1", "train_2"]
     assert moments["latest"] > pd.Timestamp("2024-03-01 12:00") > moments["test"]  # the as-of moment is past
     assert moments["train_2"] == pd.Timestamp("2024-01-21")
+
+
+def test_ranker_lists_of_a_shop_without_purchases_follow_the_hybrid() -> None:
+    inputs = ranker_inputs()
+    inputs |= {"purchases": inputs["purchases"].iloc[0:0], "truth": inputs["truth"].iloc[0:0]}
+    lists = ranker_lists(**inputs, settings={}, list_length=2, horizon_days=10)
+    assert set(lists["ranker_status"]) == {"fallback"} and set(lists["list_type"]) == {"blended", "discover"}
+    served = lists[(lists["cutoff"] == "latest") & (lists["list_type"] == "blended")]
+    assert (served.groupby("customer_key")["product_id"].apply(list) == ["P4", "P5"]).all()  # the hybrid's order

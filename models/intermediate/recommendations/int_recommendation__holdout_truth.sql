@@ -13,6 +13,8 @@
 {%- endif %}
 {%- set split = recommendation_holdout_split() %}
 {%- set validation_days = recommendation_whole_number('recommendation_validation_days', 0) %}
+{#- train windows exist only with a validation window; 1 keeps the unused branch defined without one #}
+{%- set validation_seconds = [validation_days, 1] | max * 86400.0 %}
 
 with
 
@@ -34,25 +36,31 @@ events as (
         )
 ),
 
-labelled as (
+in_windows as (
     select
         events.customer_key,
         events.product_id,
         events.event_time,
-        case
-            when events.event_time >= windows.test_start then 'test'
-            when events.event_time >= windows.validation_start then 'validation'
-            else 'train_' || cast(
-                floor(
-                    {{ dbt.datediff('events.event_time', 'windows.validation_start', 'second') }}
-                    / nullif({{ validation_days }} * 86400.0, 0)
-                ) + 1 as integer
-            )
-        end as cutoff
+        windows.test_start,
+        windows.validation_start,
+        {{ dbt.datediff('events.event_time', 'windows.validation_start', 'second') }} as seconds_before_validation  -- noqa: LT05
     from events
     cross join windows
     where events.event_time >= windows.ranker_train_start
         and events.event_time <= windows.as_of_time
+),
+
+labelled as (
+    select
+        customer_key,
+        product_id,
+        event_time,
+        case
+            when event_time >= test_start then 'test'
+            when event_time >= validation_start then 'validation'
+            else 'train_' || cast(floor(seconds_before_validation / {{ validation_seconds }}) + 1 as integer)
+        end as cutoff
+    from in_windows
 ),
 
 hits as (
