@@ -147,28 +147,48 @@
     end
 {%- endmacro %}
 
+{#- The learned ranker's extra training windows before the validation window: train_1 just
+    before it, train_2 before that, ... (var recommendation_ranker.train_windows - 1 of them,
+    none without a validation window). -#}
+{% macro recommendation_train_windows() %}
+    {%- set train_windows = var('recommendation_ranker').get('train_windows', 1) %}
+    {%- if train_windows is not integer or train_windows < 1 %}
+        {{ exceptions.raise_compiler_error(
+            "var recommendation_ranker.train_windows must be a whole number >= 1, got " ~ train_windows) }}
+    {%- endif %}
+    {%- set names = [] %}
+    {%- if segrec.recommendation_whole_number('recommendation_validation_days', 0) > 0 %}
+        {%- for k in range(1, train_windows) %}{% do names.append('train_' ~ k) %}{% endfor %}
+    {%- endif %}
+    {{ return(names) }}
+{% endmacro %}
+
+{#- The hold-out cutoffs and the column of int_recommendation__windows where each starts:
+    validation, test, then the ranker's train_<k> windows. -#}
+{% macro recommendation_holdout_cutoffs() %}
+    {%- set cutoffs = [('validation', 'validation_start'), ('test', 'test_start')] %}
+    {%- for name in segrec.recommendation_train_windows() %}{% do cutoffs.append((name, name ~ '_start')) %}{% endfor %}
+    {{ return(cutoffs) }}
+{% endmacro %}
+
 {#- The training cutoffs of the recommendation models, one row each, from the one-row
     `windows` relation (int_recommendation__windows): cutoff ('latest' for serving,
-    'validation' and 'test' for the hold-out), cutoff_time, and is_inclusive (events at
-    cutoff_time belong to the cutoff's past; only for 'latest', as in weighted_interactions). -#}
+    'validation', 'test' and train_<k> for the hold-out), cutoff_time, and is_inclusive (events
+    at cutoff_time belong to the cutoff's past; only for 'latest', as in weighted_interactions). -#}
 {% macro recommendation_cutoffs(windows) %}
     select
         'latest' as cutoff,
         as_of_time as cutoff_time,
         true as is_inclusive
     from {{ windows }}
+    {%- for cutoff, start in segrec.recommendation_holdout_cutoffs() %}
     union all
     select
-        'validation' as cutoff,
-        validation_start as cutoff_time,
+        '{{ cutoff }}' as cutoff,
+        {{ start }} as cutoff_time,
         false as is_inclusive
     from {{ windows }}
-    union all
-    select
-        'test' as cutoff,
-        test_start as cutoff_time,
-        false as is_inclusive
-    from {{ windows }}
+    {%- endfor %}
 {% endmacro %}
 
 {#- `time_column` lies in the past of a cutoff row (recommendation_cutoffs) named `cutoffs`. -#}

@@ -38,7 +38,7 @@ DAY = pd.Timedelta(days=1)
 # "Never" for day counts of pairs the customer did not buy: larger than any history, so
 # trees split it off, and finite, so linear models can use it (with the is_own flag).
 NEVER_DAYS = 10_000.0
-SOURCES: tuple[str, ...] = ("own", "als", "cooc", "popular", "trending")
+SOURCES: tuple[str, ...] = ("own", "als", "cooc", "popular", "trending", "hybrid")
 # Columns of the pair frame the ranker may learn from (keys, labels and flags excluded).
 FEATURE_COLUMNS: tuple[str, ...] = (
     "is_own",
@@ -79,7 +79,11 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "due_customer",
     "tenure_days",
     "customer_active_last_year",
+    "hybrid_score",
+    "hybrid_rank",
 )
+# Columns of an external candidate source (the hybrid's lists at the same cutoff).
+EXTRA_COLUMNS: tuple[str, ...] = ("customer_key", "product_id", "hybrid_score", "hybrid_rank")
 
 
 def purchase_lines(events: pd.DataFrame) -> pd.DataFrame:
@@ -343,22 +347,70 @@ def candidate_pairs(
     *,
     customers: Sequence[object] | None = None,
     config: CandidateConfig | None = None,
+    extra: pd.DataFrame | None = None,
     random_state: int = 0,
     num_threads: int = 1,
 ) -> pd.DataFrame:
     """Candidates of every source for each customer, with the pair features of FEATURE_COLUMNS.
 
     Only purchases before ``cutoff`` are read. ``customers`` (default: all with history)
-    limits who gets candidates; unknown customers get none. One row per (customer_key,
-    product_id), with a 0/1 ``src_<source>`` column per source in SOURCES. ALS is fitted
-    on distinct purchase days (log1p-scaled) with ``random_state``; ``num_threads`` are
-    implicit's solver threads (BLAS is held at one).
+    limits who gets candidates from the purchase sources. ``extra`` (columns EXTRA_COLUMNS:
+    the hybrid's list at the same cutoff) adds candidates for any customer, also one without
+    purchases (then only those, with the customer features missing); pairs it does not
+    propose get ``hybrid_score`` 0 and ``hybrid_rank`` NEVER_DAYS. One row per
+    (customer_key, product_id), with a 0/1 ``src_<source>`` column per source in SOURCES.
+    ALS is fitted on distinct purchase days (log1p-scaled) with ``random_state``;
+    ``num_threads`` are implicit's solver threads (BLAS is held at one).
     """
     config = config or CandidateConfig()
     cutoff = pd.Timestamp(cutoff)
     history = history_before(purchases, cutoff)
-    if history.empty:
-        raise SegrecError(f"candidate_pairs: no purchases before {cutoff}")
+    src_cols = [f"src_{s}" for s in SOURCES]
+    parts = []
+    if extra is not None:
+        require_columns(extra, "extra candidates", EXTRA_COLUMNS)
+        parts.append(extra[["customer_key", "product_id"]].assign(src_hybrid=1))
+    if history.empty and not parts:
+        raise SegrecError(f"candidate_pairs: no purchases before {cutoff} and no other candidates")
+    scores = None
+    if not history.empty:
+        own_parts, scores = _purchase_candidates(history, cutoff, customers, config, random_state, num_threads)
+        parts.extend(own_parts)
+    pairs = pd.concat(parts, ignore_index=True)
+    for col in src_cols:
+        if col not in pairs:
+            pairs[col] = 0
+    pairs = pairs.groupby(["customer_key", "product_id"], sort=True)[src_cols].max().fillna(0).astype(np.int8)
+    pairs = _pair_features(pairs.reset_index(), history, cutoff, config)
+    for name in ("als_score", "als_rank", "cooc_score", "cooc_max"):
+        pairs[name] = np.nan
+    if scores is not None:
+        row_keys, item_keys, grids, own_items, cosine = scores
+        r = pd.Index(row_keys).get_indexer(pairs["customer_key"])
+        c = pd.Index(item_keys).get_indexer(pairs["product_id"])
+        known = (r >= 0) & (c >= 0)
+        for name, grid in grids.items():
+            pairs.loc[known, name] = grid[r[known], c[known]]
+        pairs.loc[known, "cooc_max"] = _max_similarity(own_items, cosine, r[known], c[known])
+    if extra is not None:
+        pairs = pairs.merge(extra[list(EXTRA_COLUMNS)], on=["customer_key", "product_id"], how="left")
+    else:
+        pairs["hybrid_score"], pairs["hybrid_rank"] = np.nan, np.nan
+    pairs["hybrid_score"] = pairs["hybrid_score"].astype(float).fillna(0.0)
+    pairs["hybrid_rank"] = pairs["hybrid_rank"].astype(float).fillna(NEVER_DAYS)
+    return pairs[["customer_key", "product_id", *src_cols, *FEATURE_COLUMNS]]
+
+
+def _purchase_candidates(
+    history: pd.DataFrame,
+    cutoff: pd.Timestamp,
+    customers: Sequence[object] | None,
+    config: CandidateConfig,
+    random_state: int,
+    num_threads: int,
+) -> tuple[list[pd.DataFrame], tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]]:
+    """The purchase-based candidate sets (own, ALS, co-occurrence, popular, trending) of the
+    chosen customers with history, and their (row keys, item keys, score grids) for the features."""
     counts, binary = _binary_matrix(history)
     user_keys, item_keys = binary.customer_keys, binary.product_ids
     if customers is None:
@@ -369,7 +421,6 @@ def candidate_pairs(
     own = own_pair_stats(history, cutoff)
     own = own[own["customer_key"].isin(set(user_keys[rows]))]
     products = product_stats(history, cutoff, windows=config.popularity_windows)
-    cust = customer_stats(history, cutoff)
 
     # Scores of every source on the users x items grid of the chosen rows.
     confidence = counts.matrix.copy()
@@ -382,22 +433,15 @@ def candidate_pairs(
     n_own_items = np.maximum(np.diff(sub_binary.indptr), 1).astype(np.float32)
     cooc_sum = np.asarray(sub_binary @ cosine, dtype=np.float32)
     cooc_mean = cooc_sum / n_own_items[:, None]
-    # max similarity to any own product: row-wise max over that customer's product rows
-    cooc_max = np.zeros_like(cooc_sum)
-    for r in range(len(rows)):
-        cols = sub_binary.indices[sub_binary.indptr[r]:sub_binary.indptr[r + 1]]
-        if len(cols):
-            cooc_max[r] = cosine[cols].max(axis=0)
     als_rank = np.empty_like(als_scores)
     order = np.argsort(-als_scores, axis=1, kind="stable")
     np.put_along_axis(als_rank, order, np.arange(1, als_scores.shape[1] + 1, dtype=np.float32)[None, :], axis=1)
 
-    # Candidate sets.
     own_keep = own.sort_values(["customer_key", "own_days", "days_since_last_own"], ascending=[True, False, True])
     own_keep = own_keep.groupby("customer_key", sort=False).head(config.n_own)
     parts = [own_keep[["customer_key", "product_id"]].assign(src_own=1)]
-    for name, scores, n in (("als", als_scores, config.n_als), ("cooc", cooc_sum, config.n_cooc)):
-        top = _top_columns(scores, n, sub_binary)
+    for name, source, n in (("als", als_scores, config.n_als), ("cooc", cooc_sum, config.n_cooc)):
+        top = _top_columns(source, n, sub_binary)
         parts.append(pd.DataFrame({
             "customer_key": np.repeat(user_keys[rows], top.shape[1]),
             "product_id": item_keys[top.ravel()],
@@ -415,12 +459,35 @@ def candidate_pairs(
             "product_id": np.tile(chosen, len(rows)),
             f"src_{name}": 1,
         }))
-    pairs = pd.concat(parts, ignore_index=True)
-    src_cols = [f"src_{s}" for s in SOURCES]
-    pairs = pairs.groupby(["customer_key", "product_id"], sort=True)[src_cols].max().fillna(0).astype(np.int8)
-    pairs = pairs.reset_index()
+    grids = {"als_score": als_scores, "als_rank": als_rank, "cooc_score": cooc_mean}
+    return parts, (user_keys[rows], item_keys, grids, sub_binary, cosine)
 
-    # Features.
+
+def _max_similarity(own_items: sp.csr_matrix, cosine: np.ndarray, rows: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """Per (row, item) pair, the largest ``cosine`` between the item and any item of the row in
+    ``own_items`` (0 without own items): "bought with something you buy". Pairs are handled
+    per row, on the candidate columns only (not the whole catalog)."""
+    out = np.zeros(len(rows), dtype=np.float32)
+    order = np.argsort(rows, kind="stable")
+    bounds = np.searchsorted(rows[order], np.arange(own_items.shape[0] + 1))
+    for r in np.unique(rows):
+        own = own_items.indices[own_items.indptr[r]:own_items.indptr[r + 1]]
+        if len(own):
+            chosen = order[bounds[r]:bounds[r + 1]]
+            out[chosen] = cosine[np.ix_(own, items[chosen])].max(axis=0)
+    return out
+
+
+def _pair_features(pairs: pd.DataFrame, history: pd.DataFrame, cutoff: pd.Timestamp,
+                   config: CandidateConfig) -> pd.DataFrame:
+    """The own, product and customer columns of FEATURE_COLUMNS for each (customer, product)."""
+    if history.empty:  # only external candidates: every purchase feature is missing
+        history = pd.DataFrame({c: pd.Series([], dtype=t) for c, t in (
+            ("customer_key", object), ("product_id", object), ("order_id", object),
+            ("event_time", "datetime64[ns]"), ("quantity", float), ("unit_price", float))})
+    own = own_pair_stats(history, cutoff)
+    products = product_stats(history, cutoff, windows=config.popularity_windows)
+    cust = customer_stats(history, cutoff)
     pairs = pairs.merge(own, on=["customer_key", "product_id"], how="left")
     pairs["is_own"] = pairs["own_days"].notna().astype(float)
     for col in ("own_lines", "own_days", "own_quantity_log", "own_last3_days", "own_last5_days"):
@@ -440,13 +507,7 @@ def candidate_pairs(
                                     np.nan)
     pairs["due_customer"] = pairs["days_since_last_order"] / pairs["customer_gap_days"]
     pairs["price_fit"] = (pairs["price_log"] - pairs["price_mean"]).abs() / (pairs["price_std"] + 0.1)
-    r = pd.Index(user_keys[rows]).get_indexer(pairs["customer_key"])
-    c = pd.Index(item_keys).get_indexer(pairs["product_id"])
-    pairs["als_score"] = als_scores[r, c]
-    pairs["als_rank"] = als_rank[r, c]
-    pairs["cooc_score"] = cooc_mean[r, c]
-    pairs["cooc_max"] = cooc_max[r, c]
-    return pairs[["customer_key", "product_id", *src_cols, *FEATURE_COLUMNS]]
+    return pairs
 
 
 def label_pairs(pairs: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:

@@ -333,17 +333,21 @@ def evaluate_recommender(
     strategies: Sequence[str] = STRATEGIES,
     ks: Sequence[int] = KS,
     by_segment: bool = True,
+    extra_lists: Mapping[str, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """Evaluate a fitted hybrid and each strategy alone on held-out ``truth``.
 
     Lists are built with the model's business rules and length ``max(ks)``; users of
     ``truth`` that the model's data does not know get no list (they score 0, so leave them
-    out of ``truth`` to evaluate only known customers).
+    out of ``truth`` to evaluate only known customers). ``extra_lists`` (strategy name ->
+    ``customer_key``, ``rank``, ``product_id``) are judged beside them on the same users and
+    catalog: lists made elsewhere, e.g. the learned ranker's and the buy-again baseline.
     """
     data = model.data_
     users = truth["customer_key"].unique()
     known = users[data.interactions.user_rows(users) >= 0]
     lists = {s: model.recommend(known, strategy=s, n=max(ks), explain=False) for s in strategies}
+    lists |= dict(extra_lists or {})
     segments = None
     if by_segment:
         segments = pd.Series(data.customers["segment_name"].to_numpy(dtype=object),

@@ -300,14 +300,16 @@ def holdout_metrics(
     max_per_category: int | None = None,
     ks: Sequence[int] = KS,
     strategies: Sequence[str] = STRATEGIES,
+    extra_lists: Mapping[str, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """Every strategy and the hybrid on the test window: the ``recommendation_metrics`` rows.
 
     ``data`` is the test cutoff (training data before the test window), ``truth`` the test
     pairs; only the customers we list (``customer_keys``) are evaluated, cold-start ones
     included. One ALS is trained and shared by the ``als`` strategy and the hybrid. Adds the
-    JSON of the ALS ``parameters`` used. No products or no listed customer in the test window:
-    nothing to evaluate, no rows.
+    JSON of the ALS ``parameters`` used. ``extra_lists`` (strategy -> lists made elsewhere,
+    e.g. the ranker's) are judged beside them. No products or no listed customer in the test
+    window: nothing to evaluate, no rows.
     """
     truth = as_frame(truth)
     require_columns(truth, "test ground truth", ("customer_key", "product_id"))
@@ -317,5 +319,41 @@ def holdout_metrics(
     model = HybridRecommender(
         n=max(ks), max_per_category=max_per_category, als_params=als_params, random_state=random_state
     ).fit(data, None if events is None else as_frame(events))
-    metrics = evaluate_recommender(model, served, strategies=strategies, ks=ks)
+    metrics = evaluate_recommender(model, served, strategies=strategies, ks=ks, extra_lists=extra_lists)
     return metrics.assign(parameters=json.dumps(model.als_.get_params(), sort_keys=True))
+
+
+def hybrid_candidates(
+    data: RecData,
+    events: Table | None,
+    customer_keys: Sequence[object],
+    *,
+    cutoff: str,
+    n: int,
+    als_params: Mapping[str, Any],
+    random_state: int,
+    max_per_category: int | None = None,
+    als: ALSRecommender | None = None,
+    explain: bool = False,
+) -> pd.DataFrame:
+    """The hybrid's top ``n`` per customer at one cutoff, as a candidate source of the ranker
+    (``int_recommendation__hybrid_candidates``): ``hybrid_score``, ``hybrid_rank``, the row's
+    ``strategy`` and, with ``explain``, its ``reason`` (for the served cutoff). ``als``: a
+    stored fitted model of the same matrix (else one is trained with ``als_params``)."""
+    if data.interactions.n_items == 0 or n == 0 or len(customer_keys) == 0:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in
+                             ("cutoff", "customer_key", "product_id", "hybrid_score", "hybrid_rank", "strategy",
+                              "reason")})
+    model = HybridRecommender(
+        n=n, max_per_category=max_per_category, als_params=als_params, random_state=random_state
+    ).fit(data, None if events is None else as_frame(events), als=als)
+    lists = model.recommend(list(customer_keys), explain=explain)
+    return pd.DataFrame({
+        "cutoff": cutoff,
+        "customer_key": lists["customer_key"].astype(str).to_numpy(),
+        "product_id": lists["product_id"].astype(str).to_numpy(),
+        "hybrid_score": lists["score"].to_numpy(dtype=float),
+        "hybrid_rank": lists["rank"].to_numpy(dtype=np.int64),
+        "strategy": lists["strategy"].to_numpy(dtype=object),
+        "reason": lists["reason"].to_numpy(dtype=object),
+    })

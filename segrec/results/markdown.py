@@ -16,6 +16,10 @@ NOT_INGESTED: dict[str, str] = {
                                      "nothing maps onto the raw events contract",
 }
 BASELINE_STRATEGY = "popularity"
+# The served lists (customer_recommendations' blended list, judged one window earlier) and the
+# skeptic's second baseline: each customer's own most often bought products.
+SERVED_STRATEGY = "ranker_blended"
+BUY_AGAIN_STRATEGY = "buy_again"
 PROFILE_COLUMNS: dict[str, str] = {
     "segment_name": "segment", "n_customers": "customers", "customer_share": "share",
     "revenue_share": "revenue share", "avg_frequency": "orders", "avg_monetary": "net revenue",
@@ -61,6 +65,11 @@ def _statuses(run: Mapping) -> str:
     return ", ".join(f"{status} {n:,}" for status, n in run.get("build_statuses", {}).items()) or "-"
 
 
+def _served_ratio(table: pd.DataFrame | None) -> str | None:
+    served = served_against_baselines(table)
+    return None if served is None else f"{served[0]:.2f}x {served[1]}"
+
+
 def overview(results: Sequence[DatasetResult]) -> str:
     """One line per dataset: rows, sessions, segments, customer value, build."""
     rows = []
@@ -71,11 +80,11 @@ def overview(results: Sequence[DatasetResult]) -> str:
             f"[{result.name}](#{result.name.replace('_', '-')})",
             accounting.get("raw_events"), accounting.get("clean_events"), accounting.get("quarantined_events"),
             sessions.get("sessions"), segmentation.get("k"), segmentation.get("silhouette"),
-            value.get("customers"), _seconds(result.run.get("build_seconds")),
+            value.get("customers"), _served_ratio(result.recommendations), _seconds(result.run.get("build_seconds")),
             "ok" if result.run.get("build_returncode") == 0 else "FAILED",
         ])
     header = ["dataset", "raw rows", "clean", "quarantined", "sessions", "segments", "silhouette",
-              "customers scored", "dbt build", "build"]
+              "customers scored", "served lists vs best baseline", "dbt build", "build"]
     return markdown_table(header, rows)
 
 
@@ -178,19 +187,49 @@ def segment_validation_section(validation: pd.DataFrame | None) -> list[str]:
     return lines
 
 
+def served_against_baselines(table: pd.DataFrame | None) -> tuple[float, str] | None:
+    """NDCG@10 of the served lists over the better of popularity and buy-again, and that
+    baseline's name; None when the run has no served or no baseline figure."""
+    if table is None or "ndcg" not in table.columns:
+        return None
+    ndcg = table["ndcg"]
+    baselines = {name: ndcg.get(name) for name in (BASELINE_STRATEGY, BUY_AGAIN_STRATEGY)}
+    baselines = {name: value for name, value in baselines.items() if value is not None and not pd.isna(value)}
+    served = ndcg.get(SERVED_STRATEGY)
+    if served is None or pd.isna(served) or not baselines:
+        return None
+    best = max(baselines, key=baselines.get)
+    return (served / baselines[best] if baselines[best] > 0 else math.inf), best
+
+
+def _ratio(value: float, baseline: float | None) -> str | None:
+    if baseline is None or pd.isna(baseline) or not baseline or pd.isna(value):
+        return None
+    return f"{value / baseline:.2f}x"
+
+
 def recommendations_section(table: pd.DataFrame | None) -> list[str]:
     if table is None:
         return []
-    baseline = table["ndcg"].get(BASELINE_STRATEGY) if "ndcg" in table.columns else None
+    ndcg = table["ndcg"] if "ndcg" in table.columns else pd.Series(dtype=float)
+    baseline, again = ndcg.get(BASELINE_STRATEGY), ndcg.get(BUY_AGAIN_STRATEGY)
     rows = [
-        [strategy, *[row[m] for m in RECOMMENDATION_METRICS],
-         None if not baseline or pd.isna(row["ndcg"]) else f"{row['ndcg'] / baseline:.2f}x",
+        [strategy, *[row[m] for m in RECOMMENDATION_METRICS], _ratio(row["ndcg"], baseline), _ratio(row["ndcg"], again),
          None if pd.isna(row["n_users"]) else int(row["n_users"])]
         for strategy, row in table.sort_values("ndcg", ascending=False).iterrows()
     ]
-    header = ["strategy", *[f"{m}@10" for m in RECOMMENDATION_METRICS], "NDCG vs popularity", "users"]
-    return ["### Recommendations", f"Hold-out: {table.attrs.get('split', '')}.", "",
-            markdown_table(header, rows)]
+    header = ["strategy", *[f"{m}@10" for m in RECOMMENDATION_METRICS], "NDCG vs popularity", "NDCG vs buy-again",
+              "users"]
+    lines = ["### Recommendations", f"Hold-out: {table.attrs.get('split', '')}."]
+    served = served_against_baselines(table)
+    if served is not None:
+        lines.append(
+            f"Served lists (`customer_recommendations`, blended; `{SERVED_STRATEGY}` here, the same ranker trained "
+            f"one window earlier): NDCG@10 {ndcg[SERVED_STRATEGY]:.3f} = **{served[0]:.2f}x** the better baseline "
+            f"({served[1]}). `ranker_buy_again` / `ranker_discover` are the two separate lists; `buy_again` is each "
+            "customer's own most often bought products, ties by popularity."
+        )
+    return [*lines, "", markdown_table(header, rows)]
 
 
 def customer_value_section(value: Mapping | None, calibration_runs: Sequence[tuple[str, dict]], name: str) -> list[str]:

@@ -5,6 +5,10 @@
 
 with
 
+lists as (
+    select * from {{ model }}
+),
+
 eligible as (
     {{ segrec.eligible_products_by_category(population, products, purchases) }}
 ),
@@ -24,7 +28,7 @@ per_category as (
         lists.customer_key,
         products.category,
         count(*) as n_products
-    from {{ model }} as lists
+    from lists
     inner join {{ products }} as products
         on lists.product_id = products.product_id
     where products.category is not null

@@ -1,10 +1,16 @@
 {#- No customer is recommended a product they bought, unless its category is repeat-purchase. -#}
 {% test no_repurchase_outside_repeat_categories(model, products, purchases) %}
 
+with
+
+lists as (
+    select * from {{ model }}
+)
+
 select
     lists.customer_key,
     lists.product_id
-from {{ model }} as lists
+from lists
 inner join {{ purchases }} as purchases
     on lists.customer_key = purchases.customer_key
         and lists.product_id = purchases.product_id

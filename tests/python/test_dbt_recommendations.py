@@ -40,10 +40,10 @@ RECOMMENDATION_MODELS = [
     "int_recommendation__windows", "int_interactions__events", "int_interactions__latest",
     "int_interactions__holdout", "int_recommendation__holdout_truth", "int_recommendation__repeat_purchase_categories",
     "int_recommendation__products", "int_recommendation__customers", "int_recommendation__recent_events",
-    "int_recommendation__als_grid", "int_recommendation__als_factors", "int_recommendation__lists",
-    "int_recommendation__item_neighbors", "int_recommendation__holdout_metrics", "customer_recommendations",
-    "item_similarities", "recommendation_metrics", "recommendation_tuning", "recommendation_user_factors",
-    "recommendation_item_factors",
+    "int_recommendation__als_grid", "int_recommendation__als_factors", "int_recommendation__purchase_lines",
+    "int_recommendation__hybrid_candidates", "int_recommendation__ranker_lists", "int_recommendation__item_neighbors",
+    "int_recommendation__holdout_metrics", "customer_recommendations", "item_similarities", "recommendation_metrics",
+    "recommendation_tuning", "recommendation_user_factors", "recommendation_item_factors",
 ]
 MARTS = [
     "+customer_recommendations", "+item_similarities", "+recommendation_metrics", "+recommendation_tuning",
@@ -53,8 +53,9 @@ MARTS = [
 COLD_START_IDS = ["C9000001", "C9000002", "C9000003"]
 # The serving models and their marts: trained, listed and similar again from the same input.
 SERVING_MODELS = [
-    "int_recommendation__als_factors", "int_recommendation__lists", "int_recommendation__item_neighbors",
-    "customer_recommendations", "item_similarities", "recommendation_user_factors", "recommendation_item_factors",
+    "int_recommendation__als_factors", "int_recommendation__hybrid_candidates", "int_recommendation__ranker_lists",
+    "int_recommendation__item_neighbors", "customer_recommendations", "item_similarities",
+    "recommendation_user_factors", "recommendation_item_factors",
 ]
 GROUP_STRATEGIES = {"segment_popularity", "segment_content", "popularity", "trending", "new_arrival"}
 FAST_ALS = {"factors": 4, "regularization": 0.1, "alpha": 1.0, "iterations": 4}
@@ -275,28 +276,42 @@ def test_every_known_customer_gets_n_eligible_products(warehouse):
     lists = warehouse.query("select * from customer_recommendations")
     known = warehouse.query("select customer_key from dim_customers where not is_anonymous")["customer_key"]
     products = warehouse.query("select * from int_recommendation__products where cutoff = 'latest'")
-    bought = warehouse.query("select customer_key, product_id from int_interactions__latest where is_purchased")
-
-    assert set(lists["customer_key"]) == set(known)
-    ranks = lists.groupby("customer_key")["rank"].agg(["size", "min", "max", "nunique"])
-    assert (ranks["size"] == n).all() and (ranks["min"] == 1).all() and (ranks["max"] == n).all()
-    assert (ranks["nunique"] == n).all()
-    ordered = lists.sort_values(["customer_key", "rank"])
-    assert (ordered.groupby("customer_key")["score"].diff().dropna() <= 1e-12).all()
-
-    listed = lists.merge(products, on="product_id", how="left")
+    bought = warehouse.query("select customer_key, product_id from int_recommendation__purchase_lines")
+    bought = bought.drop_duplicates().assign(was_bought=True)
+    listed = lists.merge(products, on="product_id", how="left").merge(
+        bought, on=["customer_key", "product_id"], how="left")
+    listed["was_bought"] = listed["was_bought"].fillna(False).astype(bool)
     assert listed["is_active"].all()
-    assert listed.groupby(["customer_key", "category"]).size().max() <= cap
-    again = lists.merge(bought, on=["customer_key", "product_id"]).merge(products, on="product_id")
-    assert len(again) > 0 and again["is_repeat_purchase_category"].all()
-    assert (again["reason"] == "Buy it again").all()
 
-    cold = lists[lists["customer_key"].isin([customer_key(c) for c in COLD_START_IDS])]
-    assert len(cold) == n * len(COLD_START_IDS)
+    for list_type in ("blended", "discover"):  # full lists for everybody, the category cap held
+        chosen = listed[listed["list_type"] == list_type]
+        assert set(chosen["customer_key"]) == set(known)
+        ranks = chosen.groupby("customer_key")["rank"].agg(["size", "min", "max", "nunique"])
+        assert (ranks["size"] == n).all() and (ranks["min"] == 1).all() and (ranks["max"] == n).all()
+        assert (ranks["nunique"] == n).all()
+        assert chosen.groupby(["customer_key", "category"]).size().max() <= cap
+    ordered = lists.sort_values(["customer_key", "list_type", "rank"])
+    assert (ordered.groupby(["customer_key", "list_type"])["score"].diff().dropna() <= 1e-12).all()
+
+    # buy again: only own past purchases, for buyers only; discover: never a bought product;
+    # blended: re-buys where the ranker puts them, each said to be one
+    again = listed[listed["list_type"] == "buy_again"]
+    assert len(again) > 0 and again["was_bought"].all() and (again["rank"] <= n).all()
+    assert set(again["customer_key"]) <= set(bought["customer_key"])
+    assert not listed.loc[listed["list_type"] == "discover", "was_bought"].any()
+    rebuys = listed[(listed["list_type"] == "blended") & listed["was_bought"]]
+    assert len(rebuys) > 0 and (rebuys["strategy"] == "buy_again").all()
+    assert rebuys["reason"].str.startswith("Buy it again").all()
+    assert (listed["strategy"] == "buy_again").eq(listed["was_bought"]).all()
+
+    cold = listed[listed["customer_key"].isin([customer_key(c) for c in COLD_START_IDS])]
+    assert set(cold["list_type"]) == {"blended", "discover"}
+    assert len(cold) == 2 * n * len(COLD_START_IDS)
     assert set(cold["strategy"]) <= GROUP_STRATEGIES
     assert not cold["reason"].str.startswith("Because you").any()
     # no history, no segment, no context: the same popular-with-everybody list for each
-    assert cold.pivot(index="rank", columns="customer_key", values="product_id").nunique(axis=1).eq(1).all()
+    blended = cold[cold["list_type"] == "blended"]
+    assert blended.pivot(index="rank", columns="customer_key", values="product_id").nunique(axis=1).eq(1).all()
 
 
 @pytest.mark.dbt
@@ -319,11 +334,13 @@ def test_similarities_and_artifacts_share_the_selected_model(warehouse):
     assert width.tolist() == [expected["factors"]]
 
     versions = warehouse.query(
-        "select model_version from customer_recommendations union select model_version from item_similarities "
+        "select model_version from item_similarities "
         "union select model_version from recommendation_metrics union select model_version from recommendation_tuning "
         "union select model_version from recommendation_user_factors"
     )
     assert len(versions) == 1
+    # the served lists come from one ranker
+    assert len(warehouse.query("select distinct model_version from customer_recommendations")) == 1
 
 
 @pytest.mark.dbt
@@ -334,9 +351,12 @@ def test_als_and_hybrid_beat_popularity_on_the_holdout(warehouse):
     table = metrics.pivot_table(index="strategy", columns=["metric", "k"], values="value")
     print("\ngenerated 1,200 customers x 120 days, hold-out metrics:\n"
           + table[[("ndcg", 10), ("recall", 20), ("precision", 10), ("map", 10)]].round(4).to_string())
-    for strategy in ("als", "hybrid"):
+    for strategy in ("als", "hybrid", "ranker_blended"):
         assert table.loc[strategy, ("ndcg", 10)] >= 1.5 * table.loc["popularity", ("ndcg", 10)]
         assert table.loc[strategy, ("recall", 20)] >= 1.5 * table.loc["popularity", ("recall", 20)]
+    # the served (blended) lists keep what the hybrid finds and add the re-buys it filters out
+    assert table.loc["ranker_blended", ("ndcg", 10)] >= table.loc["hybrid", ("ndcg", 10)]
+    assert table.loc["ranker_blended", ("ndcg", 10)] >= table.loc["buy_again", ("ndcg", 10)]
 
 
 @pytest.mark.dbt
@@ -384,9 +404,9 @@ def break_lists(con: duckdb.DuckDBPyConnection) -> None:
     ).fetchall()]
     # an inactive product on top of a list
     inactive = con.sql("select product_id from dim_products where not is_active order by product_id limit 1")
-    con.execute("update customer_recommendations set product_id = ? where customer_key = ? and rank = 1",
-                [inactive.fetchall()[0][0], customers[0]])
-    # a product the customer bought, in a category that is not repeat-purchase
+    con.execute("update customer_recommendations set product_id = ? where customer_key = ? and rank = 1 "
+                "and list_type = 'blended'", [inactive.fetchall()[0][0], customers[0]])
+    # a product the customer bought, in a category that is not repeat-purchase, on a discover list
     bought = con.sql(
         """
         select bought.customer_key, bought.product_id
@@ -397,10 +417,11 @@ def break_lists(con: duckdb.DuckDBPyConnection) -> None:
         order by 1, 2 limit 1
         """
     ).fetchall()[0]
-    con.execute("update customer_recommendations set product_id = ? where customer_key = ? and rank = 2",
-                [bought[1], bought[0]])
+    con.execute("update customer_recommendations set product_id = ? where customer_key = ? and rank = 2 "
+                "and list_type = 'discover'", [bought[1], bought[0]])
     # a list one short
-    con.execute("delete from customer_recommendations where customer_key = ? and rank = 10", [customers[1]])
+    con.execute("delete from customer_recommendations where customer_key = ? and rank = 10 and list_type = 'blended'",
+                [customers[1]])
     # five products of one category in one list
     con.execute(
         """
@@ -409,11 +430,12 @@ def break_lists(con: duckdb.DuckDBPyConnection) -> None:
             select product_id, row_number() over (order by product_id) + 5 as rank
             from int_recommendation__products
             where cutoff = 'latest' and is_active and category = 'Electronics'
-                and product_id not in (select product_id from customer_recommendations where customer_key = $1)
+                and product_id not in (
+                    select product_id from customer_recommendations where customer_key = $1 and list_type = 'blended')
                 and product_id not in (select product_id from int_interactions__latest where customer_key = $1)
             order by product_id limit 5
         ) as picks
-        where lists.customer_key = $1 and lists.rank = picks.rank
+        where lists.customer_key = $1 and lists.rank = picks.rank and lists.list_type = 'blended'
         """,
         [customers[2]],
     )

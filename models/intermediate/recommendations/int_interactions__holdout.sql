@@ -1,12 +1,13 @@
 -- Training interactions of the hold-out (macro weighted_interactions), one set per cutoff:
 -- 'validation' = events before the validation window (ALS tuning), 'test' = events before the
--- test window (the offline evaluation), each weighted and decayed as of its cutoff. With var
+-- test window (the offline evaluation), train_<k> = events before the learned ranker's earlier
+-- training windows, each weighted and decayed as of its cutoff. With var
 -- recommendation_holdout_split 'last_event' a customer's events in the window before their hit
 -- (int_recommendation__holdout_truth) are input too: the session so far predicts its next item.
 -- depends_on: {{ ref('int_recommendation__holdout_truth') }}
 {%- set split = recommendation_holdout_split() %}
 {%- set windows = ref('int_recommendation__windows') %}
-{%- set cutoffs = {'validation': 'validation_start', 'test': 'test_start'} %}
+{%- set cutoffs = recommendation_holdout_cutoffs() %}
 
 with
 
@@ -30,7 +31,7 @@ hit_moments as (
 ),
 {%- endif %}
 
-{%- for cutoff, start in cutoffs.items() %}
+{%- for cutoff, start in cutoffs %}
 
 {{ cutoff }}_events as (
     select events.*
@@ -56,7 +57,7 @@ hit_moments as (
 {%- endfor %}
 
 final as (
-    {%- for cutoff in cutoffs %}
+    {%- for cutoff, _ in cutoffs %}
     select
         '{{ cutoff }}' as cutoff,
         *

@@ -1,8 +1,11 @@
 """Offline evaluation on the temporal hold-out (segrec.recommend.pipeline.holdout_metrics):
 every strategy and the hybrid, trained on the events before the test window with the ALS
-parameters selected on the validation window, scored on the test window per segment and k.
-Read it through recommendation_metrics."""
+parameters selected on the validation window, the learned ranker's lists of the test cutoff
+(ranker_buy_again, ranker_discover, ranker_blended) and the buy-again baseline (each customer's
+own most often bought products), scored on the test window per segment and k. Read it through
+recommendation_metrics."""
 
+from segrec.recommend.evaluation import KS
 from segrec.recommend.pipeline import (
     METRICS_SCHEMA,
     als_parameters,
@@ -12,6 +15,7 @@ from segrec.recommend.pipeline import (
     selected_parameters,
     windows_description,
 )
+from segrec.recommend.ranker_pipeline import buy_again_lists, ranker_strategy_lists
 from segrec.schemas import typed_table
 
 
@@ -25,6 +29,13 @@ def model(dbt, session):
         customers,
     )
     _, random_state = als_parameters(dbt.config.get("als"))
+    windows = dbt.ref("int_recommendation__windows").to_arrow_table()
+    extra = ranker_strategy_lists(as_frame(dbt.ref("int_recommendation__ranker_lists").filter(test).to_arrow_table()))
+    extra["buy_again"] = buy_again_lists(
+        as_frame(dbt.ref("int_recommendation__purchase_lines").to_arrow_table()),
+        as_frame(windows)["test_start"].iloc[0],
+        n=max(KS),
+    )
     metrics = holdout_metrics(
         data,
         dbt.ref("int_recommendation__holdout_truth").filter(test).to_arrow_table(),
@@ -33,6 +44,6 @@ def model(dbt, session):
         als_params=selected_parameters(dbt.ref("int_recommendation__als_grid").to_arrow_table()),
         random_state=random_state,
         max_per_category=dbt.config.get("max_per_category"),
+        extra_lists=extra,
     )
-    windows = dbt.ref("int_recommendation__windows").to_arrow_table()
     return typed_table(metrics.assign(split_description=windows_description(windows)), METRICS_SCHEMA)

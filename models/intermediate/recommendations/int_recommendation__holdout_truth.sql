@@ -1,6 +1,8 @@
 -- What customers did in the hold-out windows, the hits of the offline evaluation: one row per
 -- (cutoff, customer_key, product_id) with an event of var recommendation_truth_event_types;
--- cutoff 'validation' = the validation window, 'test' = the test window up to the as-of moment.
+-- cutoff 'validation' = the validation window, 'test' = the test window up to the as-of moment,
+-- 'train_<k>' = the k-th window of the validation window's length before it (what the learned
+-- ranker also learns from, back to int_recommendation__windows.ranker_train_start).
 -- var recommendation_holdout_split 'window': every hit of the window counts; 'last_event' (the
 -- next-item protocol of session-based recommenders): only the customer's last hit in the window,
 -- the window events before it become input (int_interactions__holdout).
@@ -10,6 +12,9 @@
         "var recommendation_truth_event_types must be a non-empty list of event types, got " ~ truth_types) }}
 {%- endif %}
 {%- set split = recommendation_holdout_split() %}
+{%- set validation_days = recommendation_whole_number('recommendation_validation_days', 0) %}
+{#- train windows exist only with a validation window; 1 keeps the unused branch defined without one #}
+{%- set validation_seconds = [validation_days, 1] | max * 86400.0 %}
 
 with
 
@@ -31,16 +36,31 @@ events as (
         )
 ),
 
-labelled as (
+in_windows as (
     select
         events.customer_key,
         events.product_id,
         events.event_time,
-        case when events.event_time >= windows.test_start then 'test' else 'validation' end as cutoff
+        windows.test_start,
+        windows.validation_start,
+        {{ dbt.datediff('events.event_time', 'windows.validation_start', 'second') }} as seconds_before_validation  -- noqa: LT05
     from events
     cross join windows
-    where events.event_time >= windows.validation_start
+    where events.event_time >= windows.ranker_train_start
         and events.event_time <= windows.as_of_time
+),
+
+labelled as (
+    select
+        customer_key,
+        product_id,
+        event_time,
+        case
+            when event_time >= test_start then 'test'
+            when event_time >= validation_start then 'validation'
+            else 'train_' || cast(floor(seconds_before_validation / {{ validation_seconds }}) + 1 as integer)
+        end as cutoff
+    from in_windows
 ),
 
 hits as (

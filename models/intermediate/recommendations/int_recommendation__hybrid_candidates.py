@@ -1,0 +1,53 @@
+"""The hybrid's top N per customer at each cutoff (latest, test, validation, train_<k>): one
+candidate source of the learned ranker (segrec.recommend.pipeline.hybrid_candidates). The latest
+cutoff reuses the stored serving ALS; the hold-out cutoffs train ALS with the selected parameters."""
+
+import pandas as pd
+
+from segrec.recommend.pipeline import (
+    als_parameters,
+    as_frame,
+    cutoff_data,
+    hybrid_candidates,
+    restore_als,
+    selected_parameters,
+)
+from segrec.recommend.ranker_pipeline import HYBRID_CANDIDATES_SCHEMA, holdout_moments, ranker_settings
+from segrec.schemas import typed_table
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    customers = as_frame(dbt.ref("int_recommendation__customers").to_arrow_table())
+    params = selected_parameters(dbt.ref("int_recommendation__als_grid").to_arrow_table())
+    _, random_state = als_parameters(dbt.config.get("als"))
+    settings = ranker_settings(dbt.config.get("ranker"))
+    windows = as_frame(dbt.ref("int_recommendation__windows").to_arrow_table()).iloc[0]
+    frames = []
+    for cutoff in holdout_moments(windows):
+        where = f"cutoff = '{cutoff}'"
+        if cutoff == "latest":
+            interactions = dbt.ref("int_interactions__latest")
+        else:
+            interactions = dbt.ref("int_interactions__holdout").filter(where)
+        data = cutoff_data(
+            interactions.to_arrow_table(),
+            dbt.ref("int_recommendation__products").filter(where).to_arrow_table(),
+            customers,
+        )
+        als = None
+        if cutoff == "latest":
+            als, _ = restore_als(dbt.ref("int_recommendation__als_factors").to_arrow_table(), data)
+        frames.append(hybrid_candidates(
+            data,
+            dbt.ref("int_recommendation__recent_events").filter(where).to_arrow_table(),
+            customers["customer_key"],
+            cutoff=cutoff,
+            n=settings["n_hybrid"],
+            als_params=params,
+            random_state=random_state,
+            max_per_category=dbt.config.get("max_per_category"),
+            als=als,
+            explain=cutoff == "latest",
+        ))
+    return typed_table(pd.concat(frames, ignore_index=True), HYBRID_CANDIDATES_SCHEMA)

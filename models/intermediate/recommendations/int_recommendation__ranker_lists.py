@@ -1,0 +1,25 @@
+"""Served lists of the learned ranker (segrec.recommend.ranker_pipeline.ranker_lists): buy-again,
+discover and blended lists per customer, for the test cutoff (judged in recommendation_metrics)
+and the latest cutoff (served through customer_recommendations)."""
+
+from segrec.recommend.pipeline import as_frame
+from segrec.recommend.ranker_pipeline import RANKER_LISTS_SCHEMA, ranker_lists
+from segrec.schemas import typed_table
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    windows = as_frame(dbt.ref("int_recommendation__windows").to_arrow_table()).iloc[0]
+    lists = ranker_lists(
+        as_frame(dbt.ref("int_recommendation__purchase_lines").to_arrow_table()),
+        windows,
+        as_frame(dbt.ref("int_recommendation__hybrid_candidates").to_arrow_table()),
+        as_frame(dbt.ref("int_recommendation__holdout_truth").to_arrow_table()),
+        as_frame(dbt.ref("int_recommendation__products").to_arrow_table()),
+        as_frame(dbt.ref("int_recommendation__customers").to_arrow_table()),
+        settings=dbt.config.get("ranker"),
+        list_length=dbt.config.get("list_length"),
+        horizon_days=dbt.config.get("test_days"),
+        max_per_category=dbt.config.get("max_per_category"),
+    )
+    return typed_table(lists, RANKER_LISTS_SCHEMA)
