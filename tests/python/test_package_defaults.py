@@ -5,7 +5,7 @@ as the build does."""
 from __future__ import annotations
 
 import inspect
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import pytest
