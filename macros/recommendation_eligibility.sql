@@ -3,10 +3,12 @@
     e.g. one cutoff of int_recommendation__products. -#}
 
 {#- Per (listed customer, category): how many products the business rules allow: active ones,
-    less those the customer bought unless their category is repeat-purchase.
+    less (with repurchase_rule 'repeat_categories', the hybrid's and the opt-in rule of the served
+    lists) those the customer bought unless their category is repeat-purchase; with 'learned'
+    (the served lists' default) a bought product stays eligible.
     population: customer_key; products: product_id, category, is_active,
     is_repeat_purchase_category; purchases: customer_key, product_id, is_purchased. -#}
-{% macro eligible_products_by_category(population, products, purchases) %}
+{% macro eligible_products_by_category(population, products, purchases, repurchase_rule='repeat_categories') %}
     with
 
     active_by_category as (
@@ -29,6 +31,7 @@
         where purchases.is_purchased
             and products.is_active
             and not products.is_repeat_purchase_category
+            and '{{ repurchase_rule }}' = 'repeat_categories'
         group by purchases.customer_key, products.category
     )
 

@@ -1,7 +1,7 @@
 {#- At most max_per_category products of one category per list, unless the eligible products
     cannot fill list_length under that cap (then the cap is relaxed). Unknown categories are
     not capped. -#}
-{% test category_cap_where_possible(model, max_per_category, list_length, population, products, purchases) %}
+{% test category_cap_where_possible(model, max_per_category, list_length, population, products, purchases, repurchase_rule='repeat_categories') %}
 
 with
 
@@ -10,7 +10,7 @@ lists as (
 ),
 
 eligible as (
-    {{ segrec.eligible_products_by_category(population, products, purchases) }}
+    {{ segrec.eligible_products_by_category(population, products, purchases, repurchase_rule) }}
 ),
 
 feasible as (

@@ -1,11 +1,11 @@
 {#- Every customer of `population`, and only those, has a list of exactly list_length rows
     ranked 1..list_length (fewer only when fewer products are eligible, then ranked 1..n). -#}
-{% test complete_top_n(model, list_length, population, products, purchases) %}
+{% test complete_top_n(model, list_length, population, products, purchases, repurchase_rule='repeat_categories') %}
 
 with
 
 eligible as (
-    {{ segrec.eligible_products_by_category(population, products, purchases) }}
+    {{ segrec.eligible_products_by_category(population, products, purchases, repurchase_rule) }}
 ),
 
 expected as (

@@ -29,8 +29,9 @@ EVENTS = [
     ("e10", "2026-03-02 08:00:00", None, "visitor-1", "p1"),  # an anonymous visitor
 ]
 # A half-life of a million days: weights count events (rounded below), the decay is tested elsewhere.
+# One earlier window for the learned ranker: train_1 is 03-27, empty here.
 VARS = {"recommendation_test_days": 1, "recommendation_validation_days": 1, "recommendation_half_life_days": 1e6,
-        "recommendation_min_product_customers": 1}
+        "recommendation_min_product_customers": 1, "recommendation_ranker": {"train_windows": 2}}
 MODELS = ["+int_interactions__holdout", "+int_recommendation__holdout_truth", "+int_recommendation__customers",
           "+int_recommendation__products", "dim_customers"]
 
@@ -71,7 +72,10 @@ def last_event(raw, tmp_path_factory) -> DbtProject:
 
 
 TRUTH = "select cutoff, customer_key, product_id from int_recommendation__holdout_truth"
-TRAINING = "select cutoff, customer_key, product_id, round(weight, 3) as weight from int_interactions__holdout"
+TRAINING = ("select cutoff, customer_key, product_id, round(weight, 3) as weight from int_interactions__holdout "
+            "where cutoff in ('validation', 'test')")
+RANKER_TRAINING = ("select cutoff, customer_key, product_id, round(weight, 3) as weight from int_interactions__holdout "
+                   "where cutoff not in ('validation', 'test')")
 
 
 @pytest.mark.dbt
@@ -87,6 +91,14 @@ def test_window_split_every_hit_of_the_window_is_truth(window):
         ("B", "validation", "p2", "1.0"), ("B", "validation", "p3", "1.0"),
         ("visitor", "test", "p1", "1.0"), ("visitor", "validation", "p1", "1.0"),
     ]
+    # the ranker's earlier window train_1 (03-27) learns from the events before it
+    assert by_customer(window, RANKER_TRAINING) == [
+        ("A", "train_1", "p1", "1.0"), ("A", "train_1", "p2", "1.0"),
+        ("B", "train_1", "p2", "1.0"), ("B", "train_1", "p3", "1.0"), ("visitor", "train_1", "p1", "1.0"),
+    ]
+    windows = window.query("select validation_start, train_1_start, ranker_train_start from int_recommendation__windows")
+    assert windows.iloc[0].tolist() == [pd.Timestamp("2026-03-28"), pd.Timestamp("2026-03-27"),
+                                        pd.Timestamp("2026-03-27")]
 
 
 @pytest.mark.dbt
@@ -114,6 +126,7 @@ def test_without_a_catalog_products_of_the_cutoffs_training_are_recommendable(wi
     assert window_active == [
         ["latest", "p1"], ["latest", "p2"], ["latest", "p3"], ["latest", "p4"], ["latest", "p5"],
         ["test", "p1"], ["test", "p2"], ["test", "p3"],
+        ["train_1", "p1"], ["train_1", "p2"], ["train_1", "p3"],
         ["validation", "p1"], ["validation", "p2"], ["validation", "p3"],
     ]
     # next-item split: A's session so far (p3, p4) is input, so p4 exists for the test cutoff

@@ -46,7 +46,9 @@ def test_state_modified_selects_changed_model_and_children(tmp_path):
 
     # a model in the middle: its parents come from production, its children are rebuilt
     changed = project.project_dir / "models/intermediate/segmentation/int_segmentation__segments.sql"
-    changed.write_text(changed.read_text().replace("segment.rules\n", "segment.rules  -- changed\n"))
+    original = changed.read_text()
+    changed.write_text(original.replace("segment.rules,\n", "segment.rules,  -- changed\n", 1))
+    assert changed.read_text() != original
     expected = listed(project, "int_segmentation__segments+")
     assert {"int_segmentation__segments", "customer_segments", "segment_profiles"} <= expected
     assert "fct_events" not in expected
