@@ -96,7 +96,8 @@ def test_window_split_every_hit_of_the_window_is_truth(window):
         ("A", "train_1", "p1", "1.0"), ("A", "train_1", "p2", "1.0"),
         ("B", "train_1", "p2", "1.0"), ("B", "train_1", "p3", "1.0"), ("visitor", "train_1", "p1", "1.0"),
     ]
-    windows = window.query("select validation_start, train_1_start, ranker_train_start from int_recommendation__windows")
+    windows = window.query(
+        "select validation_start, train_1_start, ranker_train_start from int_recommendation__windows")
     assert windows.iloc[0].tolist() == [pd.Timestamp("2026-03-28"), pd.Timestamp("2026-03-27"),
                                         pd.Timestamp("2026-03-27")]
 
