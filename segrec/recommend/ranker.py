@@ -154,6 +154,12 @@ class CandidateRanker:
         if self.model not in MODELS:
             raise SegrecError(f"unknown ranker model {self.model!r}; use one of {list(MODELS)}")
         members = ("hgb", "logistic") if self.model == "ensemble" else (self.model,)
+        # A feature never observed in the training window (e.g. re-order intervals in a shop of
+        # one day) carries nothing to learn and breaks the trees' binning: leave it out.
+        self.observed_ = ~np.isnan(X[keep]).all(axis=0)
+        if not self.observed_.any():
+            raise SegrecError("ranker: no feature is observed in the training window")
+        X = X[:, self.observed_]
         self.estimators_ = []
         with threadpool_limits(self.n_threads):
             self._fit_members(members, X, labels, keep, weights)
@@ -178,7 +184,7 @@ class CandidateRanker:
         for the ensemble, the sum of the members' log-odds (an order, not a probability)."""
         if not hasattr(self, "estimators_"):
             raise SegrecError("ranker: call fit before predict")
-        X = self._matrix(pairs)
+        X = self._matrix(pairs)[:, self.observed_]
         with threadpool_limits(self.n_threads):
             probabilities = [estimator.predict_proba(X)[:, 1] for estimator in self.estimators_]
         if len(probabilities) == 1:

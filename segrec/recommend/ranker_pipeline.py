@@ -179,10 +179,15 @@ def _cutoff_pairs(
 
 
 def _fit_or_none(ranker: CandidateRanker, pairs: pd.DataFrame, labels: np.ndarray) -> CandidateRanker | None:
-    """The fitted ranker, or None when the window cannot teach it (no pairs, or one class)."""
+    """The fitted ranker, or None when the window cannot teach it (no pairs, one class, or no
+    feature observed)."""
     if len(pairs) == 0 or labels.min(initial=1) == labels.max(initial=0):
         return None
-    return ranker.fit(pairs, labels)
+    try:
+        return ranker.fit(pairs, labels)
+    except SegrecError as error:
+        print(f"ranker: {error}; lists in the fallback order")
+        return None
 
 
 def ranker_lists(

@@ -85,6 +85,10 @@ class ValidationConfig:
     sample_size: int = 5000
 
 
+# Segments are projected (PCA scatter) and explained over at least two varying features.
+MIN_FEATURES = 2
+
+
 def wide_features(long: pd.DataFrame) -> pd.DataFrame:
     """The long features (customer_key, feature, feature_value) as one row per customer_key and
     one column per feature (sorted); a missing product-group share is 0 (nothing bought there)."""
@@ -162,8 +166,8 @@ def evaluate_candidates(
     with every feature set and k in [k_min, k_max], score each by silhouette and the between-group
     R^2 of ``log_next_revenue`` (same index), choose one (:func:`validation.choose_configuration`)
     and score the baselines. The chosen candidate's segments are named (:func:`name_value_segments`).
-    A feature set whose columns are all constant (or with no more distinct rows than ``k_max``) is
-    left out; SegrecError when none is left."""
+    A feature set with fewer than MIN_FEATURES varying columns (or with no more distinct rows than
+    ``k_max``) is left out; SegrecError when none is left."""
     features = features.sort_index()  # row order feeds K-Means' initialization: fix it
     y = log_next_revenue.reindex(features.index)
     if y.isna().any():
@@ -176,8 +180,8 @@ def evaluate_candidates(
         if not feature_groups(list(features.columns), feature_set):
             continue
         X = feature_set_matrix(features, feature_set, config.value_weight).X
-        if X.shape[1] == 0 or len(X.drop_duplicates()) <= k_max:
-            continue  # every column constant here (e.g. no devices, dayparts or products): nothing to cluster
+        if X.shape[1] < MIN_FEATURES or len(X.drop_duplicates()) <= k_max:
+            continue  # (nearly) every column constant (e.g. no devices, dayparts or products): nothing to cluster
         for k in range(k_min, k_max + 1):
             labels, silhouette = _cluster(X, k, config.sample_size, random_state, n_init)
             shares = np.bincount(labels) / len(labels)

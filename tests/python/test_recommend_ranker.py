@@ -332,3 +332,16 @@ def test_ranker_lists_of_a_shop_without_purchases_follow_the_hybrid() -> None:
     served = lists[(lists["cutoff"] == "latest") & (lists["list_type"] == "blended")]
     orders = served.sort_values("rank").groupby("customer_key")["product_id"].apply(list)
     assert all(order == ["P4", "P5"] for order in orders) and len(orders) == 13  # the hybrid's order
+
+
+def test_ranker_leaves_out_features_never_observed_in_training() -> None:
+    train, y_train = planted_pairs(400, random_state=0)
+    train["own_gap_days"] = np.nan  # a one-day shop: no re-order interval anywhere
+    ranker = CandidateRanker(model="hgb", max_iter=20).fit(train, y_train)
+    assert not ranker.observed_[list(FEATURE_COLUMNS).index("own_gap_days")] and ranker.observed_.sum() == len(
+        FEATURE_COLUMNS) - 1
+    test, _ = planted_pairs(50, random_state=1)
+    assert ranker.predict(test).shape == (50,)
+    empty = train.assign(**{column: np.nan for column in FEATURE_COLUMNS})
+    with pytest.raises(SegrecError, match="no feature"):
+        CandidateRanker().fit(empty, y_train)

@@ -9,7 +9,13 @@ var clustering_features with k by silhouette."""
 
 import pandas as pd
 
-from segrec.segmentation.candidates import VALUE_NAMED, chosen_configuration, feature_set_matrix, wide_features
+from segrec.segmentation.candidates import (
+    MIN_FEATURES,
+    VALUE_NAMED,
+    chosen_configuration,
+    feature_set_matrix,
+    wide_features,
+)
 from segrec.segmentation.pipeline import (
     SegmentationConfig,
     min_customers,
@@ -38,8 +44,13 @@ def model(dbt, session):
     if chosen is not None:
         features = wide_features(dbt.ref("int_customers__value_features").df()).reindex(matrix.index)
         screened = feature_set_matrix(features, chosen["feature_set"], float(dbt.config.get("value_weight")))
-        matrix, feature_groups = screened.X, screened.groups
-        value_features = features if chosen["feature_set"] in VALUE_NAMED else None
+        if screened.X.shape[1] < MIN_FEATURES:  # today's customers do not vary on the chosen set
+            print(f"segmentation: the chosen feature set {chosen['feature_set']!r} varies on "
+                  f"{screened.X.shape[1]} feature(s) today: clustering var clustering_features instead")
+            chosen = None
+        else:
+            matrix, feature_groups = screened.X, screened.groups
+            value_features = features if chosen["feature_set"] in VALUE_NAMED else None
 
     config = SegmentationConfig(
         algorithm=dbt.config.get("algorithm"),
