@@ -187,6 +187,17 @@ def segment_validation_section(validation: pd.DataFrame | None) -> list[str]:
     return lines
 
 
+def product_groups_section(groups: pd.DataFrame | None) -> list[str]:
+    if groups is None:
+        return []
+    return ["### Product groups from names",
+            "The catalog has no categories: products are grouped by their names (TF-IDF + NMF) for the "
+            "segments' taste features; each group with its best-selling products.", "",
+            markdown_table(["group", "label", "products", "examples"],
+                           groups[["product_group", "group_label", "n_products", "examples"]].itertuples(
+                               index=False, name=None))]
+
+
 def served_against_baselines(table: pd.DataFrame | None) -> tuple[float, str] | None:
     """NDCG@10 of the served lists over the better of popularity and buy-again, and that
     baseline's name; None when the run has no served or no baseline figure."""
@@ -312,6 +323,7 @@ def dataset_section(result: DatasetResult) -> list[str]:
         sessions_section(result.sessions, result.agreement),
         segments_section(result.segmentation, result.profiles) if result.rows is not None else [],
         segment_validation_section(result.segment_validation),
+        product_groups_section(result.product_groups),
         recommendations_section(result.recommendations),
         customer_value_section(result.customer_value, result.calibrations, result.name),
     ):

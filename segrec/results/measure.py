@@ -16,7 +16,15 @@ from segrec.clv import BetaGeoModel, GammaGammaModel, holdout_comparison, summar
 from segrec.errors import SegrecError
 from segrec.run import DATASETS, RUN_FILE, WAREHOUSE_FILE, DatasetSpec
 from segrec.runlog import quarantine_summary, segmentation_summary
-from segrec.warehouse import load_json, open_warehouse, read_latest, read_table, row_counts, warehouse_tables
+from segrec.warehouse import (
+    load_json,
+    open_warehouse,
+    quote_ident,
+    read_latest,
+    read_table,
+    row_counts,
+    warehouse_tables,
+)
 
 # Fader, Hardie & Lee (2005) BG/NBD and Fader & Hardie (2013) Gamma-Gamma on the CDNOW 1/10
 # sample (weeks, 39-week calibration to 1997-09-30); docs/customer-value.md has the details.
@@ -127,6 +135,7 @@ class DatasetResult:
     calibrations: list[tuple[str, dict]] = field(default_factory=list)
     catalog: dict | None = None
     segment_validation: pd.DataFrame | None = None
+    product_groups: pd.DataFrame | None = None
     failures: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -264,6 +273,54 @@ def catalog_summary(con: duckdb.DuckDBPyConnection, tables: Mapping[str, str]) -
     ))
 
 
+def name_groups(con: duckdb.DuckDBPyConnection, tables: Mapping[str, str], examples: int = 4) -> pd.DataFrame | None:
+    """Product groups derived from product names (a catalog without categories): per group its
+    label, product count and the names of its ``examples`` best-selling products; None when the
+    groups come from categories or the warehouse has none."""
+    needed = ("int_segmentation__product_groups", "dim_products", "fct_events")
+    if any(name not in tables for name in needed):
+        return None
+    groups_table, products_table, events_table = (f"{quote_ident(tables[n])}.{quote_ident(n)}" for n in needed)
+    frame = con.sql(
+        f"""
+        with
+        groups as (
+            select * from {groups_table} where source = 'name'
+        ),
+        sales as (
+            select product_id, count(*) as n_lines
+            from {events_table}
+            where event_type = 'purchase'
+            group by product_id
+        ),
+        ranked as (
+            select
+                groups.product_group,
+                groups.group_label,
+                products.product_name,
+                row_number() over (
+                    partition by groups.product_group
+                    order by coalesce(sales.n_lines, 0) desc, groups.product_id
+                ) as position,
+                count(*) over (partition by groups.product_group) as n_products
+            from groups
+            inner join {products_table} as products on groups.product_id = products.product_id
+            left join sales on groups.product_id = sales.product_id
+        )
+        select
+            product_group,
+            any_value(group_label) as group_label,
+            any_value(n_products) as n_products,
+            string_agg(product_name, '; ' order by position) as examples
+        from ranked
+        where position <= {int(examples)}
+        group by product_group
+        order by n_products desc, product_group
+        """
+    ).df()
+    return frame if len(frame) else None
+
+
 def collect(run_dir: Path, root: Path) -> DatasetResult:
     """Everything the page shows about the run in ``run_dir``."""
     run = load_json(run_dir / RUN_FILE)
@@ -281,6 +338,7 @@ def collect(run_dir: Path, root: Path) -> DatasetResult:
         result.segmentation = segmentation_summary(con, tables)
         result.profiles = read_latest(con, "segment_profiles", tables)
         result.segment_validation = read_table(con, "segment_validation", tables)
+        result.product_groups = name_groups(con, tables)
         result.recommendations = recommendation_table(con, tables)
         result.customer_value = customer_value_summary(con, tables)
         if spec is not None and result.rows is not None and "dim_customers" in tables:

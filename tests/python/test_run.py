@@ -170,6 +170,11 @@ def test_results_page_shows_the_run(fixture_run):
     assert "| invalid_price | 1 |" in page
     assert f"{sessions:,} sessions of {customers:,} customers" in page
     assert "### Segments\nkmeans with k = " in page and "### Recommendations" in page
+    assert "Served lists (`customer_recommendations`, blended" in page and "| buy_again |" in page
+    with duckdb.connect(str(fixture_run["out"] / "warehouse.duckdb"), read_only=True) as con:
+        named = con.sql("select count(*) from int_segmentation__product_groups where source = 'name'").fetchall()[0][0]
+    # a catalog without categories: groups from names, listed with examples
+    assert ("### Product groups from names" in page) == (named > 0)
     assert "customer_predictions is empty: too few repeat buyers" in page  # 11 of them: said, not failed
     assert "Not fitted: no purchases after the calibration end 2011-06-09" in page  # the fixture ends in 2010
     assert "- `cdnow`: no run yet (`make run-dataset DATASET=cdnow`)" in page
