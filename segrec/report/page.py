@@ -134,15 +134,16 @@ def build_report(
     segments = read_latest(con, "customer_segments", tables)
     runs = read_latest(con, "segmentation_runs", tables)
     metrics = read_latest(con, "recommendation_metrics", tables)
+    candidates = read_table(con, "segmentation_candidates", tables)
     order = sections.segment_order(profiles, segments)
     colors = sections.segment_colors(order)
     names = _segment_names(profiles if profiles is not None else segments)
     parts = [
         sections.sizes_section(profiles, segments, colors),
         sections.scatter_section(segments, colors, max_points=max_points, random_state=random_state),
-        sections.k_selection_section(read_latest(con, "segmentation_k_selection", tables), runs),
-        sections.validation_section(read_table(con, "segment_validation", tables),
-                                    read_table(con, "segmentation_candidates", tables)),
+        sections.k_selection_section(_k_selection(read_latest(con, "segmentation_k_selection", tables),
+                                                  candidates), runs),
+        sections.validation_section(read_table(con, "segment_validation", tables), candidates),
         sections.rfm_section(rfm_counts(con, tables)),
         sections.transitions_section(read_latest(con, "segment_transitions", tables), names),
         sections.recommendations_section(metrics, metric=metric, k=k),
@@ -150,6 +151,21 @@ def build_report(
     ]
     facts = build_facts(source, row_counts(con, FACT_TABLES, tables), runs, metrics, run_results)
     return render_page("segrec segment report", facts, parts)
+
+
+def _k_selection(selection: pd.DataFrame | None, candidates: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Silhouette by k: the run's own k scan, or, when the hold-out chose k (no scan in the run),
+    the candidates of the chosen feature set (segmentation_candidates)."""
+    if selection is not None and not selection.empty:
+        return selection
+    if candidates is None or candidates.empty or not {"feature_set", "is_chosen", "k", "silhouette"} <= set(
+            candidates.columns):
+        return selection
+    chosen = candidates.loc[candidates["is_chosen"].fillna(False).astype(bool), "feature_set"]
+    if chosen.empty:
+        return selection
+    same_set = candidates[candidates["feature_set"] == chosen.iloc[0]]
+    return same_set[[c for c in ("k", "silhouette", "r2") if c in same_set.columns]].reset_index(drop=True)
 
 
 def _segment_names(frame: pd.DataFrame | None) -> dict[object, str]:

@@ -16,6 +16,7 @@ import pytest
 from segrec.cli import main
 from segrec.errors import SegrecError
 from segrec.report import build_report, sections, svg
+from segrec.report.page import _k_selection
 from segrec.warehouse import open_warehouse
 from tests.python.test_exports import tiny_warehouse
 
@@ -235,3 +236,16 @@ def test_report_renders_in_headless_chromium(tmp_path):
     dom = shot.stdout
     assert dom.count("<svg") == 8
     assert dom.count('<circle class="point"') == 4 and dom.count('<rect class="cell"') == 9 + 4 + 4
+
+
+def test_silhouette_by_k_comes_from_the_candidates_when_the_hold_out_chose_k():
+    candidates = pd.DataFrame({
+        "segmentation": ["candidate"] * 4 + ["spend_quintiles"], "feature_set": ["value", "value", "all", "all", None],
+        "k": [2, 3, 2, 3, 5], "silhouette": [0.4, 0.3, 0.2, 0.1, None], "r2": [0.1, 0.2, 0.3, 0.4, 0.05],
+        "is_chosen": [False, True, False, False, False],
+    })
+    shown = _k_selection(pd.DataFrame({"k": [], "silhouette": []}), candidates)
+    assert shown.to_dict("list") == {"k": [2, 3], "silhouette": [0.4, 0.3], "r2": [0.1, 0.2]}
+    scan = pd.DataFrame({"k": [2], "silhouette": [0.5]})
+    assert _k_selection(scan, candidates) is scan  # the run's own scan wins
+    assert _k_selection(None, candidates.assign(is_chosen=False)) is None
