@@ -1,20 +1,23 @@
 """The recommendation models of the warehouse: what each dbt Python model calls.
 
-SQL prepares, per training cutoff (``latest`` for serving; ``validation`` and ``test`` for the
-temporal hold-out), the weighted interaction pairs (macro ``weighted_interactions``), the
-product side data with the repeat-purchase decision, the customers to list with their segment
-and context, and the recent events for trending. The dbt Python models stay thin:
+SQL prepares, per training cutoff (``latest`` for serving; ``validation``, ``test`` and the
+ranker's ``train_<k>`` for the temporal hold-out), the weighted interaction pairs (macro
+``weighted_interactions``), the product side data with the repeat-purchase decision, the
+customers to list with their segment and context, and the recent events for trending. The dbt
+Python models stay thin:
 
-========================================  ==============================================================
-``int_recommendation__als_grid``          :func:`tune_als` on the validation cutoff
-``int_recommendation__als_factors``       :func:`cutoff_matrix`, :func:`fit_als`, :func:`factors_table`
-``int_recommendation__lists``             :func:`restore_als`, then ``HybridRecommender.recommend``
-``int_recommendation__item_neighbors``    :func:`restore_als`, then :func:`similarity_table`
-``int_recommendation__holdout_metrics``   :func:`holdout_metrics` on the test cutoff
-========================================  ==============================================================
+==========================================  ============================================================
+``int_recommendation__als_grid``            :func:`tune_als` on the validation cutoff
+``int_recommendation__als_factors``         :func:`cutoff_matrix`, :func:`fit_als`, :func:`factors_table`
+``int_recommendation__hybrid_candidates``   :func:`hybrid_candidates` per cutoff (stored ALS for latest)
+``int_recommendation__ranker_lists``        ``segrec.recommend.ranker_pipeline.ranker_lists``
+``int_recommendation__item_neighbors``      :func:`restore_als`, then :func:`similarity_table`
+``int_recommendation__holdout_metrics``     :func:`holdout_metrics` on the test cutoff
+==========================================  ============================================================
 
-ALS is trained once per grid combination, once on the test cutoff and once for serving; the
-lists and the similarities reuse the stored serving factors instead of training again.
+ALS is trained once per grid combination, once per hold-out cutoff of the hybrid candidates,
+once on the test cutoff of the evaluation and once for serving; the latest hybrid candidates
+and the similarities reuse the stored serving factors instead of training again.
 """
 
 from __future__ import annotations
