@@ -341,6 +341,206 @@ class CandidateConfig:
     )
 
 
+def _empty_history() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in (
+        ("customer_key", object), ("product_id", object), ("order_id", object),
+        ("event_time", "datetime64[ns]"), ("quantity", float), ("unit_price", float))})
+
+
+def sorted_by_customer(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` sorted by ``customer_key`` (as strings, stable), so that
+    :func:`customer_slice` can cut out a batch of customers without scanning it."""
+    keys = frame["customer_key"].astype(str)
+    return frame.assign(customer_key=keys).iloc[np.argsort(keys.to_numpy(dtype=object), kind="stable")] \
+        .reset_index(drop=True)
+
+
+def customer_slice(frame: pd.DataFrame, first: str, last: str) -> pd.DataFrame:
+    """The rows of a :func:`sorted_by_customer` frame with ``first <= customer_key <= last``."""
+    keys = frame["customer_key"].to_numpy(dtype=object)
+    lo, hi = np.searchsorted(keys, first, side="left"), np.searchsorted(keys, last, side="right")
+    return frame.iloc[lo:hi]
+
+
+class CandidateGenerator:
+    """Candidates of every source and their pair features at one ``cutoff``, fitted once and
+    asked batch by batch (scikit-learn style ``fit`` / ``transform``).
+
+    Why batches: the purchase sources score every customer against the whole catalog (ALS,
+    co-occurrence); a shop of 100,000s of customers cannot hold those grids, nor all its
+    pairs, at once. ``fit`` computes what every batch shares (purchase statistics, ALS, the
+    co-occurrence cosine, the popular and trending products); ``transform`` builds the pairs of
+    the customers asked for, the same rows whether asked one by one or all together.
+
+    Parameters: ``config`` (how many candidates per source, ALS settings), ``random_state``
+    (ALS seed), ``num_threads`` (implicit's solver threads; BLAS is held at one).
+    """
+
+    def __init__(self, config: CandidateConfig | None = None, random_state: int = 0, num_threads: int = 1) -> None:
+        self.config = config
+        self.random_state = random_state
+        self.num_threads = num_threads
+
+    def fit(self, purchases: pd.DataFrame, cutoff: pd.Timestamp) -> CandidateGenerator:
+        """Learn what the sources need from the purchases strictly before ``cutoff``."""
+        config = self.config or CandidateConfig()
+        self.config_ = config
+        self.cutoff_ = pd.Timestamp(cutoff)
+        history = history_before(purchases, self.cutoff_)
+        self.has_history_ = not history.empty
+        stats_input = history if self.has_history_ else _empty_history()
+        own = own_pair_stats(stats_input, self.cutoff_)
+        self.own_ = sorted_by_customer(own)
+        self.products_ = product_stats(stats_input, self.cutoff_, windows=config.popularity_windows)
+        self.customers_ = sorted_by_customer(customer_stats(stats_input, self.cutoff_))
+        own_ly, self.pop_last_year_, active_ly = last_year_stats(stats_input, self.cutoff_,
+                                                                 horizon_days=config.horizon_days)
+        self.own_last_year_, self.active_last_year_ = sorted_by_customer(own_ly), sorted_by_customer(active_ly)
+        if not self.has_history_:
+            return self
+        counts, self.binary_ = _binary_matrix(history)
+        confidence = counts.matrix.copy()
+        confidence.data = np.log1p(confidence.data).astype(np.float32)
+        self.als_ = ALSRecommender(**dict(config.als), random_state=self.random_state, num_threads=self.num_threads)
+        self.als_.fit(InteractionMatrix(confidence, self.binary_.customer_keys, self.binary_.product_ids))
+        self.cosine_ = cooccurrence_cosine(self.binary_.matrix)
+        own_keep = own.sort_values(["customer_key", "own_days", "days_since_last_own"], ascending=[True, False, True])
+        self.own_keep_ = sorted_by_customer(own_keep.groupby("customer_key", sort=False).head(config.n_own)[
+            ["customer_key", "product_id"]])
+        pop = self.products_.set_index("product_id")
+        self.popular_ = pop["pop_30d"].sort_values(ascending=False, kind="stable").index[:config.n_popular] \
+            .to_numpy(dtype=object)
+        rising = pop.loc[pop["pop_30d"] >= config.min_trending_buyers, "trend"].sort_values(
+            ascending=False, kind="stable")
+        self.trending_ = rising.index[:config.n_trending].to_numpy(dtype=object)
+        return self
+
+    def transform(self, customers: Sequence[object] | None = None, extra: pd.DataFrame | None = None) -> pd.DataFrame:
+        """One row per (customer_key, product_id) with a 0/1 ``src_<source>`` column per source
+        in SOURCES and the pair features of FEATURE_COLUMNS.
+
+        ``customers`` (default: all with history) limits who gets candidates from the
+        purchase sources. ``extra`` (columns EXTRA_COLUMNS: the hybrid's list at the same
+        cutoff) adds candidates for any customer, also one without purchases (then only
+        those, with the customer features missing); pairs it does not propose get
+        ``hybrid_score`` 0 and ``hybrid_rank`` NEVER_DAYS.
+        """
+        if not hasattr(self, "config_"):
+            raise SegrecError("CandidateGenerator: call fit before transform")
+        src_cols = [f"src_{s}" for s in SOURCES]
+        parts = []
+        if extra is not None:
+            require_columns(extra, "extra candidates", EXTRA_COLUMNS)
+            extra = extra.assign(customer_key=extra["customer_key"].astype(str))
+            parts.append(extra[["customer_key", "product_id"]].assign(src_hybrid=1))
+        if not self.has_history_ and not parts:
+            raise SegrecError(f"candidate_pairs: no purchases before {self.cutoff_} and no other candidates")
+        grids = None
+        if self.has_history_:
+            rows = self._rows(customers)
+            own_parts, grids = self._purchase_candidates(rows)
+            parts.extend(own_parts)
+        pairs = pd.concat(parts, ignore_index=True)
+        for col in src_cols:
+            if col not in pairs:
+                pairs[col] = 0
+        pairs = pairs.groupby(["customer_key", "product_id"], sort=True)[src_cols].max().fillna(0).astype(np.int8)
+        pairs = self._pair_features(pairs.reset_index())
+        for name in ("als_score", "als_rank", "cooc_score", "cooc_max"):
+            pairs[name] = np.nan
+        if grids is not None:
+            rows, scores = grids
+            r = pd.Index(self.binary_.customer_keys[rows].astype(str)).get_indexer(pairs["customer_key"])
+            c = pd.Index(self.binary_.product_ids).get_indexer(pairs["product_id"])
+            known = (r >= 0) & (c >= 0)
+            for name, grid in scores.items():
+                pairs.loc[known, name] = grid[r[known], c[known]]
+            pairs.loc[known, "cooc_max"] = _max_similarity(self.binary_.matrix[rows], self.cosine_, r[known],
+                                                           c[known])
+        if extra is not None:
+            pairs = pairs.merge(extra[list(EXTRA_COLUMNS)], on=["customer_key", "product_id"], how="left")
+        else:
+            pairs["hybrid_score"], pairs["hybrid_rank"] = np.nan, np.nan
+        pairs["hybrid_score"] = pairs["hybrid_score"].astype(float).fillna(0.0)
+        pairs["hybrid_rank"] = pairs["hybrid_rank"].astype(float).fillna(NEVER_DAYS)
+        return pairs[["customer_key", "product_id", *src_cols, *FEATURE_COLUMNS]]
+
+    def _rows(self, customers: Sequence[object] | None) -> np.ndarray:
+        """Matrix rows of the asked customers who have history, in key order."""
+        if customers is None:
+            return np.arange(len(self.binary_.customer_keys))
+        rows = self.binary_.user_rows(list(customers))
+        return np.unique(rows[rows >= 0])
+
+    def _purchase_candidates(self, rows: np.ndarray) -> tuple[list[pd.DataFrame], tuple[np.ndarray, dict]]:
+        """The purchase-based candidate sets (own, ALS, co-occurrence, popular, trending) of
+        ``rows``, and the score grids (rows x catalog) the pair features read."""
+        config = self.config_
+        keys = self.binary_.customer_keys[rows].astype(str).astype(object)
+        item_keys = self.binary_.product_ids
+        sub_binary = self.binary_.matrix[rows]
+        als_scores = self.als_.score(rows).astype(np.float32)
+        n_own_items = np.maximum(np.diff(sub_binary.indptr), 1).astype(np.float32)
+        cooc_sum = np.asarray(sub_binary @ self.cosine_, dtype=np.float32)
+        als_rank = np.empty_like(als_scores)
+        order = np.argsort(-als_scores, axis=1, kind="stable")
+        np.put_along_axis(als_rank, order, np.arange(1, als_scores.shape[1] + 1, dtype=np.float32)[None, :], axis=1)
+        if len(keys):
+            own = customer_slice(self.own_keep_, min(keys), max(keys))
+            own = own[own["customer_key"].isin(set(keys))]
+        else:
+            own = self.own_keep_.iloc[:0]
+        parts = [own.assign(src_own=1)]
+        for name, source, n in (("als", als_scores, config.n_als), ("cooc", cooc_sum, config.n_cooc)):
+            top = _top_columns(source, n, sub_binary)
+            parts.append(pd.DataFrame({
+                "customer_key": np.repeat(keys, top.shape[1]),
+                "product_id": item_keys[top.ravel()],
+                f"src_{name}": 1,
+            }))
+        for name, chosen in (("popular", self.popular_), ("trending", self.trending_)):
+            parts.append(pd.DataFrame({
+                "customer_key": np.repeat(keys, len(chosen)),
+                "product_id": np.tile(chosen, len(keys)),
+                f"src_{name}": 1,
+            }))
+        grids = {"als_score": als_scores, "als_rank": als_rank, "cooc_score": cooc_sum / n_own_items[:, None]}
+        return parts, (rows, grids)
+
+    def _customer_rows(self, frame: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+        """The rows of a sorted per-customer frame for the customers of ``pairs``."""
+        if pairs.empty:
+            return frame.iloc[:0]
+        keys = pairs["customer_key"]
+        return customer_slice(frame, keys.min(), keys.max())
+
+    def _pair_features(self, pairs: pd.DataFrame) -> pd.DataFrame:
+        """The own, product and customer columns of FEATURE_COLUMNS for each (customer, product)."""
+        pairs = pairs.merge(self._customer_rows(self.own_, pairs), on=["customer_key", "product_id"], how="left")
+        pairs["is_own"] = pairs["own_days"].notna().astype(float)
+        for col in ("own_lines", "own_days", "own_quantity_log", "own_last3_days", "own_last5_days"):
+            pairs[col] = pairs[col].fillna(0.0)
+        for col in ("days_since_last_own", "days_since_first_own"):
+            pairs[col] = pairs[col].fillna(NEVER_DAYS)
+        pairs = pairs.merge(self.products_, on="product_id", how="left").merge(
+            self._customer_rows(self.customers_, pairs), on="customer_key", how="left")
+        pairs = pairs.merge(self._customer_rows(self.own_last_year_, pairs), on=["customer_key", "product_id"],
+                            how="left")
+        pairs = pairs.merge(self.pop_last_year_, on="product_id", how="left").merge(
+            self._customer_rows(self.active_last_year_, pairs), on="customer_key", how="left")
+        for col in ("own_days_30d", "own_days_90d", "own_days_last_year", "pop_last_year",
+                    "customer_active_last_year"):
+            pairs[col] = pairs[col].fillna(0.0)
+        pairs["own_day_share"] = pairs["own_days"] / pairs["customer_days"]
+        # "Due" ratios: > 1 when the usual interval has passed since the last purchase.
+        pairs["due_own"] = pairs["days_since_last_own"] / pairs["own_gap_days"]
+        pairs["due_product"] = np.where(pairs["is_own"] > 0,
+                                        pairs["days_since_last_own"] / pairs["product_gap_days"], np.nan)
+        pairs["due_customer"] = pairs["days_since_last_order"] / pairs["customer_gap_days"]
+        pairs["price_fit"] = (pairs["price_log"] - pairs["price_mean"]).abs() / (pairs["price_std"] + 0.1)
+        return pairs
+
+
 def candidate_pairs(
     purchases: pd.DataFrame,
     cutoff: pd.Timestamp,
@@ -351,116 +551,10 @@ def candidate_pairs(
     random_state: int = 0,
     num_threads: int = 1,
 ) -> pd.DataFrame:
-    """Candidates of every source for each customer, with the pair features of FEATURE_COLUMNS.
-
-    Only purchases before ``cutoff`` are read. ``customers`` (default: all with history)
-    limits who gets candidates from the purchase sources. ``extra`` (columns EXTRA_COLUMNS:
-    the hybrid's list at the same cutoff) adds candidates for any customer, also one without
-    purchases (then only those, with the customer features missing); pairs it does not
-    propose get ``hybrid_score`` 0 and ``hybrid_rank`` NEVER_DAYS. One row per
-    (customer_key, product_id), with a 0/1 ``src_<source>`` column per source in SOURCES.
-    ALS is fitted on distinct purchase days (log1p-scaled) with ``random_state``;
-    ``num_threads`` are implicit's solver threads (BLAS is held at one).
-    """
-    config = config or CandidateConfig()
-    cutoff = pd.Timestamp(cutoff)
-    history = history_before(purchases, cutoff)
-    src_cols = [f"src_{s}" for s in SOURCES]
-    parts = []
-    if extra is not None:
-        require_columns(extra, "extra candidates", EXTRA_COLUMNS)
-        parts.append(extra[["customer_key", "product_id"]].assign(src_hybrid=1))
-    if history.empty and not parts:
-        raise SegrecError(f"candidate_pairs: no purchases before {cutoff} and no other candidates")
-    scores = None
-    if not history.empty:
-        own_parts, scores = _purchase_candidates(history, cutoff, customers, config, random_state, num_threads)
-        parts.extend(own_parts)
-    pairs = pd.concat(parts, ignore_index=True)
-    for col in src_cols:
-        if col not in pairs:
-            pairs[col] = 0
-    pairs = pairs.groupby(["customer_key", "product_id"], sort=True)[src_cols].max().fillna(0).astype(np.int8)
-    pairs = _pair_features(pairs.reset_index(), history, cutoff, config)
-    for name in ("als_score", "als_rank", "cooc_score", "cooc_max"):
-        pairs[name] = np.nan
-    if scores is not None:
-        row_keys, item_keys, grids, own_items, cosine = scores
-        r = pd.Index(row_keys).get_indexer(pairs["customer_key"])
-        c = pd.Index(item_keys).get_indexer(pairs["product_id"])
-        known = (r >= 0) & (c >= 0)
-        for name, grid in grids.items():
-            pairs.loc[known, name] = grid[r[known], c[known]]
-        pairs.loc[known, "cooc_max"] = _max_similarity(own_items, cosine, r[known], c[known])
-    if extra is not None:
-        pairs = pairs.merge(extra[list(EXTRA_COLUMNS)], on=["customer_key", "product_id"], how="left")
-    else:
-        pairs["hybrid_score"], pairs["hybrid_rank"] = np.nan, np.nan
-    pairs["hybrid_score"] = pairs["hybrid_score"].astype(float).fillna(0.0)
-    pairs["hybrid_rank"] = pairs["hybrid_rank"].astype(float).fillna(NEVER_DAYS)
-    return pairs[["customer_key", "product_id", *src_cols, *FEATURE_COLUMNS]]
-
-
-def _purchase_candidates(
-    history: pd.DataFrame,
-    cutoff: pd.Timestamp,
-    customers: Sequence[object] | None,
-    config: CandidateConfig,
-    random_state: int,
-    num_threads: int,
-) -> tuple[list[pd.DataFrame], tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]]:
-    """The purchase-based candidate sets (own, ALS, co-occurrence, popular, trending) of the
-    chosen customers with history, and their (row keys, item keys, score grids) for the features."""
-    counts, binary = _binary_matrix(history)
-    user_keys, item_keys = binary.customer_keys, binary.product_ids
-    if customers is None:
-        rows = np.arange(len(user_keys))
-    else:
-        rows = binary.user_rows(list(customers))
-        rows = np.unique(rows[rows >= 0])
-    own = own_pair_stats(history, cutoff)
-    own = own[own["customer_key"].isin(set(user_keys[rows]))]
-    products = product_stats(history, cutoff, windows=config.popularity_windows)
-
-    # Scores of every source on the users x items grid of the chosen rows.
-    confidence = counts.matrix.copy()
-    confidence.data = np.log1p(confidence.data).astype(np.float32)
-    als = ALSRecommender(**dict(config.als), random_state=random_state, num_threads=num_threads)
-    als.fit(InteractionMatrix(confidence, user_keys, item_keys))
-    sub_binary = binary.matrix[rows]
-    als_scores = als.score(rows).astype(np.float32)
-    cosine = cooccurrence_cosine(binary.matrix)
-    n_own_items = np.maximum(np.diff(sub_binary.indptr), 1).astype(np.float32)
-    cooc_sum = np.asarray(sub_binary @ cosine, dtype=np.float32)
-    cooc_mean = cooc_sum / n_own_items[:, None]
-    als_rank = np.empty_like(als_scores)
-    order = np.argsort(-als_scores, axis=1, kind="stable")
-    np.put_along_axis(als_rank, order, np.arange(1, als_scores.shape[1] + 1, dtype=np.float32)[None, :], axis=1)
-
-    own_keep = own.sort_values(["customer_key", "own_days", "days_since_last_own"], ascending=[True, False, True])
-    own_keep = own_keep.groupby("customer_key", sort=False).head(config.n_own)
-    parts = [own_keep[["customer_key", "product_id"]].assign(src_own=1)]
-    for name, source, n in (("als", als_scores, config.n_als), ("cooc", cooc_sum, config.n_cooc)):
-        top = _top_columns(source, n, sub_binary)
-        parts.append(pd.DataFrame({
-            "customer_key": np.repeat(user_keys[rows], top.shape[1]),
-            "product_id": item_keys[top.ravel()],
-            f"src_{name}": 1,
-        }))
-    pop = products.set_index("product_id")
-    for name, ranking, n in (
-        ("popular", pop["pop_30d"].sort_values(ascending=False, kind="stable"), config.n_popular),
-        ("trending", pop.loc[pop["pop_30d"] >= config.min_trending_buyers, "trend"]
-         .sort_values(ascending=False, kind="stable"), config.n_trending),
-    ):
-        chosen = ranking.index[:n].to_numpy(dtype=object)
-        parts.append(pd.DataFrame({
-            "customer_key": np.repeat(user_keys[rows], len(chosen)),
-            "product_id": np.tile(chosen, len(rows)),
-            f"src_{name}": 1,
-        }))
-    grids = {"als_score": als_scores, "als_rank": als_rank, "cooc_score": cooc_mean}
-    return parts, (user_keys[rows], item_keys, grids, sub_binary, cosine)
+    """Candidates of every source for ``customers`` at ``cutoff`` in one call:
+    :class:`CandidateGenerator` fitted on ``purchases`` and transformed (see there)."""
+    generator = CandidateGenerator(config, random_state=random_state, num_threads=num_threads)
+    return generator.fit(purchases, cutoff).transform(customers, extra)
 
 
 def _max_similarity(own_items: sp.csr_matrix, cosine: np.ndarray, rows: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -476,38 +570,6 @@ def _max_similarity(own_items: sp.csr_matrix, cosine: np.ndarray, rows: np.ndarr
             chosen = order[bounds[r]:bounds[r + 1]]
             out[chosen] = cosine[np.ix_(own, items[chosen])].max(axis=0)
     return out
-
-
-def _pair_features(pairs: pd.DataFrame, history: pd.DataFrame, cutoff: pd.Timestamp,
-                   config: CandidateConfig) -> pd.DataFrame:
-    """The own, product and customer columns of FEATURE_COLUMNS for each (customer, product)."""
-    if history.empty:  # only external candidates: every purchase feature is missing
-        history = pd.DataFrame({c: pd.Series([], dtype=t) for c, t in (
-            ("customer_key", object), ("product_id", object), ("order_id", object),
-            ("event_time", "datetime64[ns]"), ("quantity", float), ("unit_price", float))})
-    own = own_pair_stats(history, cutoff)
-    products = product_stats(history, cutoff, windows=config.popularity_windows)
-    cust = customer_stats(history, cutoff)
-    pairs = pairs.merge(own, on=["customer_key", "product_id"], how="left")
-    pairs["is_own"] = pairs["own_days"].notna().astype(float)
-    for col in ("own_lines", "own_days", "own_quantity_log", "own_last3_days", "own_last5_days"):
-        pairs[col] = pairs[col].fillna(0.0)
-    for col in ("days_since_last_own", "days_since_first_own"):
-        pairs[col] = pairs[col].fillna(NEVER_DAYS)
-    pairs = pairs.merge(products, on="product_id", how="left").merge(cust, on="customer_key", how="left")
-    own_ly, pop_ly, active_ly = last_year_stats(history, cutoff, horizon_days=config.horizon_days)
-    pairs = pairs.merge(own_ly, on=["customer_key", "product_id"], how="left")
-    pairs = pairs.merge(pop_ly, on="product_id", how="left").merge(active_ly, on="customer_key", how="left")
-    for col in ("own_days_30d", "own_days_90d", "own_days_last_year", "pop_last_year", "customer_active_last_year"):
-        pairs[col] = pairs[col].fillna(0.0)
-    pairs["own_day_share"] = pairs["own_days"] / pairs["customer_days"]
-    # "Due" ratios: > 1 when the usual interval has passed since the last purchase.
-    pairs["due_own"] = pairs["days_since_last_own"] / pairs["own_gap_days"]
-    pairs["due_product"] = np.where(pairs["is_own"] > 0, pairs["days_since_last_own"] / pairs["product_gap_days"],
-                                    np.nan)
-    pairs["due_customer"] = pairs["days_since_last_order"] / pairs["customer_gap_days"]
-    pairs["price_fit"] = (pairs["price_log"] - pairs["price_mean"]).abs() / (pairs["price_std"] + 0.1)
-    return pairs
 
 
 def label_pairs(pairs: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:

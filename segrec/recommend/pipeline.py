@@ -80,6 +80,15 @@ def as_frame(table: Table) -> pd.DataFrame:
     return table.to_pandas() if isinstance(table, pa.Table) else table
 
 
+def evaluated_keys(customers: pd.DataFrame) -> pd.Series:
+    """The ``customer_key`` of the evaluation sample of ``int_recommendation__customers``
+    (column ``is_evaluated``; without it, everybody)."""
+    require_columns(customers, "int_recommendation__customers", ("customer_key",))
+    if "is_evaluated" not in customers:
+        return customers["customer_key"]
+    return customers.loc[customers["is_evaluated"].fillna(False).astype(bool).to_numpy(), "customer_key"]
+
+
 def windows_description(windows: Table) -> str:
     """The hold-out windows of ``int_recommendation__windows`` (one row) in one line."""
     windows = as_frame(windows)

@@ -35,6 +35,23 @@ PARALLEL_PAIRS = 100_000
 MODELS: tuple[str, ...] = ("hgb", "logistic", "ensemble")
 
 
+def negative_sample(labels: np.ndarray, max_negatives_per_positive: float | None,
+                    rng: np.random.Generator) -> np.ndarray:
+    """Mask keeping every positive and at most ``max_negatives_per_positive`` negatives per
+    positive, drawn with ``rng`` (None: keep everything). Rankings only need the order, not
+    calibration, and a few negatives per positive teach it as well as all of them."""
+    labels = np.asarray(labels)
+    keep = np.ones(len(labels), dtype=bool)
+    if max_negatives_per_positive is None:
+        return keep
+    negatives = np.flatnonzero(labels == 0)
+    limit = int(max_negatives_per_positive * labels.sum())
+    if len(negatives) > limit:
+        keep[:] = labels == 1
+        keep[rng.choice(negatives, size=limit, replace=False)] = True
+    return keep
+
+
 class CandidateRanker:
     """Purchase-probability model over pair features (scikit-learn style fit / predict).
 
@@ -139,14 +156,7 @@ class CandidateRanker:
         if labels.min(initial=1) == labels.max(initial=0):
             raise SegrecError("ranker: the training window needs both bought and not-bought pairs")
         X = self._matrix(pairs)
-        keep = np.ones(len(labels), dtype=bool)
-        if self.max_negatives_per_positive is not None:
-            rng = np.random.default_rng(self.random_state)
-            negatives = np.flatnonzero(labels == 0)
-            limit = int(self.max_negatives_per_positive * labels.sum())
-            if len(negatives) > limit:
-                keep[:] = labels == 1
-                keep[rng.choice(negatives, size=limit, replace=False)] = True
+        keep = negative_sample(labels, self.max_negatives_per_positive, np.random.default_rng(self.random_state))
         weights = None
         if self.customer_weighting:
             require_columns(pairs, "pairs", ("customer_key",))

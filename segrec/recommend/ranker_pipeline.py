@@ -22,7 +22,7 @@ procedure that produces the served lists, one window earlier.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -35,13 +35,16 @@ from segrec.io import require_columns
 from segrec.recommend.candidates import (
     PURCHASE_COLUMNS,
     CandidateConfig,
-    candidate_pairs,
+    CandidateGenerator,
+    customer_slice,
     label_pairs,
     own_pair_stats,
     product_stats,
+    sorted_by_customer,
 )
 from segrec.recommend.evaluation import KS
-from segrec.recommend.ranker import LIST_TYPES, CandidateRanker, ranked_lists
+from segrec.recommend.pipeline import evaluated_keys
+from segrec.recommend.ranker import LIST_TYPES, CandidateRanker, negative_sample, ranked_lists
 from segrec.recommend.reasons import FIXED_REASONS
 from segrec.versioning import content_version
 
@@ -77,6 +80,9 @@ RANKER_DEFAULTS: dict[str, Any] = {
 SOURCE_STRATEGIES: dict[str, str] = {
     "src_als": "als", "src_cooc": "cooccurrence", "src_popular": "popularity", "src_trending": "trending",
 }
+# Customers whose candidate pairs are built, scored and listed at a time: bounds the memory
+# of the ranker's pairs (about 300 candidates x 50 columns per customer) whatever the shop's size.
+BATCH_CUSTOMERS = 2_000
 RANKER_LISTS_SCHEMA = pa.schema([
     ("cutoff", pa.string()), ("customer_key", pa.string()), ("list_type", pa.string()), ("rank", pa.int64()),
     ("product_id", pa.string()), ("score", pa.float64()), ("strategy", pa.string()), ("reason", pa.string()),
@@ -153,27 +159,26 @@ def _reasons(lists: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _cutoff_pairs(
-    purchases: pd.DataFrame,
-    cutoff: pd.Timestamp,
+    generator: CandidateGenerator,
+    batch: np.ndarray,
     hybrid: pd.DataFrame,
     products: pd.DataFrame,
-    customers: list[object],
-    config: CandidateConfig,
     repurchase_rule: str,
-    random_state: int,
 ) -> pd.DataFrame:
-    """The candidate pairs of one cutoff, active products only, the re-buy rule applied."""
-    extra = hybrid[["customer_key", "product_id", "hybrid_score", "hybrid_rank"]] if len(hybrid) else None
-    if extra is None and not (purchases["event_time"] < cutoff).any():
+    """The candidate pairs of one batch of customers at one cutoff (``hybrid``: that
+    cutoff's hybrid lists sorted by customer), active products only, the re-buy rule applied."""
+    chosen = customer_slice(hybrid, batch[0], batch[-1]) if len(batch) else hybrid.iloc[:0]
+    chosen = chosen[chosen["customer_key"].isin(set(batch))]
+    extra = chosen[["customer_key", "product_id", "hybrid_score", "hybrid_rank"]] if len(chosen) else None
+    if extra is None and not generator.has_history_:
         return pd.DataFrame()
-    pairs = candidate_pairs(purchases, cutoff, customers=customers, config=config, extra=extra,
-                            random_state=random_state)
+    pairs = generator.transform(batch, extra)
     active = products.loc[products["is_active"].astype(bool), "product_id"]
     pairs = pairs[pairs["product_id"].isin(set(active))]
     if repurchase_rule == "repeat_categories":
         repeat = set(products.loc[products["is_repeat_purchase_category"].astype(bool), "product_id"])
         pairs = pairs[(pairs["is_own"] == 0) | pairs["product_id"].isin(repeat)]
-    described = hybrid[["customer_key", "product_id", "strategy", "reason"]].rename(
+    described = chosen[["customer_key", "product_id", "strategy", "reason"]].rename(
         columns={"strategy": "hybrid_strategy", "reason": "hybrid_reason"})
     return pairs.merge(described, on=["customer_key", "product_id"], how="left").reset_index(drop=True)
 
@@ -190,6 +195,89 @@ def _fit_or_none(ranker: CandidateRanker, pairs: pd.DataFrame, labels: np.ndarra
         return None
 
 
+def customer_batches(keys: Sequence[object], batch_size: int) -> list[np.ndarray]:
+    """``keys`` as sorted strings, without repeats, cut into consecutive batches of at most
+    ``batch_size``: each batch is a key range, so frames sorted by customer slice cheaply."""
+    if batch_size < 1:
+        raise SegrecError(f"batch_size must be >= 1, got {batch_size}")
+    ordered = np.unique(np.asarray([str(k) for k in keys], dtype=object))
+    return [ordered[i:i + batch_size] for i in range(0, len(ordered), batch_size)]
+
+
+class _Cutoffs:
+    """The per-cutoff inputs of :func:`ranker_lists`: a fitted :class:`CandidateGenerator`
+    (made once, on first use), the hybrid lists and products of the cutoff, and the labelled,
+    negative-subsampled training pairs of a window (made once, shared by both served cutoffs)."""
+
+    def __init__(self, purchases: pd.DataFrame, moments: dict[str, pd.Timestamp], hybrid: pd.DataFrame,
+                 truth: pd.DataFrame, products: pd.DataFrame, config: CandidateConfig,
+                 settings: Mapping[str, Any]) -> None:
+        self.purchases, self.moments, self.config, self.settings = purchases, moments, config, settings
+        hybrid = sorted_by_customer(hybrid) if len(hybrid) else hybrid.assign(customer_key=pd.Series([], dtype=object))
+        self.hybrid = {c: part for c, part in hybrid.groupby("cutoff", sort=False)}
+        self.truth = {c: part for c, part in truth.groupby("cutoff", sort=False)}
+        self.products = {c: part for c, part in products.groupby("cutoff", sort=False)}
+        self._generators: dict[str, CandidateGenerator] = {}
+        self.training: dict[str, tuple[pd.DataFrame, np.ndarray]] = {}
+
+    def generator(self, cutoff: str) -> CandidateGenerator:
+        if cutoff not in self._generators:
+            self._generators[cutoff] = CandidateGenerator(self.config, random_state=self.settings["random_state"]) \
+                .fit(self.purchases, self.moments[cutoff])
+        return self._generators[cutoff]
+
+    def pairs(self, cutoff: str, batch: np.ndarray) -> pd.DataFrame:
+        empty_hybrid = pd.DataFrame({c: pd.Series([], dtype=object) for c in HYBRID_CANDIDATES_SCHEMA.names})
+        products = self.products.get(cutoff, pd.DataFrame(
+            {"product_id": [], "is_active": [], "is_repeat_purchase_category": []}))
+        return _cutoff_pairs(self.generator(cutoff), batch, self.hybrid.get(cutoff, empty_hybrid), products,
+                             self.settings["repurchase_rule"])
+
+    def labelled(self, cutoff: str, pairs: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
+        """The pairs a ranker learns from: labelled by the cutoff's window, negatives
+        subsampled (as the ranker would) so only what it keeps stays in memory."""
+        if pairs.empty:
+            return pairs, np.zeros(0, dtype=np.int8)
+        truth = self.truth.get(cutoff, pd.DataFrame({"customer_key": [], "product_id": []}))
+        labels = label_pairs(pairs, truth)
+        keep = negative_sample(labels, self.settings["max_negatives_per_positive"], rng)
+        return pairs[keep].reset_index(drop=True), labels[keep]
+
+    def train_window(self, cutoff: str, batches: list[np.ndarray]) -> tuple[pd.DataFrame, np.ndarray]:
+        if cutoff not in self.training:
+            rng = np.random.default_rng(self.settings["random_state"])
+            parts = [self.labelled(cutoff, self.pairs(cutoff, batch), rng) for batch in batches]
+            self.training[cutoff] = _stacked(parts)
+        return self.training[cutoff]
+
+
+def _stacked(parts: Sequence[tuple[pd.DataFrame, np.ndarray]]) -> tuple[pd.DataFrame, np.ndarray]:
+    parts = [(frame, labels) for frame, labels in parts if len(frame)]
+    if not parts:
+        return pd.DataFrame(), np.zeros(0, dtype=np.int8)
+    return pd.concat([f for f, _ in parts], ignore_index=True), np.concatenate([lab for _, lab in parts])
+
+
+def _batch_lists(pairs: pd.DataFrame, model: CandidateRanker | None, *, length: int, categories: pd.Series,
+                 max_per_category: int | None) -> pd.DataFrame:
+    """The three list kinds of one batch of pairs, with strategy and reason."""
+    scores = fallback_scores(pairs) if model is None else model.predict(pairs)
+    columns = ["customer_key", "product_id", "is_own", "own_days", "days_since_last_own",
+               *SOURCE_STRATEGIES, "hybrid_strategy", "hybrid_reason"]
+    lists = ranked_lists(pairs[columns].assign(reason=None), scores, k=length,
+                         categories=categories, max_per_category=max_per_category)
+    strategy, reason = _reasons(lists)
+    return pd.DataFrame({
+        "customer_key": lists["customer_key"].astype(str).to_numpy(),
+        "list_type": lists["list_type"].to_numpy(),
+        "rank": lists["rank"].to_numpy(dtype=np.int64),
+        "product_id": lists["product_id"].astype(str).to_numpy(),
+        "score": lists["score"].to_numpy(dtype=float),
+        "strategy": strategy,
+        "reason": reason,
+    })
+
+
 def ranker_lists(
     purchases: pd.DataFrame,
     windows: pd.Series,
@@ -202,6 +290,7 @@ def ranker_lists(
     list_length: int,
     horizon_days: int,
     max_per_category: int | None = None,
+    batch_size: int = BATCH_CUSTOMERS,
 ) -> pd.DataFrame:
     """The ``int_recommendation__ranker_lists`` rows (:data:`RANKER_LISTS_SCHEMA`).
 
@@ -209,65 +298,61 @@ def ranker_lists(
     test_start, as_of_time; ``hybrid``: the hybrid candidates per cutoff
     (:data:`HYBRID_CANDIDATES_SCHEMA`); ``truth``: cutoff, customer_key, product_id of the
     hold-out windows; ``products``: cutoff, product_id, is_active, category,
-    is_repeat_purchase_category; ``customers``: customer_key of everybody to list.
+    is_repeat_purchase_category; ``customers``: customer_key of everybody to list and, when
+    there, ``is_evaluated`` (the evaluation sample: the rankers learn from these customers'
+    windows and the ``test`` lists are made for them only; default everybody).
     Lists for cutoffs ``test`` (judged offline at every k of evaluation.KS, so at least
     max(KS) long) and ``latest`` (served, ``list_length`` long), each list type,
-    ``ranker_status`` = ``trained`` or ``fallback`` (no window to learn from).
+    ``ranker_status`` = ``trained`` or ``fallback`` (no window to learn from). Customers are
+    handled ``batch_size`` at a time, so memory does not grow with the shop.
     """
     settings = ranker_settings(settings)
     require_columns(truth, "hold-out truth", ("cutoff", "customer_key", "product_id"))
     config = replace(CandidateConfig(), horizon_days=horizon_days,
                      **{key: settings[key] for key in CANDIDATE_KEYS})
     moments = holdout_moments(windows)
-    keys = list(customers["customer_key"])
-    pairs = {}
-    for cutoff, moment in moments.items():
-        chosen = hybrid[hybrid["cutoff"] == cutoff]
-        pairs[cutoff] = _cutoff_pairs(
-            purchases, moment, chosen, products[products["cutoff"] == cutoff], keys, config,
-            settings["repurchase_rule"], settings["random_state"],
-        )
+    truth = truth.assign(customer_key=truth["customer_key"].astype(str))
+    cutoffs = _Cutoffs(purchases, moments, hybrid, truth, products, config, settings)
+    batches = {"latest": customer_batches(customers["customer_key"], batch_size),
+               "sample": customer_batches(evaluated_keys(customers), batch_size)}
     params = {key: settings[key] for key in RANKER_KEYS} | {"random_state": settings["random_state"]}
     order = list(moments)  # latest, test, validation, train_1, ...: each cutoff learns from the next ones
     out = []
-    for position, serve in enumerate(order[:2]):
-        if pairs[serve].empty:
-            continue
+    # test first: its labelled pairs, made while listing it, are a training window of latest
+    for serve in reversed(order[:2]):
+        position = order.index(serve)
         # the windows that ended by the served cutoff, latest first, with what happened in them
         train = [c for c in order[position + 1:position + 1 + settings["train_windows"]]
-                 if moments[c] < moments[serve] and len(pairs[c])]
-        frames = [pairs[c] for c in train]
-        labels = np.concatenate([label_pairs(pairs[c], truth[truth["cutoff"] == c]) for c in train]) if train \
-            else np.zeros(0, dtype=np.int8)
-        training = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+                 if moments[c] < moments[serve]]
+        training, labels = _stacked([cutoffs.train_window(c, batches["sample"]) for c in train])
         model = _fit_or_none(CandidateRanker(**params), training, labels)
-        scores = fallback_scores(pairs[serve]) if model is None else model.predict(pairs[serve])
-        columns = ["customer_key", "product_id", "is_own", "own_days", "days_since_last_own",
-                   *SOURCE_STRATEGIES, "hybrid_strategy", "hybrid_reason"]
-        categories = products[products["cutoff"] == serve].set_index("product_id")["category"]
+        categories = cutoffs.products.get(serve, pd.DataFrame({"product_id": [], "category": []})) \
+            .set_index("product_id")["category"]
         length = list_length if serve == "latest" else max(list_length, *KS)
-        lists = ranked_lists(pairs[serve][columns].assign(reason=None), scores, k=length,
-                             categories=categories, max_per_category=max_per_category)
-        strategy, reason = _reasons(lists)
+        rng = np.random.default_rng(settings["random_state"])
+        served, learned = [], []
+        for batch in batches["latest" if serve == "latest" else "sample"]:
+            pairs = cutoffs.pairs(serve, batch)
+            if pairs.empty:
+                continue
+            served.append(_batch_lists(pairs, model, length=length, categories=categories,
+                                       max_per_category=max_per_category))
+            if serve != "latest":
+                learned.append(cutoffs.labelled(serve, pairs, rng))
+        if serve != "latest":
+            cutoffs.training[serve] = _stacked(learned)
+        if not served:
+            continue
+        used = [c for c in train if len(cutoffs.training[c][0])]
         version = content_version(
-            params, serve, [str(moments[c]) for c in [serve, *train]], np.asarray(labels, dtype=np.int8),
+            params, serve, [str(moments[c]) for c in [serve, *used]], np.asarray(labels, dtype=np.int8),
             "\x1f".join(training["customer_key"].astype(str)) if len(training) else "",
         )
-        out.append(pd.DataFrame({
-            "cutoff": serve,
-            "customer_key": lists["customer_key"].astype(str).to_numpy(),
-            "list_type": lists["list_type"].to_numpy(),
-            "rank": lists["rank"].to_numpy(dtype=np.int64),
-            "product_id": lists["product_id"].astype(str).to_numpy(),
-            "score": lists["score"].to_numpy(dtype=float),
-            "strategy": strategy,
-            "reason": reason,
-            "ranker_status": "fallback" if model is None else "trained",
-            "model_version": version,
-        }))
+        out.append(pd.concat(served, ignore_index=True).assign(
+            cutoff=serve, ranker_status="fallback" if model is None else "trained", model_version=version))
     if not out:
         return pd.DataFrame({field.name: pd.Series([], dtype=object) for field in RANKER_LISTS_SCHEMA})
-    return pd.concat(out, ignore_index=True)
+    return pd.concat(out[::-1], ignore_index=True)[list(RANKER_LISTS_SCHEMA.names)]  # latest first
 
 
 def ranker_strategy_lists(lists: pd.DataFrame, cutoff: str = "test") -> dict[str, pd.DataFrame]:

@@ -11,6 +11,7 @@ from segrec.recommend.candidates import (
     FEATURE_COLUMNS,
     NEVER_DAYS,
     CandidateConfig,
+    CandidateGenerator,
     candidate_pairs,
     cooccurrence_cosine,
     customer_stats,
@@ -22,7 +23,7 @@ from segrec.recommend.candidates import (
     window_truth,
 )
 from segrec.recommend.ranker import CandidateRanker, ranked_lists
-from segrec.recommend.ranker_pipeline import buy_again_lists, holdout_moments, ranker_lists
+from segrec.recommend.ranker_pipeline import buy_again_lists, customer_batches, holdout_moments, ranker_lists
 
 CUTOFF = pd.Timestamp("2024-03-01")
 FAST = CandidateConfig(n_own=10, n_als=2, n_cooc=2, n_popular=1, n_trending=0,
@@ -345,3 +346,36 @@ def test_ranker_leaves_out_features_never_observed_in_training() -> None:
     empty = train.assign(**{column: np.nan for column in FEATURE_COLUMNS})
     with pytest.raises(SegrecError, match="no feature"):
         CandidateRanker().fit(empty, y_train)
+
+
+def test_candidate_generator_gives_the_same_pairs_batch_by_batch() -> None:
+    generator = CandidateGenerator(FAST, random_state=0).fit(toy_history(), CUTOFF)
+    whole = generator.transform()
+    batched = pd.concat([generator.transform(["c1"]), generator.transform(["c2", "c3"])], ignore_index=True)
+    pd.testing.assert_frame_equal(whole, batched)
+    pd.testing.assert_frame_equal(whole, candidate_pairs(toy_history(), CUTOFF, config=FAST, random_state=0))
+    with pytest.raises(SegrecError, match="call fit"):
+        CandidateGenerator(FAST).transform()
+
+
+def test_customer_batches_are_sorted_key_ranges() -> None:
+    assert [list(b) for b in customer_batches(["b", "a", 3, "a", "c"], 2)] == [["3", "a"], ["b", "c"]]
+    with pytest.raises(SegrecError, match="batch_size"):
+        customer_batches(["a"], 0)
+
+
+def test_ranker_lists_do_not_depend_on_the_batch_size_and_judge_the_evaluation_sample() -> None:
+    inputs = ranker_inputs()
+    settings = {"n_als": 2, "n_cooc": 2, "n_popular": 2, "n_trending": 0, "max_negatives_per_positive": None}
+    whole = ranker_lists(**inputs, settings=settings, list_length=2, horizon_days=10)
+    one_by_one = ranker_lists(**inputs, settings=settings, list_length=2, horizon_days=10, batch_size=1)
+    keys = ["cutoff", "customer_key", "list_type", "rank", "product_id", "strategy", "reason", "model_version"]
+    pd.testing.assert_frame_equal(whole[keys].sort_values(keys).reset_index(drop=True),
+                                  one_by_one[keys].sort_values(keys).reset_index(drop=True))
+    # an evaluation sample: the rankers learn from its windows, the test lists are made for it
+    # only, the served (latest) lists for everybody
+    sample = inputs["customers"].assign(is_evaluated=inputs["customers"]["customer_key"].isin(["c1", "c2", "c5"]))
+    sampled = ranker_lists(**(inputs | {"customers": sample}), settings=settings, list_length=2, horizon_days=10)
+    assert set(sampled.loc[sampled["cutoff"] == "test", "customer_key"]) == {"c1", "c2", "c5"}
+    assert set(sampled.loc[sampled["cutoff"] == "latest", "customer_key"]) == set(sample["customer_key"])
+    assert set(sampled["ranker_status"]) == {"trained"}

@@ -1,22 +1,31 @@
 """ALS grid search on the validation window (segrec.recommend.pipeline.tune_als): one row per
-combination of var recommendation_als_grid with its NDCG@10; the selected one trains the test
-and the serving models. Read it through the mart recommendation_tuning."""
+combination of var recommendation_als_grid with its NDCG@10 over the evaluation sample; the
+selected one trains the test and the serving models. Read it through the mart recommendation_tuning."""
 
-from segrec.recommend.pipeline import als_parameters, cutoff_data, tune_als, windows_description
+from segrec.recommend.pipeline import (
+    als_parameters,
+    as_frame,
+    cutoff_data,
+    evaluated_keys,
+    tune_als,
+    windows_description,
+)
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     cutoff = "cutoff = 'validation'"
+    customers = as_frame(dbt.ref("int_recommendation__customers").to_arrow_table())
     data = cutoff_data(
         dbt.ref("int_interactions__holdout").filter(cutoff).to_arrow_table(),
         dbt.ref("int_recommendation__products").filter(cutoff).to_arrow_table(),
-        dbt.ref("int_recommendation__customers").to_arrow_table(),
+        customers,
     )
+    truth = as_frame(dbt.ref("int_recommendation__holdout_truth").filter(cutoff).to_arrow_table())
     base, random_state = als_parameters(dbt.config.get("als"))
     table = tune_als(
         data,
-        dbt.ref("int_recommendation__holdout_truth").filter(cutoff).to_arrow_table(),
+        truth[truth["customer_key"].isin(set(evaluated_keys(customers)))],  # the evaluation sample
         base=base,
         grid=dbt.config.get("als_grid"),
         random_state=random_state,

@@ -3,7 +3,15 @@
 -- anonymous visitor too, with the behavioural segment and rule segments (a list) of the latest
 -- segmentation run and their usual context: the device and local daypart with the largest
 -- share of their activity and their primary region (int_customers__features). Customers without
--- history are the cold-start rows (segment popularity and content picks).
+-- history are the cold-start rows (segment popularity and content picks). is_evaluated marks the
+-- evaluation sample: var recommendation_evaluation_customers customers (null: all) in the order of
+-- a hash of their key, the same sample every run; the offline evaluation, the ALS grid and the
+-- learned ranker's training windows read only these, so their cost stops growing with the shop.
+{%- set sample_size = var('recommendation_evaluation_customers') %}
+{%- if sample_size is not none and (sample_size is not number or sample_size < 1) %}
+    {{ exceptions.raise_compiler_error(
+        "var recommendation_evaluation_customers must be a whole number >= 1 or null, got " ~ sample_size) }}
+{%- endif %}
 with
 
 customers as (
@@ -55,7 +63,14 @@ final as (
             'evening': 'features.share_evening',
             'night': 'features.share_night',
         }) }} as usual_daypart,
-        features.primary_region as region
+        features.primary_region as region,
+        {%- if sample_size is none %}
+        true as is_evaluated
+        {%- else %}
+        row_number() over (
+            order by {{ dbt.hash('customers.customer_key') }}, customers.customer_key
+        ) <= {{ sample_size }} as is_evaluated
+        {%- endif %}
     from customers
     left join segments
         on customers.customer_key = segments.customer_key

@@ -2,8 +2,8 @@
 every strategy and the hybrid, trained on the events before the test window with the ALS
 parameters selected on the validation window, the learned ranker's lists of the test cutoff
 (ranker_buy_again, ranker_discover, ranker_blended) and the buy-again baseline (each customer's
-own most often bought products), scored on the test window per segment and k. Read it through
-recommendation_metrics."""
+own most often bought products), scored on the test window per segment and k, over the evaluation sample
+(int_recommendation__customers.is_evaluated). Read it through recommendation_metrics."""
 
 from segrec.recommend.evaluation import KS
 from segrec.recommend.pipeline import (
@@ -11,6 +11,7 @@ from segrec.recommend.pipeline import (
     als_parameters,
     as_frame,
     cutoff_data,
+    evaluated_keys,
     holdout_metrics,
     selected_parameters,
     windows_description,
@@ -40,7 +41,7 @@ def model(dbt, session):
         data,
         dbt.ref("int_recommendation__holdout_truth").filter(test).to_arrow_table(),
         dbt.ref("int_recommendation__recent_events").filter(test).to_arrow_table(),
-        customer_keys=customers["customer_key"],
+        customer_keys=evaluated_keys(customers),
         als_params=selected_parameters(dbt.ref("int_recommendation__als_grid").to_arrow_table()),
         random_state=random_state,
         max_per_category=dbt.config.get("max_per_category"),

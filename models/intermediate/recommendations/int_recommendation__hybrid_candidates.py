@@ -8,6 +8,7 @@ from segrec.recommend.pipeline import (
     als_parameters,
     as_frame,
     cutoff_data,
+    evaluated_keys,
     hybrid_candidates,
     restore_als,
     selected_parameters,
@@ -24,6 +25,8 @@ def model(dbt, session):
     settings = ranker_settings(dbt.config.get("ranker"))
     windows = as_frame(dbt.ref("int_recommendation__windows").to_arrow_table()).iloc[0]
     frames = []
+    # served lists for everybody, hold-out lists for the evaluation sample
+    keys = {"latest": customers["customer_key"], "sample": evaluated_keys(customers)}
     for cutoff in holdout_moments(windows):
         where = f"cutoff = '{cutoff}'"
         if cutoff == "latest":
@@ -41,7 +44,7 @@ def model(dbt, session):
         frames.append(hybrid_candidates(
             data,
             dbt.ref("int_recommendation__recent_events").filter(where).to_arrow_table(),
-            customers["customer_key"],
+            keys["latest" if cutoff == "latest" else "sample"],
             cutoff=cutoff,
             n=settings["n_hybrid"],
             als_params=params,
