@@ -81,13 +81,14 @@ results: install
 .PHONY: bench bench-docs
 BENCH_SIZES ?= 1M 10M
 BENCH_WORK ?= /tmp/segrec-bench
+BENCH_DOCS := $(BIN)/python -m bench.report --results bench/results --out docs/performance.md
 bench: install
 	$(BIN)/python -m bench.bench_build --sizes $(BENCH_SIZES) --work $(BENCH_WORK) --results bench/results
-	$(MAKE) bench-docs
+	$(BENCH_DOCS)
 
 ## bench-docs: regenerate docs/performance.md from the existing bench/results/*.json
 bench-docs: install
-	$(BIN)/python -m bench.report --results bench/results --out docs/performance.md
+	$(BENCH_DOCS)
 
 clean:
 	rm -rf target logs $(VENV)
