@@ -74,5 +74,21 @@ run-dataset: install
 results: install
 	$(BIN)/segrec results --runs runs --out docs/results.md
 
+## bench: build the whole project on generated shops of BENCH_SIZES events (default 1M 10M; e.g.
+## BENCH_SIZES="100k 1M") in BENCH_WORK (default /tmp/segrec-bench), write bench/results/<size>.json
+## and docs/performance.md; BENCH_INCREMENTAL=1/0 forces the incremental comparison (default: on up
+## to 1M events). Slow and never part of `make test`; run one benchmark at a time on a quiet machine.
+.PHONY: bench bench-docs
+BENCH_SIZES ?= 1M 10M
+BENCH_WORK ?= /tmp/segrec-bench
+BENCH_DOCS := $(BIN)/python -m bench.report --results bench/results --out docs/performance.md
+bench: install
+	$(BIN)/python -m bench.bench_build --sizes $(BENCH_SIZES) --work $(BENCH_WORK) --results bench/results
+	$(BENCH_DOCS)
+
+## bench-docs: regenerate docs/performance.md from the existing bench/results/*.json
+bench-docs: install
+	$(BENCH_DOCS)
+
 clean:
 	rm -rf target logs $(VENV)

@@ -1,14 +1,14 @@
 """ALS training in the dbt Python model against ``implicit`` called directly on the same matrix.
 
     # build the warehouse up to the model once, then time it
-    .venv/bin/python bench/bench_als_overhead.py --db /tmp/me/wh.duckdb --raw-dir data/sample --build
+    .venv/bin/python -m bench.bench_als_overhead --work /tmp/me --raw-dir data/sample --build
 
 The dbt side is ``int_recommendation__als_factors`` as ``dbt run`` executes it (the node's
 ``execution_time`` in run_results.json): read the interaction, product and customer tables,
 build the matrix, train ALS with the selected parameters, write the factor artifact. The direct
 side reads the same tables once, builds the same matrix (``cutoff_data``) and times only
 ``AlternatingLeastSquares.fit`` with the same parameters, seed and thread settings. The ratio is
-dbt / direct (the issue aims at <= 1.3), also without the one-time imports of the model's
+dbt / direct (issue 13 aims at <= 1.1), also without the one-time imports of the model's
 packages, which a full build pays once for all its Python models. Peak memory: the dbt process
 (a child) and this one.
 """
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import statistics
 import subprocess
@@ -29,27 +28,11 @@ import duckdb
 from implicit.cpu.als import AlternatingLeastSquares
 from threadpoolctl import threadpool_limits
 
+from bench.common import ROOT, dbt_command, node_seconds, run_measured
 from segrec.recommend.pipeline import cutoff_data
+from segrec.warehouse import load_json
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DBT = Path(sys.executable).with_name("dbt")
 MODEL = "int_recommendation__als_factors"
-
-
-def dbt(args: list[str], db: Path, raw_dir: Path, target: Path) -> None:
-    """Run dbt from the project root on a private database and target folder."""
-    env = os.environ | {"SEGREC_DUCKDB_PATH": str(db), "SEGREC_RAW_DIR": str(raw_dir), "OPENBLAS_NUM_THREADS": "1",
-                        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    command = [str(DBT), *args, "--target-path", str(target), "--log-path", str(target / "logs")]
-    result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise SystemExit(f"dbt {' '.join(args)} failed:\n{result.stdout[-3000:]}")
-
-
-def model_seconds(target: Path) -> float:
-    """The model's execution time in the last run's run_results.json."""
-    results = json.loads((target / "run_results.json").read_text())["results"]
-    return next(r["execution_time"] for r in results if r["unique_id"].endswith(f".{MODEL}"))
 
 
 def direct_fit_seconds(db: Path) -> tuple[float, str]:
@@ -80,38 +63,47 @@ def import_seconds() -> float:
     return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
 
 
+def als_overhead(db: Path, dbt_seconds: list[float], repeat: int = 3, imports: bool = True) -> dict:
+    """The model's times in dbt (``dbt_seconds``, e.g. from a build's run_results.json) against
+    ``repeat`` bare fits on the built warehouse ``db``: medians and their ratio dbt / direct.
+    With ``imports``, also the ratio without the one-time imports, which a model run alone pays
+    and a full build (`make bench`) has paid before the model starts."""
+    fits = [direct_fit_seconds(db) for _ in range(repeat)]
+    model, bare = statistics.median(dbt_seconds), statistics.median(seconds for seconds, _ in fits)
+    result = {"dbt_seconds": round(model, 3), "dbt_runs": [round(s, 3) for s in dbt_seconds],
+              "direct_seconds": round(bare, 3), "direct_runs": [round(s, 3) for s, _ in fits],
+              "matrix": fits[0][1], "ratio": model / bare}
+    if imports:
+        seconds = statistics.median(import_seconds() for _ in range(repeat))
+        result |= {"import_seconds": round(seconds, 3), "ratio_without_imports": (model - seconds) / bare}
+    return result
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", type=Path, required=True, help="private DuckDB file")
-    parser.add_argument("--raw-dir", type=Path, default=PROJECT_ROOT / "data" / "sample")
-    parser.add_argument("--target", type=Path, default=None, help="dbt target folder (default: beside --db)")
+    parser.add_argument("--work", type=Path, required=True, help="private folder: warehouse.duckdb, target/, logs/")
+    parser.add_argument("--raw-dir", type=Path, default=ROOT / "data" / "sample")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--build", action="store_true", help=f"first build everything {MODEL} needs")
     args = parser.parse_args(argv)
-    target = args.target or args.db.with_suffix(".target")
 
     if args.build:
-        dbt(["build", "--select", f"+{MODEL}", "--exclude-resource-type", "test", "unit_test"],
-            args.db, args.raw_dir, target)
-    in_dbt = []
+        run_measured(*dbt_command(["build", "--select", f"+{MODEL}", "--exclude-resource-type", "test", "unit_test"],
+                                  args.work, args.raw_dir))
+    in_dbt, dbt_peak = [], 0.0
     for _ in range(args.repeat):
-        dbt(["run", "--select", MODEL], args.db, args.raw_dir, target)
-        in_dbt.append(model_seconds(target))
-    dbt_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    direct = []
-    for _ in range(args.repeat):
-        seconds, described = direct_fit_seconds(args.db)
-        direct.append(seconds)
+        measured = run_measured(*dbt_command(["run", "--select", MODEL], args.work, args.raw_dir))
+        dbt_peak = max(dbt_peak, measured.peak_mib)
+        in_dbt.append(node_seconds(load_json(args.work / "target" / "run_results.json"), MODEL))
+    result = als_overhead(args.work / "warehouse.duckdb", in_dbt, args.repeat)
     own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    model, bare = statistics.median(in_dbt), statistics.median(direct)
-    imports = statistics.median(import_seconds() for _ in range(args.repeat))
-    print(f"matrix: {described}")
-    print(f"dbt model {MODEL}: median {model:.2f} s of {[round(s, 2) for s in in_dbt]}; "
+    print(f"matrix: {result['matrix']}")
+    print(f"dbt model {MODEL}: median {result['dbt_seconds']:.2f} s of {result['dbt_runs']}; "
           f"peak RSS of the dbt process {dbt_peak:.0f} MiB")
-    print(f"implicit fit direct: median {bare:.2f} s of {[round(s, 2) for s in direct]}; "
+    print(f"implicit fit direct: median {result['direct_seconds']:.2f} s of {result['direct_runs']}; "
           f"peak RSS of this process {own_peak:.0f} MiB")
-    print(f"overhead ratio dbt / direct = {model / bare:.2f}; without the one-time imports "
-          f"({imports:.2f} s) = {(model - imports) / bare:.2f}")
+    print(f"overhead ratio dbt / direct = {result['ratio']:.2f}; without the one-time imports "
+          f"({result['import_seconds']:.2f} s) = {result['ratio_without_imports']:.2f}")
 
 
 if __name__ == "__main__":

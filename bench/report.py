@@ -1,0 +1,186 @@
+"""docs/performance.md from the benchmark results bench/results/*.json (`make bench-docs`).
+
+    python -m bench.report --results bench/results --out docs/performance.md
+
+A page written from files alone, so it can be regenerated without building anything; with no
+result files it says the figures are pending. Lives in bench/, never imported by segrec.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+HEADER = """# Performance
+
+Build time, memory and quality of the whole project (`dbt build`, every model and test) on
+synthetic shops from `segrec generate`, about 52.5 events per customer over 120 days. Each size
+is one run of `make bench` (`bench/bench_build.py`) on one machine; the ratios compare two
+measurements taken in that same run, so they carry over to other machines, the absolute times
+do not.
+
+Reproduce: `make bench` (sizes 1M and 10M), or e.g. `make bench BENCH_SIZES="100k 1M"`; the
+scratch warehouses go to `BENCH_WORK` (default /tmp/segrec-bench); `BENCH_INCREMENTAL=1` or `0`
+forces the incremental comparison on or off (default: on up to 1M events, it doubles the run).
+Results land in `bench/results/<size>.json`; `make bench-docs` rewrites this page from them.
+
+How to read it: the total is the wall time of `dbt build --full-refresh` into an empty
+warehouse (parsing included); peak RSS is the largest resident set of any process of that build.
+Layer times sum the nodes' execution times, and two threads overlap, so they can add up to more
+than the total.
+
+The ratios and their targets (issue 13): *sessionization* is one hand-written DuckDB window query
+(30-minute gap per customer, then grouped to sessions) over the build's clean events
+(int_events__enriched), divided by the time of the two sessionization models in the build
+(target >= 1: the project at least as fast); *incremental* is an incremental `dbt build` after the
+newest 1% of events arrive as a second load on a warehouse built from the other 99%, divided by the
+full build (target <= 0.1), with fct_events, fct_sessions and dim_customers compared between the
+two warehouses; *ALS* is int_recommendation__als_factors in the build divided by `implicit`
+fitted directly on the same matrix with the same parameters (target <= 1.1). Both sides of a ratio
+run on the same machine in the same run, but the dbt side runs beside other models on two threads,
+the direct side alone. Quality: adjusted Rand index of the latest segments against the
+generator's personas, and NDCG@10 of the served lists (ranker_blended) against popularity on the
+temporal hold-out (recommendation_metrics).
+"""
+
+PENDING = """
+## Results
+
+Pending: no results in bench/results/ yet. They are produced with `make bench` on the
+benchmark machine and committed with this page.
+"""
+
+RATIO_LABELS: dict[str, str] = {
+    "sessionization": "sessionization (hand query / project)",
+    "incremental": "incremental (1% load / full)",
+    "als": "ALS (dbt model / implicit direct)",
+}
+
+
+def seconds(value: float) -> str:
+    """Seconds as the page shows them: two decimals below ten seconds, where one would hide
+    the difference between the small measurements a ratio compares."""
+    return f"{value:,.2f} s" if value < 10 else f"{value:,.1f} s"
+
+
+def table(header: Iterable[str], rows: Iterable[Iterable[object]]) -> list[str]:
+    """A markdown table's lines."""
+    header = list(header)
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+
+
+def ratio_detail(name: str, ratio: Mapping) -> str:
+    """What a ratio compared, in a few words."""
+    if name == "sessionization":
+        agree = "same" if ratio["sessions_agree"] else "DIFFERENT"
+        return (f"{seconds(ratio['hand_query_seconds'])} vs {seconds(ratio['project_seconds'])}; "
+                f"{ratio['hand_sessions']:,} vs {ratio['project_sessions']:,} sessions ({agree})")
+    if name == "incremental":
+        equal = "yes" if ratio["equal"] else "NO"
+        models = [seconds(sum(ratio[key].values())) for key in ("incremental_models", "full_refresh_models")]
+        return (f"{seconds(ratio['incremental_seconds'])} vs {seconds(ratio['full_refresh_seconds'])}; "
+                f"sessionization models {models[0]} vs {models[1]}; marts equal: {equal}")
+    return f"{seconds(ratio['dbt_seconds'])} vs {seconds(ratio['direct_seconds'])}; matrix {ratio['matrix']}"
+
+
+def ratio_row(name: str, ratio: Mapping) -> list[object]:
+    """One row of the ratios table; skipped or failed measurements say so."""
+    label = RATIO_LABELS[name]
+    if "skipped" in ratio:
+        return [label, "-", "-", "-", f"skipped: {ratio['skipped']}"]
+    if "error" in ratio:
+        return [label, "-", "-", "-", f"error: {ratio['error']}"]
+    target = ratio["target"].replace(">=", "≥").replace("<=", "≤")
+    return [label, f"{ratio['ratio']:.2f}", target, "yes" if ratio["meets_target"] else "no",
+            ratio_detail(name, ratio)]
+
+
+def quality_rows(quality: Mapping) -> list[list[object]]:
+    """Rows of the quality table: segment ARI, then NDCG@10 per strategy and served / popularity."""
+    segments, recommendations = quality["segments"], quality["recommendations"]
+    if "error" in segments:
+        rows = [["segments: ARI vs personas", f"error: {segments['error']}"]]
+    else:
+        rows = [["segments: ARI vs personas",
+                 f"{segments['ari']:.3f} ({segments['segments']} segments, {segments['personas']} personas, "
+                 f"{segments['customers']:,} customers)"]]
+    if "error" in recommendations:
+        return rows + [["recommendations: NDCG@10", f"error: {recommendations['error']}"]]
+    served = recommendations["served_strategy"]
+    for strategy, value in recommendations["ndcg_at_10"].items():
+        note = " (served)" if strategy == served else ""
+        rows.append([f"NDCG@10 {strategy}{note}", f"{value:.4f}"])
+    ratio = recommendations["served_vs_popularity"]
+    rows.append([f"NDCG@10 {served} / popularity", "-" if ratio is None else f"{ratio:.2f}"])
+    return rows
+
+
+def size_section(result: Mapping) -> list[str]:
+    """The page's section for one size."""
+    build, machine = result["build"], result["machine"]
+    commit = (result.get("git_commit") or "unknown")[:12]
+    lines = [
+        f"## {result['size']}: {result['n_events']:,} events, {result['n_customers']:,} customers",
+        "",
+        f"Measured {result['date']} on commit {commit}: {machine['cores']} cores, {machine['memory_gib']} GiB, "
+        f"Python {machine['python']}, DuckDB {machine['duckdb']}, dbt {machine['dbt']}.",
+        "",
+        *table(["measure", "value"], [
+            ["total build", seconds(build["seconds"])],
+            ["peak RSS", f"{build['peak_rss_mib']:,} MiB"],
+            ["nodes", f"{build['n_nodes']:,}"],
+            ["generate", seconds(result["generate"]["seconds"])],
+        ]),
+        "",
+        "Time per layer:",
+        "",
+        *table(["layer", "seconds"], [[layer, f"{value:,.1f}"] for layer, value in build["layers"].items()]),
+        "",
+        f"Slowest {len(build['top_nodes'])} nodes:",
+        "",
+        *table(["node", "layer", "seconds"],
+               [[node["name"], node["layer"], f"{node['seconds']:,.1f}"] for node in build["top_nodes"]]),
+        "",
+        "Ratios:",
+        "",
+        *table(["ratio", "measured", "target", "met", "detail"],
+               [ratio_row(name, result["ratios"][name]) for name in RATIO_LABELS if name in result["ratios"]]),
+        "",
+        "Quality against the generator's truth:",
+        "",
+        *table(["measure", "value"], quality_rows(result["quality"])),
+    ]
+    return lines
+
+
+def render(results: Iterable[Mapping]) -> str:
+    """The whole page, sizes from small to large; a pending note when there are none."""
+    ordered = sorted(results, key=lambda result: result["n_events"])
+    if not ordered:
+        return HEADER + PENDING
+    sections = ["\n".join(size_section(result)) for result in ordered]
+    return HEADER + "\n" + "\n\n".join(sections) + "\n"
+
+
+def read_results(folder: Path) -> list[dict]:
+    """Every bench/results/*.json (none when the folder is absent)."""
+    return [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "performance.md")
+    args = parser.parse_args(argv)
+    results = read_results(args.results)
+    args.out.write_text(render(results))
+    print(f"wrote {args.out} from {len(results)} result file(s)")
+
+
+if __name__ == "__main__":
+    main()
