@@ -1,8 +1,10 @@
 {#-
   sessionize(relation): every row of `relation` (customer_key, event_time, event_id, ...) with
-  session_start and session_key added. Per customer_key, events ordered by event_time then
-  event_id; a gap of MORE than `gap_minutes` (default var session_inactivity_minutes) starts a
-  new session, a gap of exactly that many minutes does not.
+  is_session_start, session_start and session_key added. Per customer_key, events ordered by
+  event_time then event_id; a gap of MORE than `gap_minutes` (default var
+  session_inactivity_minutes) starts a new session, a gap of exactly that many minutes does not.
+  Two window passes: the previous event's time, then the latest session start so far (event
+  times only grow along the order, so the running max of start times is the current session's).
 -#}
 {% macro sessionize(relation, gap_minutes=none) %}
     {%- set gap = gap_minutes if gap_minutes is not none else var('session_inactivity_minutes') -%}
@@ -16,29 +18,24 @@
         from {{ relation }}
     ),
 
-    numbered as (
+    flagged as (
         select
             *,
-            sum(
-                case
-                    when previous_event_time is null
-                        or event_time > {{ dbt.dateadd('minute', gap, 'previous_event_time') }}
-                        then 1
-                    else 0
-                end
-            ) over (
-                partition by customer_key
-                order by event_time, event_id
-                rows between unbounded preceding and current row
-            ) as session_number
+            coalesce(
+                event_time > {{ dbt.dateadd('minute', gap, 'previous_event_time') }}, true
+            ) as is_session_start
         from ordered
     ),
 
     with_start as (
         select
             *,
-            min(event_time) over (partition by customer_key, session_number) as session_start
-        from numbered
+            max(case when is_session_start then event_time end) over (
+                partition by customer_key
+                order by event_time, event_id
+                rows between unbounded preceding and current row
+            ) as session_start
+        from flagged
     )
 
     select
@@ -61,8 +58,8 @@
     {%- endif -%}
 {% endmacro %}
 
-{#- The value of `column` on the earliest event (ties broken by event_id, so the result never
-    depends on row order). -#}
-{% macro first_by_time(column) -%}
-    min_by({{ column }}, (event_time, event_id))
+{#- The value of `column` on the session's first event (is_session_start of sessionize: the
+    earliest by event_time, ties by event_id). -#}
+{% macro first_in_session(column) -%}
+    max(case when is_session_start then {{ column }} end)
 {%- endmacro %}

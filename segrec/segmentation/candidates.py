@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from segrec.errors import SegrecError
 from segrec.segmentation.cluster import KMeansSegmenter
-from segrec.segmentation.metrics import cluster_metrics
+from segrec.segmentation.metrics import cluster_metrics, sample_indices
 from segrec.segmentation.product_groups import GROUP_PREFIX
 from segrec.segmentation.validation import (
     VALUE_GROUPS,
@@ -72,6 +72,8 @@ class ValidationConfig:
     the value group in the ``value`` feature set. ``silhouette_tolerance``, ``min_segment_share``,
     ``r2_tolerance``: :func:`validation.choose_configuration` (its ``min_silhouette`` is the
     segmentation's). ``sample_size``: customers the candidates' silhouettes are computed on.
+    ``max_customers``: customers the candidates are clustered and judged on (a deterministic
+    sample above it), so choosing costs the same on any shop size.
     """
 
     enabled: bool = True
@@ -83,6 +85,7 @@ class ValidationConfig:
     min_segment_share: float = 0.02
     r2_tolerance: float = 0.05
     sample_size: int = 5000
+    max_customers: int = 20000
 
 
 # Segments are projected (PCA scatter) and explained over at least two varying features.
@@ -167,8 +170,10 @@ def evaluate_candidates(
     R^2 of ``log_next_revenue`` (same index), choose one (:func:`validation.choose_configuration`)
     and score the baselines. The chosen candidate's segments are named (:func:`name_value_segments`).
     A feature set with fewer than MIN_FEATURES varying columns (or with no more distinct rows than
-    ``k_max``) is left out; SegrecError when none is left."""
+    ``k_max``) is left out; SegrecError when none is left. Above ``config.max_customers``
+    customers, a deterministic sample of them is clustered and judged."""
     features = features.sort_index()  # row order feeds K-Means' initialization: fix it
+    features = features.iloc[sample_indices(len(features), config.max_customers, random_state)]
     y = log_next_revenue.reindex(features.index)
     if y.isna().any():
         raise SegrecError("evaluate_candidates: outcomes missing for some customers")

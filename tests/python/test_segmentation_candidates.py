@@ -103,6 +103,13 @@ def test_evaluate_candidates_chooses_value_when_value_predicts() -> None:
     # the same input gives the same table, in any row order
     again = evaluate_candidates(features.sample(frac=1.0, random_state=1), y, k_min=2, k_max=5)
     pd.testing.assert_frame_equal(again.table, table)
+    # a shop larger than max_customers is judged on a deterministic sample, with the same choice
+    sampled = evaluate_candidates(features, y, k_min=2, k_max=5, config=ValidationConfig(max_customers=150))
+    assert len(sampled.labels[CHOSEN]) == 150 and sampled.labels[CHOSEN].index.isin(features.index).all()
+    assert chosen_configuration(sampled.table)["feature_set"] == "value"
+    resampled = evaluate_candidates(features.sample(frac=1.0, random_state=2), y, k_min=2, k_max=5,
+                                    config=ValidationConfig(max_customers=150))
+    pd.testing.assert_frame_equal(resampled.table, sampled.table)
 
 
 def test_evaluate_candidates_rejects_bad_input() -> None:

@@ -79,6 +79,7 @@ final as (
         customer_key,
         session_key,
         session_start,
+        is_session_start,
         event_time,
         event_type,
         product_id,

@@ -22,6 +22,7 @@ def model(dbt, session):
         min_segment_share=float(dbt.config.get("min_segment_share")),
         r2_tolerance=float(dbt.config.get("r2_tolerance")),
         sample_size=int(dbt.config.get("sample_size")),
+        max_customers=int(dbt.config.get("max_customers")),
     )
     try:
         result = evaluate_candidates(
