@@ -181,8 +181,9 @@ def hand_sessionize(db: Path, repeat: int = 3) -> dict:
     and the sessions it found."""
     scratch = db.with_name("hand_sessionization.duckdb")
     scratch.unlink(missing_ok=True)
-    con = duckdb.connect(str(scratch), config={"enable_progress_bar": False})
+    con = duckdb.connect(str(scratch))
     try:
+        con.execute("set enable_progress_bar = false")
         con.execute(f"attach {sql_literal(str(db))} as warehouse (read_only)")
         schema = warehouse_tables(con, "warehouse")[CLEAN_EVENTS]
         sql = HAND_SESSIONS_SQL.format(events=f"warehouse.{quote_ident(schema)}.{quote_ident(CLEAN_EVENTS)}",

@@ -33,9 +33,11 @@ warehouse (parsing included); peak RSS is the largest resident set of any proces
 Layer times sum the nodes' execution times, and two threads overlap, so they can add up to more
 than the total.
 
-The ratios and their targets (issue 13): *sessionization* is one hand-written DuckDB window query
-(30-minute gap per customer, then grouped to sessions) over the build's clean events
-(int_events__enriched), divided by the time of the two sessionization models in the build
+The ratios and their targets (issue 13): *sessionization* is the hand-written DuckDB SQL that
+produces what the project's two sessionization models produce (every clean event of
+int_events__enriched with its session start and key, by one window query with a 30-minute gap per
+customer, and one row per session with counts, times, revenue and landing device and channel),
+written as tables to a database file, divided by the time of those two models in the build
 (target >= 1: the project at least as fast); *incremental* is an incremental `dbt build` after the
 newest 1% of events arrive as a second load on a warehouse built from the other 99%, divided by the
 full build (target <= 0.1), with fct_events, fct_sessions and dim_customers compared between the
