@@ -33,6 +33,8 @@ LIST_TYPES: tuple[str, ...] = ("buy_again", "discover", "blended")
 # Training pairs from which the default n_threads uses every core.
 PARALLEL_PAIRS = 100_000
 MODELS: tuple[str, ...] = ("hgb", "logistic", "ensemble")
+# Subtracted from the scores of pairs outside the ensemble's shortlist: below any log-odds sum.
+OUTSIDE_SHORTLIST = 1e6
 
 
 def negative_sample(labels: np.ndarray, max_negatives_per_positive: float | None,
@@ -75,6 +77,12 @@ class CandidateRanker:
     max_negatives_per_positive : negatives are subsampled to at most this many per positive
         (None: all), to keep fitting fast; rankings only need the order, not calibration.
     random_state : seed of the subsampling and of the model.
+    shortlist : with the ensemble, only each customer's ``shortlist`` best pairs of each kind
+        (own, new) by the logistic member are scored by the trees; the others keep the
+        logistic order after every shortlisted pair (score: logistic log-odds - OUTSIDE_SHORTLIST;
+        None: the trees score every pair). Why: scoring every candidate with 150 trees was the
+        largest cost of the served lists and grows with the shop; a list of 10 to 20 is drawn
+        from far fewer pairs than the ~300 candidates a customer has (docs/performance.md).
     n_threads : OpenMP threads of the gradient boosting (and BLAS of the linear model); None:
         one below ``PARALLEL_PAIRS`` training pairs (thread start-up costs more than it saves:
         300 rounds on 100 pairs took 8 s with two cores, 0.3 s with one), every core above
@@ -94,6 +102,7 @@ class CandidateRanker:
         customer_weighting: bool = False,
         max_negatives_per_positive: float | None = 5.0,
         random_state: int = 0,
+        shortlist: int | None = None,
         n_threads: int | None = None,
     ) -> None:
         self.model = model
@@ -107,6 +116,7 @@ class CandidateRanker:
         self.customer_weighting = customer_weighting
         self.max_negatives_per_positive = max_negatives_per_positive
         self.random_state = random_state
+        self.shortlist = shortlist
         self.n_threads = n_threads
 
     def get_params(self) -> dict[str, Any]:
@@ -123,6 +133,7 @@ class CandidateRanker:
             "customer_weighting": self.customer_weighting,
             "max_negatives_per_positive": self.max_negatives_per_positive,
             "random_state": self.random_state,
+            "shortlist": self.shortlist,
             "n_threads": self.n_threads,
         }
 
@@ -198,16 +209,42 @@ class CandidateRanker:
 
     def predict(self, pairs: pd.DataFrame) -> np.ndarray:
         """Score of each pair: the predicted purchase probability (up to subsampling bias);
-        for the ensemble, the sum of the members' log-odds (an order, not a probability)."""
+        for the ensemble, the sum of the members' log-odds (an order, not a probability); pairs
+        outside the ``shortlist`` come after the others, in the logistic member's order."""
         if not hasattr(self, "estimators_"):
             raise SegrecError("ranker: call fit before predict")
         X = self._matrix(pairs)[:, self.observed_]
         with threadpool_limits(self.n_threads_):
-            probabilities = [estimator.predict_proba(X)[:, 1] for estimator in self.estimators_]
-        if len(probabilities) == 1:
-            return probabilities[0]
-        clipped = [np.clip(p, 1e-9, 1 - 1e-9) for p in probabilities]
-        return np.sum([np.log(p / (1 - p)) for p in clipped], axis=0)
+            if len(self.estimators_) == 1:
+                return self.estimators_[0].predict_proba(X)[:, 1]
+            trees, linear = self.estimators_
+            linear_logit = _logit(linear.predict_proba(X)[:, 1])
+            scores = linear_logit - OUTSIDE_SHORTLIST
+            chosen = np.ones(len(X), dtype=bool) if self.shortlist is None else \
+                shortlist_mask(pairs, linear_logit, self.shortlist)
+            scores[chosen] = _logit(trees.predict_proba(X[chosen])[:, 1]) + linear_logit[chosen]
+        return scores
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-9, 1 - 1e-9)
+    return np.log(p / (1 - p))
+
+
+def shortlist_mask(pairs: pd.DataFrame, scores: np.ndarray, n: int) -> np.ndarray:
+    """True for each customer's ``n`` best pairs by ``scores`` among own products (``is_own``)
+    and ``n`` best among the others; ties go to the smaller product id, as in the lists."""
+    require_columns(pairs, "pairs", ("customer_key", "product_id", "is_own"))
+    if n < 1:
+        raise SegrecError(f"ranker shortlist must be >= 1, got {n}")
+    frame = pd.DataFrame({"customer_key": pairs["customer_key"].to_numpy(), "own": pairs["is_own"].to_numpy() > 0,
+                          "score": np.asarray(scores, dtype=float), "product_id": pairs["product_id"].to_numpy()})
+    frame = frame.sort_values(["customer_key", "own", "score", "product_id"], ascending=[True, True, False, True],
+                              kind="stable")
+    place = frame.groupby(["customer_key", "own"], sort=False).cumcount().to_numpy()
+    mask = np.zeros(len(frame), dtype=bool)
+    mask[frame.index.to_numpy()[place < n]] = True
+    return mask
 
 
 def ranked_lists(

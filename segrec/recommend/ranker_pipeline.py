@@ -70,11 +70,11 @@ def holdout_moments(windows: pd.Series) -> dict[str, pd.Timestamp]:
 REPURCHASE_RULES: tuple[str, ...] = ("learned", "repeat_categories")
 # Keys of the dbt var recommendation_ranker and the CandidateRanker / CandidateConfig field each sets.
 CANDIDATE_KEYS: tuple[str, ...] = ("n_own", "n_als", "n_cooc", "n_popular", "n_trending", "min_trending_buyers")
-RANKER_KEYS: tuple[str, ...] = ("model", "max_negatives_per_positive", "customer_weighting")
+RANKER_KEYS: tuple[str, ...] = ("model", "max_negatives_per_positive", "customer_weighting", "shortlist")
 RANKER_DEFAULTS: dict[str, Any] = {
     "model": "ensemble", "max_negatives_per_positive": 5.0, "customer_weighting": False,
     "n_own": 200, "n_als": 50, "n_cooc": 50, "n_popular": 50, "n_trending": 20, "min_trending_buyers": 5,
-    "n_hybrid": 50, "train_windows": 3, "repurchase_rule": "learned", "random_state": 0,
+    "n_hybrid": 50, "train_windows": 3, "repurchase_rule": "learned", "random_state": 0, "shortlist": 50,
 }
 # Which strategy name a purchase-based source carries in the lists (as in the hybrid's rows).
 SOURCE_STRATEGIES: dict[str, str] = {
@@ -110,6 +110,9 @@ def ranker_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(merged[key], int) or isinstance(merged[key], bool) or merged[key] < least:
             raise SegrecError(
                 f"var recommendation_ranker.{key} must be a whole number >= {least}, got {merged[key]!r}")
+    shortlist = merged["shortlist"]
+    if shortlist is not None and (not isinstance(shortlist, int) or isinstance(shortlist, bool) or shortlist < 1):
+        raise SegrecError(f"var recommendation_ranker.shortlist must be a whole number >= 1 or null, got {shortlist!r}")
     return merged
 
 

@@ -22,7 +22,7 @@ from segrec.recommend.candidates import (
     purchase_lines,
     window_truth,
 )
-from segrec.recommend.ranker import CandidateRanker, ranked_lists
+from segrec.recommend.ranker import OUTSIDE_SHORTLIST, CandidateRanker, ranked_lists, shortlist_mask
 from segrec.recommend.ranker_pipeline import buy_again_lists, customer_batches, holdout_moments, ranker_lists
 
 CUTOFF = pd.Timestamp("2024-03-01")
@@ -186,6 +186,36 @@ def test_ranker_recovers_a_planted_rule(model: str) -> None:
         # (in 200 for the ensemble: its linear member also weighs the noise features)
         threshold = 0.0 if model == "ensemble" else 0.5  # log-odds 0 = probability 1/2
         assert ((scores > threshold) == (y_test == 1)).mean() >= (0.998 if model == "hgb" else 0.995)
+
+
+def test_shortlist_mask_keeps_the_best_own_and_new_pairs_per_customer() -> None:
+    pairs = pd.DataFrame({
+        "customer_key": ["a", "a", "a", "a", "a", "b", "b"],
+        "product_id": ["p1", "p2", "p3", "p4", "p5", "p1", "p2"],
+        "is_own": [1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0],
+    })
+    scores = np.array([0.1, 0.9, 0.5, 0.2, 0.2, -1.0, 3.0])
+    # a: own p2 > p3 > p1, new p4 = p5 (tie: smaller id); b: new p2 > p1
+    assert shortlist_mask(pairs, scores, 2).tolist() == [False, True, True, True, True, True, True]
+    assert shortlist_mask(pairs, scores, 1).tolist() == [False, True, False, True, False, False, True]
+    with pytest.raises(SegrecError, match="shortlist"):
+        shortlist_mask(pairs, scores, 0)
+
+
+def test_ensemble_shortlist_scores_only_the_logistic_best_with_the_trees() -> None:
+    train, y_train = planted_pairs(4000, random_state=0)
+    test, _ = planted_pairs(2000, random_state=1)
+    full = CandidateRanker(max_iter=50, random_state=0).fit(train, y_train)
+    short = CandidateRanker(max_iter=50, random_state=0, shortlist=3).fit(train, y_train)
+    scores, short_scores = full.predict(test), short.predict(test)
+    X = test[list(short.features)].to_numpy(dtype=float)[:, short.observed_]
+    p = np.clip(short.estimators_[1].predict_proba(X)[:, 1], 1e-9, 1 - 1e-9)
+    linear = np.log(p / (1 - p))
+    chosen = shortlist_mask(test, linear, 3)
+    assert 0 < chosen.sum() < len(test)
+    np.testing.assert_allclose(short_scores[chosen], scores[chosen])  # the shortlist keeps the ensemble's score
+    np.testing.assert_allclose(short_scores[~chosen], linear[~chosen] - OUTSIDE_SHORTLIST)  # the rest: after it
+    assert short_scores[~chosen].max() < short_scores[chosen].min()
 
 
 def test_ranker_rejects_single_class_and_unknown_model() -> None:
