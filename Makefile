@@ -86,6 +86,12 @@ bench: install
 	$(BIN)/python -m bench.bench_build --sizes $(BENCH_SIZES) --work $(BENCH_WORK) --results bench/results
 	$(BENCH_DOCS)
 
+## bench-bandit: regret of the Thompson-sampling strategy allocation against an even split and the
+## oracle on simulated click rates; writes bench/results/bandit/regret.json and docs/bandits.md (~30 s)
+.PHONY: bench-bandit
+bench-bandit: install
+	$(BIN)/python -m bench.bench_bandit
+
 ## bench-docs: regenerate docs/performance.md from the existing bench/results/*.json
 bench-docs: install
 	$(BENCH_DOCS)

@@ -11,7 +11,7 @@ there is no cycle):
 - ``segrec.cli``: the command-line adapters, the only modules that know about argparse;
 - publishing: ``exports``, ``runlog``, ``report``, ``results``, ``run``, ``summary``, ``docs``;
 - models and data: ``segmentation``, ``recommend`` (with its ``evaluation`` and ``tuning``),
-  ``clv``, ``experiments``, ``generate``, ``ingest``;
+  ``clv``, ``experiments``, ``bandits``, ``generate``, ``ingest``;
 - the bottom: ``warehouse`` (reading a built DuckDB file), ``io`` (atomic writes, required
   columns), ``schemas`` (output tables as Arrow schemas), ``versioning`` (the model-version
   hash), ``contract`` and ``rawio`` (the raw contract), ``errors``.

@@ -155,6 +155,23 @@ def test_recommendation_feedback_recovers_the_strategies_click_through_rates(sam
     assert overall["click_through_rate"].idxmin() == truth.idxmin() == "popularity"
 
 
+def test_strategy_allocations_favour_the_planted_best_strategy(sample_build):
+    allocations = sample_build.query("select * from strategy_allocations")
+    feedback = sample_build.query("select * from recommendation_feedback")
+    # the same impressions and clicks as the feedback mart, per segment (no layout experiment named)
+    assert set(allocations["layout_variant"]) == {"none"}
+    merged = allocations.merge(feedback, on=["strategy", "segment_name"], suffixes=("", "_feedback"))
+    assert len(merged) == len(allocations) == len(feedback)
+    assert (merged["n_impressions"] == merged["n_impressions_feedback"]).all()
+    assert (merged["n_rewards"] == merged["n_clicks"]).all()
+    shares = allocations.groupby("segment_name")["traffic_share"].agg(["sum", "min"])
+    assert np.allclose(shares["sum"], 1.0) and (shares["min"] >= 0.05 - 1e-12).all()
+    overall = allocations[allocations["segment_name"] == "all"].set_index("strategy")
+    truth = pd.Series(STRATEGY_CTR)
+    assert overall["traffic_share"].idxmax() == truth.idxmax() == "hybrid"
+    assert overall["traffic_share"].idxmin() == truth.idxmin() == "popularity"
+
+
 def test_audiences_hold_only_marketable_customers_under_salted_hashes(sample_build):
     audiences = sample_build.query(
         """

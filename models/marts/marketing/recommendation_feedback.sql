@@ -4,51 +4,15 @@
 -- segment). Feeds the choice of strategy per segment.
 with
 
-impressions as (
-    select * from {{ ref('int_privacy__recommendation_impressions') }}
-),
-
-segments as (
-    select
-        customer_key,
-        segment_name
-    from {{ ref('customer_segments') }}
-    where is_latest_run
-),
-
-purchases as (
-    select
-        customer_key,
-        product_id,
-        event_time
-    from {{ ref('fct_events') }}
-    where event_type = 'purchase' and product_id is not null
-),
-
 judged as (
-    select
-        impressions.customer_key,
-        impressions.strategy,
-        coalesce(segments.segment_name, 'unsegmented') as customer_segment,
-        impressions.clicked,
-        exists(
-            select 1 from purchases
-            where purchases.customer_key = impressions.customer_key
-                and purchases.product_id = impressions.product_id
-                and purchases.event_time >= impressions.shown_at
-                and purchases.event_time
-                <= {{ dbt.dateadd('day', var('feedback_attribution_days'), 'impressions.shown_at') }}
-        ) as converted
-    from impressions
-    left join segments
-        on impressions.customer_key = segments.customer_key
+    select * from {{ ref('int_experiment__impression_outcomes') }}
 ),
 
 scoped as (
     -- every impression counts for its segment and once more for the strategy overall ('all')
     select
         strategy,
-        customer_segment as segment_name,
+        segment_name,
         customer_key,
         clicked,
         converted
