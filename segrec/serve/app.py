@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import FastAPI, Header, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -100,13 +101,16 @@ def create_app(
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
 
+    # The lookups are async: pure in-memory work of well under a millisecond, so no thread hop;
+    # they return JSONResponse to skip response-model validation. Reload stays a plain def so
+    # that loading a build runs in the thread pool while the event loop keeps answering.
     @app.get("/customers/{customer_id}/recommendations")
-    def recommendations(
+    async def recommendations(
         customer_id: str,
         n: int | None = Query(None, ge=1, le=MAX_N, description="list length (default: the build's)"),
         list_type: str = Query("blended", description=f"one of {', '.join(LIST_TYPES)}"),
         context: str | None = Query(None, description="device and/or daypart, e.g. mobile,evening"),
-    ) -> dict:
+    ) -> JSONResponse:
         if list_type not in LIST_TYPES:
             raise HTTPException(422, f"list_type: {list_type!r} is not one of {', '.join(LIST_TYPES)}")
         request_context = context_of(context)
@@ -124,16 +128,16 @@ def create_app(
             items = rerank_by_session(build, items, session, bought=bought_products(build, key, list_type, session),
                                       n=n, share=session_share)
         log.info("recommendations customer_id=%s list_type=%s fallback=%s", customer_id, list_type, fallback)
-        return {
+        return JSONResponse({
             "customer_id": customer_id, "list_type": list_type, "context": request_context.label(),
             "fallback": fallback, "session_reranked": bool(session) and list_type != "buy_again",
             "segment_name": segment_of(build, key).get("segment_name"),
             "model_version": next(iter(build.model_versions.get("customer_recommendations", [])), None),
             "items": items[:n],
-        }
+        })
 
     @app.get("/customers/{customer_id}/segment")
-    def segment(customer_id: str) -> dict:
+    async def segment(customer_id: str) -> dict:
         build = holder.build
         key = build.customer_keys.get(customer_id)
         row = segment_of(build, key)
@@ -142,11 +146,11 @@ def create_app(
                 **{c: row.get(c) for c in SEGMENT_COLUMNS}, **{c: prediction.get(c) for c in PREDICTION_COLUMNS}}
 
     @app.get("/products/{product_id}/similar")
-    def similar(
+    async def similar(
         product_id: str,
         method: str | None = Query(None, description=f"one of {', '.join(SIMILARITY_METHODS)} (default: all)"),
         n: int = Query(20, ge=1, le=MAX_N),
-    ) -> dict:
+    ) -> JSONResponse:
         if method is not None and method not in SIMILARITY_METHODS:
             raise HTTPException(422, f"method: {method!r} is not one of {', '.join(SIMILARITY_METHODS)}")
         build = holder.build
@@ -154,7 +158,7 @@ def create_app(
             raise HTTPException(404, f"unknown product_id {product_id!r}")
         rows = [r for r in build.similar.rows(product_id, ("method", "rank", "similar_product_id", "score"))
                 if method is None or r["method"] == method]
-        return {"product_id": product_id, "items": [r for r in rows if r["rank"] <= n]}
+        return JSONResponse({"product_id": product_id, "items": [r for r in rows if r["rank"] <= n]})
 
     @app.get("/segments")
     def segments() -> dict:
@@ -186,16 +190,20 @@ def create_app(
             raise HTTPException(422, 'body: expected {"events": [ {event}, ... ]} with at least one event object')
         if len(batch["events"]) > max_events:
             raise HTTPException(413, f"at most {max_events} events per request, got {len(batch['events'])}")
+        # checking and writing the file run in the thread pool: the event loop keeps answering
+        return await run_in_threadpool(accept, batch["events"])
+
+    def accept(events: list[dict]) -> dict:
         loaded_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
         with append_lock:  # checks against accepted ids and the append are one step
-            ids = [e.get("event_id") for e in batch["events"]]
+            ids = [e.get("event_id") for e in events]
             seen = sessions.seen(str(i).strip() for i in ids if i is not None)
-            types, rejected = check_events(batch["events"], rules, loaded_at, seen)
+            types, rejected = check_events(events, rules, loaded_at, seen)
             if rejected:
-                raise HTTPException(422, {"message": f"{len(rejected)} of {len(batch['events'])} events rejected; "
+                raise HTTPException(422, {"message": f"{len(rejected)} of {len(events)} events rejected; "
                                                      "none written", "rejected": rejected})
-            path = append_events(batch["events"], raw_dir, loaded_at)
-            for event, event_type in zip(batch["events"], types, strict=True):
+            path = append_events(events, raw_dir, loaded_at)
+            for event, event_type in zip(events, types, strict=True):
                 visitor = str(event.get("customer_id") or event.get("anonymous_id")).strip()
                 product = str(event["product_id"]).strip() if event.get("product_id") is not None else None
                 sessions.add(visitor, SessionEvent(event_type, product), str(event["event_id"]).strip())
