@@ -22,7 +22,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from segrec.serve.context import Context, parse_context
-from segrec.serve.events import EventRules, append_events, check_events
+from segrec.serve.events import EventRules, check_events
+from segrec.serve.journal import EventJournal, recover
 from segrec.serve.recommend import (
     SessionEvent,
     cold_start_list,
@@ -30,7 +31,7 @@ from segrec.serve.recommend import (
     rerank_by_context,
     rerank_by_session,
 )
-from segrec.serve.reload import BuildHolder, watch
+from segrec.serve.reload import BuildHolder, repeat
 from segrec.serve.sessions import SessionStore
 from segrec.serve.store import LIST_TYPES, PREDICTION_COLUMNS, SEGMENT_COLUMNS, SIMILARITY_METHODS, ServingBuild
 
@@ -49,6 +50,7 @@ def create_app(
     max_body_bytes: int = 64 * 1024,
     max_events: int = 500,
     reload_interval: float | None = None,
+    flush_interval: float = 1.0,
     context_weight: float = 0.5,
     session_share: float = 0.5,
 ) -> FastAPI:
@@ -61,11 +63,15 @@ def create_app(
     api_key : the key POST /events and POST /reload require (X-API-Key); None disables them.
     max_body_bytes, max_events : request limits of POST /events (413 beyond them).
     reload_interval : seconds between checks for a new export; None: only POST /reload.
+    flush_interval : seconds between flushes of the event journal into raw Parquet files.
     context_weight : weight of the context log-lift added to a known customer's scores.
     session_share : share of a list the live session's neighbours may take.
     """
     holder = BuildHolder(export_dir)
     rules = EventRules.from_project(project_dir) if raw_dir is not None else None
+    if raw_dir is not None:
+        recover(raw_dir)  # events a stopped service journaled but did not flush
+    journal = EventJournal(raw_dir) if raw_dir is not None else None
     sessions = SessionStore()
     append_lock = threading.Lock()
 
@@ -73,13 +79,17 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
         if reload_interval:
-            watch(holder, reload_interval, stop)
+            repeat(holder.reload, reload_interval, stop, "segrec-serve-reload")
+        if journal is not None:
+            repeat(journal.flush, flush_interval, stop, "segrec-serve-journal")
         yield
         stop.set()
+        if journal is not None:
+            journal.flush()
 
     app = FastAPI(title="segrec", summary="Recommendations and segments of the last published build",
                   lifespan=lifespan)
-    app.state.holder, app.state.sessions = holder, sessions
+    app.state.holder, app.state.sessions, app.state.journal = holder, sessions, journal
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -182,7 +192,7 @@ def create_app(
     @app.post("/events")
     async def events(request: Request, x_api_key: str | None = Header(None)) -> dict:
         require_key(x_api_key)
-        if raw_dir is None or rules is None:
+        if journal is None or rules is None:
             raise HTTPException(403, "disabled: start the service with a raw folder (--raw-dir)")
         batch = await _json_body(request, max_body_bytes)
         if not isinstance(batch, dict) or not isinstance(batch.get("events"), list) or not batch["events"] \
@@ -202,13 +212,13 @@ def create_app(
             if rejected:
                 raise HTTPException(422, {"message": f"{len(rejected)} of {len(events)} events rejected; "
                                                      "none written", "rejected": rejected})
-            path = append_events(events, raw_dir, loaded_at)
+            journal.write(events, loaded_at)
             for event, event_type in zip(events, types, strict=True):
                 visitor = str(event.get("customer_id") or event.get("anonymous_id")).strip()
                 product = str(event["product_id"]).strip() if event.get("product_id") is not None else None
                 sessions.add(visitor, SessionEvent(event_type, product), str(event["event_id"]).strip())
-        log.info("events accepted=%d file=%s", len(types), path.name)
-        return {"accepted": len(types), "file": path.name}
+        log.info("events accepted=%d", len(types))
+        return {"accepted": len(types)}
 
     return app
 

@@ -5,6 +5,7 @@ is answered from one build, old or new; a refused export leaves the old build se
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from segrec.errors import SegrecError
@@ -35,17 +36,21 @@ class BuildHolder:
             except SegrecError as exc:
                 self.last_error = str(exc)
                 return False
+            except Exception as exc:  # whatever else breaks a load, the served build stays
+                self.last_error = f"loading {self.export_dir}: {type(exc).__name__}: {exc}"
+                return False
             self.build, self.last_error = fresh, None  # the swap: one reference assignment
             return True
 
 
-def watch(holder: BuildHolder, interval: float, stop: threading.Event) -> threading.Thread:
-    """Start a daemon thread calling ``holder.reload()`` every ``interval`` seconds until ``stop``."""
+def repeat(action: Callable[[], object], interval: float, stop: threading.Event, name: str) -> threading.Thread:
+    """Start a daemon thread calling ``action()`` every ``interval`` seconds until ``stop`` is set
+    (the reload check, the event journal's flush)."""
 
     def loop() -> None:
         while not stop.wait(interval):
-            holder.reload()
+            action()
 
-    thread = threading.Thread(target=loop, name="segrec-serve-reload", daemon=True)
+    thread = threading.Thread(target=loop, name=name, daemon=True)
     thread.start()
     return thread

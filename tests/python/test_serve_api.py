@@ -6,8 +6,11 @@ the raw folder and re-ranks the visitor's list; a new export is swapped in, a da
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
+import threading
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -19,6 +22,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from segrec.exports import export_warehouse  # noqa: E402
 from segrec.rawio import read_raw_table  # noqa: E402
 from segrec.serve import create_app  # noqa: E402
+from segrec.serve.journal import JOURNAL_FOLDER, EventJournal  # noqa: E402
 from segrec.serve.store import SERVED_MARTS  # noqa: E402
 from segrec.warehouse import load_json  # noqa: E402
 
@@ -244,17 +248,32 @@ def test_accepted_events_are_appended_in_the_raw_contract(client, tmp_path):
     events = [event("a1", "productView", "C1", "P00001", device_type="phone"),
               event("a2", "purchase", "C1", "P00002", quantity=2, unit_price=9.5)]
     response = client.post("/events", json={"events": events}, headers=HEADERS)
-    assert response.status_code == 200 and response.json()["accepted"] == 2
+    assert (response.status_code, response.json()) == (200, {"accepted": 2})
+    files = client.app.state.journal.flush()  # the background flush, now
+    assert [f.parent for f in files] == [tmp_path / "raw" / "events"]
+    assert list((tmp_path / "raw" / "events").glob("*.parquet")) == files
+    assert list((tmp_path / "raw" / ".serve-journal").iterdir()) == []
     raw = read_raw_table(tmp_path / "raw", "events").sort_values("event_id").reset_index(drop=True)
     assert raw["event_id"].tolist() == ["a1", "a2"]
     assert raw["event_type"].tolist() == ["productView", "purchase"]  # raw as sent: staging maps aliases
     assert raw["quantity"].isna().tolist() == [True, False] and raw["quantity"][1] == "2"
     assert raw["unit_price"][1] == "9.5" and raw["device_type"][0] == "phone"
     assert raw["loaded_at"].notna().all()
-    assert list((tmp_path / "raw" / "events").glob("*.parquet")) == [tmp_path / "raw" / "events" /
-                                                                     response.json()["file"]]
     again = client.post("/events", json={"events": events[:1]}, headers=HEADERS)
     assert again.status_code == 422 and again.json()["detail"]["rejected"][0]["reason_code"] == "duplicate_event"
+
+
+def test_a_journal_left_by_a_stopped_service_reaches_the_raw_folder(exports, tmp_path):
+    raw = tmp_path / "raw"
+    journal = EventJournal(raw)
+    journal.write([event("j1", "product_view", "C1", "P00001")], datetime(2026, 1, 1, 12, 0, 0))
+    journal._handle.close()  # the service stopped without flushing: its process is gone
+    left = next((raw / JOURNAL_FOLDER).glob("*.jsonl"))
+    left.rename(left.with_name(f"{2**22 + 7}-{left.name.split('-', 1)[1]}"))  # above any pid_max
+    create_app(exports, raw_dir=raw, project_dir=PROJECT_ROOT, api_key=KEY)
+    recovered = read_raw_table(raw, "events")
+    assert recovered[["event_id", "loaded_at"]].values.tolist() == [["j1", "2026-01-01T12:00:00"]]
+    assert list((raw / JOURNAL_FOLDER).iterdir()) == []
 
 
 def best_neighbours(project: DbtProject, product_id: str, exclude: set[str]) -> list[str]:
@@ -337,3 +356,36 @@ def test_a_damaged_export_is_not_served_at_start(exports, tmp_path):
 
     with pytest.raises(SegrecError, match="item_similarities.parquet does not match its sha256"):
         create_app(out)
+
+
+def test_requests_during_reloads_never_fail(sample_build, exports, tmp_path):
+    out = tmp_path / "exports"
+    shutil.copytree(exports, out)
+    app = create_app(out, api_key=KEY)
+    customer_id = customer_ids(sample_build)[0]
+    expected = mart_list(sample_build, customer_id, "blended")
+    answers: list[tuple[int, list]] = []
+    stop = threading.Event()
+
+    def ask() -> None:
+        client = TestClient(app)
+        while not stop.is_set():
+            response = client.get(f"/customers/{customer_id}/recommendations")
+            answers.append((response.status_code, response.json()["items"]))
+
+    readers = [threading.Thread(target=ask) for _ in range(2)]
+    for reader in readers:
+        reader.start()
+    try:
+        with TestClient(app) as client:
+            for _ in range(3):  # the same files under a new manifest: a full load and swap each time
+                manifest = json.loads((out / "manifest.json").read_text())
+                manifest["generated_at"] += "+"
+                (out / "manifest.json").write_text(json.dumps(manifest))
+                assert client.post("/reload", headers=HEADERS).json()["reloaded"] is True
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join()
+    assert answers and {status for status, _ in answers} == {200}
+    assert all(items == expected for _, items in answers)
