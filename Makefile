@@ -19,6 +19,19 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED)
 
+# The service's extra (FastAPI, uvicorn, httpx) on top: the tests and `make serve` need it, the demo does not.
+SERVE_INSTALLED := $(VENV)/.installed-serve
+$(SERVE_INSTALLED): pyproject.toml $(INSTALLED)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev,serve]"
+	@touch $@
+
+.PHONY: install-serve serve
+install-serve: $(SERVE_INSTALLED)
+
+## serve: the recommendation service over the demo's exports/ on 127.0.0.1:8000 (docs/serving.md)
+serve: install-serve
+	$(BIN)/segrec serve --exports exports
+
 ## demo: install, build and test the warehouse on the embedded sample, then write the run log,
 ## the exports (Parquet, Tableau .hyper, audiences), the HTML report and the static docs
 demo: install
@@ -38,12 +51,12 @@ docs: install
 	$(DBT) parse --target dev
 	$(BIN)/segrec docs --manifest target/manifest.json --out docs/architecture-dag.md
 
-## test: the whole suite (sqlfluff, ruff, pytest incl. dbt builds on fixtures)
+## test: the whole suite (sqlfluff, ruff, pytest incl. dbt builds on fixtures and the service's API tests)
 test: install lint pytest
 
 # two workers, one test file each at a time (module fixtures build dbt once); conftest.py
 # starts the dbt files first
-pytest: install
+pytest: install-serve
 	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 lint: install

@@ -9,7 +9,8 @@ Imports run one way, down this stack (tests/python/test_package_structure.py che
 there is no cycle):
 
 - ``segrec.cli``: the command-line adapters, the only modules that know about argparse;
-- publishing: ``exports``, ``runlog``, ``report``, ``results``, ``run``, ``summary``, ``docs``;
+- publishing: ``exports``, ``runlog``, ``report``, ``results``, ``run``, ``summary``, ``docs``,
+  ``serve`` (the HTTP service over the exports);
 - models and data: ``segmentation``, ``recommend`` (with its ``evaluation`` and ``tuning``),
   ``clv``, ``experiments``, ``bandits``, ``generate``, ``ingest``;
 - the bottom: ``warehouse`` (reading a built DuckDB file), ``io`` (atomic writes, required

@@ -24,6 +24,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "summary": ("segrec.cli.summary", "print row counts of a built warehouse (raw, clean, quarantined, ...)"),
     "run": ("segrec.cli.run", "ingest one public dataset and build, export and report it into its own folder"),
     "results": ("segrec.cli.results", "regenerate docs/results.md from the per-dataset runs"),
+    "serve": ("segrec.cli.serve", "serve recommendations and segments of the published exports over HTTP "
+              "(needs the serve extra)"),
     "docs": ("segrec.cli.docs", "write docs/architecture-dag.md, the DAG by layer and domain, from the dbt manifest"),
 }
 

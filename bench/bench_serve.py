@@ -1,0 +1,226 @@
+"""Load test of `segrec serve` on loopback: latency percentiles and throughput of
+GET /customers/{id}/recommendations and POST /events (with the session re-rank) at a fixed
+request rate and at saturation, and failed requests while a reload swaps the build.
+
+    .venv/bin/python -m bench.bench_serve --exports exports --rate 200 --seconds 20
+
+The service runs as its own process (uvicorn, one worker, 127.0.0.1) on a copy of the export
+folder, so the reload phase can rewrite the copy's manifest without touching the original.
+Bounded: every phase stops after --seconds and at most --max-requests requests. Not part of
+`make test`; run it on a quiet machine (the load generator shares the 2 cores with the server).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pyarrow.parquet as pq
+
+KEY = "bench-key"
+
+
+@dataclass
+class Phase:
+    """What one phase measured."""
+
+    name: str
+    latencies_ms: list[float]
+    failures: int
+    seconds: float
+    failure_kinds: Counter = field(default_factory=Counter)
+
+    def summary(self) -> dict:
+        lat = np.asarray(self.latencies_ms) if self.latencies_ms else np.asarray([np.nan])
+        return {
+            "phase": self.name, "requests": len(self.latencies_ms) + self.failures, "failures": self.failures,
+            "failure_kinds": dict(self.failure_kinds),
+            "throughput_rps": round(len(self.latencies_ms) / self.seconds, 1),
+            **{f"p{q}_ms": round(float(np.percentile(lat, q)), 2) for q in (50, 95, 99)},
+        }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(exports: Path, raw_dir: Path, port: int) -> subprocess.Popen:
+    env = {**os.environ, "SEGREC_SERVE_API_KEY": KEY}
+    command = [str(Path(sys.executable).with_name("segrec")), "serve", "--exports", str(exports), "--port", str(port),
+               "--raw-dir", str(raw_dir), "--reload-interval", "0"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit(f"the service did not start: {process.stderr.read().decode()[-2000:]}")
+
+
+def customer_ids(exports: Path) -> list[str]:
+    table = pq.read_table(exports / "marts" / "dim_customers.parquet", columns=["customer_id"])
+    return [c for c in table["customer_id"].to_pylist() if c is not None]
+
+
+def product_ids(exports: Path) -> list[str]:
+    return pq.read_table(exports / "marts" / "item_similarities.parquet", columns=["product_id"])[
+        "product_id"].unique().to_pylist()
+
+
+class Requests:
+    """Request factories: a random known customer's list, or a product view followed by the list."""
+
+    def __init__(self, customers: list[str], products: list[str], seed: int) -> None:
+        self.customers, self.products = customers, products
+        self.rng = np.random.default_rng(seed)
+        self.counter = 0
+
+    async def get_list(self, client: httpx.AsyncClient) -> int:
+        customer = self.customers[self.rng.integers(len(self.customers))]
+        return (await client.get(f"/customers/{customer}/recommendations")).status_code
+
+    async def post_event(self, client: httpx.AsyncClient) -> int:
+        self.counter += 1
+        customer = self.customers[self.rng.integers(len(self.customers))]
+        event = {"event_id": f"bench-{os.getpid()}-{self.counter}", "event_time": "2026-01-01T10:00:00Z",
+                 "event_type": "product_view", "customer_id": customer,
+                 "product_id": self.products[self.rng.integers(len(self.products))]}
+        response = await client.post("/events", json={"events": [event]}, headers={"X-API-Key": KEY})
+        return response.status_code
+
+
+async def timed(call, client: httpx.AsyncClient, phase: Phase) -> None:
+    start = time.perf_counter()
+    try:
+        outcome = str(await call(client))
+    except httpx.HTTPError as exc:
+        outcome = type(exc).__name__
+    if outcome == "200":
+        phase.latencies_ms.append((time.perf_counter() - start) * 1000)
+    else:
+        phase.failures += 1
+        phase.failure_kinds[outcome] += 1
+
+
+async def fixed_rate(base: str, call, name: str, rate: float, seconds: float, max_requests: int,
+                     during=None) -> Phase:
+    """Open loop: one request every 1/rate s whatever the answers (latency includes queueing)."""
+    phase = Phase(name, [], 0, seconds)
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        tasks, start = [], time.perf_counter()
+        side = asyncio.create_task(during(client)) if during else None
+        for i in range(min(int(rate * seconds), max_requests)):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(timed(call, client, phase)))
+        await asyncio.gather(*tasks)
+        if side:
+            await side
+        phase.seconds = time.perf_counter() - start
+    return phase
+
+
+async def saturation(base: str, call, name: str, concurrency: int, seconds: float, max_requests: int) -> Phase:
+    """Closed loop: ``concurrency`` clients, each sending its next request when answered."""
+    phase = Phase(name, [], 0, seconds)
+    async with httpx.AsyncClient(base_url=base, timeout=30,
+                                 limits=httpx.Limits(max_connections=concurrency)) as client:
+        start, sent = time.perf_counter(), 0
+
+        async def worker() -> None:
+            nonlocal sent
+            while time.perf_counter() - start < seconds and sent < max_requests:
+                sent += 1
+                await timed(call, client, phase)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        phase.seconds = time.perf_counter() - start
+    return phase
+
+
+def touch_manifest(exports: Path) -> None:
+    """A new export as far as the service can tell: the same files under a new manifest."""
+    path = exports / "manifest.json"
+    document = json.loads(path.read_text())
+    document["generated_at"] = f"bench-{time.time()}"
+    tmp = path.with_name(".manifest.bench.tmp")
+    tmp.write_text(json.dumps(document, indent=2))
+    os.replace(tmp, path)
+
+
+async def run(args: argparse.Namespace, exports: Path, raw_dir: Path, port: int) -> list[dict]:
+    base = f"http://127.0.0.1:{port}"
+    requests = Requests(customer_ids(exports), product_ids(exports), args.random_state)
+    phases = [
+        await fixed_rate(base, requests.get_list, f"GET recommendations @ {args.rate:g}/s", args.rate,
+                         args.seconds, args.max_requests),
+        await saturation(base, requests.get_list, f"GET recommendations, saturation x{args.concurrency}",
+                         args.concurrency, args.seconds, args.max_requests),
+        await fixed_rate(base, requests.post_event, f"POST /events @ {args.event_rate:g}/s", args.event_rate,
+                         args.seconds, args.max_requests),
+        await saturation(base, requests.post_event, f"POST /events, saturation x{args.concurrency}",
+                         args.concurrency, args.seconds, args.max_requests),
+    ]
+
+    async def reload_midway(client: httpx.AsyncClient) -> None:
+        await asyncio.sleep(args.seconds / 3)
+        touch_manifest(exports)
+        response = await client.post("/reload", headers={"X-API-Key": KEY}, timeout=300)
+        print(f"reload: {response.status_code} {response.json()}", file=sys.stderr)
+
+    phases.append(await fixed_rate(base, requests.get_list, f"GET recommendations @ {args.rate:g}/s during a reload",
+                                   args.rate, args.seconds, args.max_requests, during=reload_midway))
+    return [phase.summary() for phase in phases]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--exports", default="exports", help="export folder of `segrec export` (copied)")
+    parser.add_argument("--rate", type=float, default=200.0, help="GET requests per second of the fixed-rate phase")
+    parser.add_argument("--event-rate", type=float, default=100.0, help="POST /events per second, fixed rate")
+    parser.add_argument("--concurrency", type=int, default=16, help="clients of the saturation phases")
+    parser.add_argument("--seconds", type=float, default=15.0, help="length of every phase")
+    parser.add_argument("--max-requests", type=int, default=20_000, help="cap per phase")
+    parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument("--out", default=None, help="write the results as JSON here")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="segrec-bench-serve-") as work:
+        exports, raw_dir = Path(work) / "exports", Path(work) / "raw"
+        shutil.copytree(args.exports, exports)
+        port = free_port()
+        server = start_server(exports, raw_dir, port)
+        try:
+            results = asyncio.run(run(args, exports, raw_dir, port))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    for row in results:
+        print(json.dumps(row))
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

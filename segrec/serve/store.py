@@ -1,0 +1,106 @@
+"""One published build in memory: everything a request needs, looked up by dict.
+
+:func:`load_build` reads the marts of an export folder (each checked against the manifest's
+sha256) into a frozen :class:`ServingBuild`. The service swaps whole builds (see
+:mod:`segrec.serve.reload`), so a build is never changed after loading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from segrec.contract import PRODUCT_EVENT_TYPES
+from segrec.serve.context import ContextModel, fit_context_model
+from segrec.serve.lookup import GroupedRows, group_rows
+from segrec.serve.published import read_manifest, read_mart
+
+LIST_TYPES: tuple[str, ...] = ("blended", "buy_again", "discover")
+SIMILARITY_METHODS: tuple[str, ...] = ("cooccurrence", "content", "als")
+# The columns of customer_recommendations a list item carries in responses (the mart's names).
+ITEM_COLUMNS: tuple[str, ...] = ("rank", "product_id", "score", "strategy", "reason")
+SEGMENT_COLUMNS: tuple[str, ...] = ("segment_id", "segment_name", "rule_segments", "confidence", "run_id",
+                                    "model_version", "scored_at")
+PREDICTION_COLUMNS: tuple[str, ...] = ("predicted_value_90d", "expected_purchases_90d", "probability_active",
+                                       "churn_risk_band")
+SIMILAR_COLUMNS: tuple[str, ...] = ("method", "rank", "similar_product_id", "score")
+# The marts the service reads; each must match the manifest.
+SERVED_MARTS: tuple[str, ...] = ("customer_recommendations", "item_similarities", "customer_segments",
+                                 "customer_predictions", "segment_profiles", "dim_customers", "dim_products",
+                                 "fct_events")
+
+
+@dataclass(frozen=True)
+class ServingBuild:
+    """A published build, indexed for lookups.
+
+    Attributes
+    ----------
+    export_dir, manifest_sha256, generated_at, model_versions : where it came from and what made it
+        (the manifest, and the sha256 of its file).
+    customer_keys : ``{customer_id: customer_key}`` (dim_customers; anonymous visitors have none).
+    recommendations : customer_recommendations by ``(customer_key, list_type)``, in rank order.
+    segments : the latest run's customer_segments row by customer_key.
+    predictions : customer_predictions by customer_key.
+    similar : item_similarities by product_id, ordered by method and rank.
+    segment_profiles : segment_profiles rows, by segment_id.
+    categories : ``{product_id: category}`` of the active products.
+    context : the context model (cold-start lists and context lifts).
+    list_length : the longest list in the build (var recommendation_list_length).
+    row_counts : rows of every served mart.
+    """
+
+    export_dir: Path
+    manifest_sha256: str
+    generated_at: str
+    model_versions: dict
+    customer_keys: dict[str, str]
+    recommendations: GroupedRows
+    segments: GroupedRows
+    predictions: GroupedRows
+    similar: GroupedRows
+    segment_profiles: list[dict]
+    categories: dict[str, str]
+    context: ContextModel
+    list_length: int
+    row_counts: dict[str, int]
+
+
+def load_build(export_dir: str | Path) -> ServingBuild:
+    """Load the export in ``export_dir``; raises SegrecError when any served file does not
+    match the manifest (a half-written or damaged export is never loaded)."""
+    export_dir = Path(export_dir)
+    manifest, fingerprint = read_manifest(export_dir)
+    marts = {name: read_mart(export_dir, manifest, name) for name in SERVED_MARTS}
+
+    customers = marts["dim_customers"].filter(pc.invert(pc.is_null(marts["dim_customers"]["customer_id"])))
+    products = marts["dim_products"].filter(pc.equal(marts["dim_products"]["is_active"], True))
+    segments = marts["customer_segments"].filter(pc.equal(marts["customer_segments"]["is_latest_run"], True))
+    recommendations = marts["customer_recommendations"]
+    active = pd.Index(sorted(products["product_id"].to_pylist()))
+    events = marts["fct_events"].select(["customer_key", "device_type", "daypart", "product_id", "event_type"])
+    events = events.filter(pc.is_in(events["event_type"], pa.array([*PRODUCT_EVENT_TYPES, "purchase"])))
+    return ServingBuild(
+        export_dir=export_dir,
+        manifest_sha256=fingerprint,
+        generated_at=str(manifest.get("generated_at")),
+        model_versions=dict(manifest.get("model_versions") or {}),
+        customer_keys=dict(zip(customers["customer_id"].to_pylist(), customers["customer_key"].to_pylist(),
+                               strict=True)),
+        recommendations=group_rows(recommendations.select(["customer_key", "list_type", *ITEM_COLUMNS]),
+                                   ["customer_key", "list_type"], ["rank"]),
+        segments=group_rows(segments.select(["customer_key", *SEGMENT_COLUMNS]), ["customer_key"]),
+        predictions=group_rows(marts["customer_predictions"].select(["customer_key", *PREDICTION_COLUMNS]),
+                               ["customer_key"]),
+        similar=group_rows(marts["item_similarities"].select(["product_id", *SIMILAR_COLUMNS]),
+                           ["product_id"], ["method", "rank"]),
+        segment_profiles=sorted(marts["segment_profiles"].to_pylist(), key=lambda row: row["segment_id"]),
+        categories=dict(zip(products["product_id"].to_pylist(), products["category"].to_pylist(), strict=True)),
+        context=fit_context_model(events.drop_columns(["event_type"]).to_pandas(), active),
+        list_length=int(pc.max(recommendations["rank"]).as_py() or 0),
+        row_counts={name: table.num_rows for name, table in marts.items()},
+    )
