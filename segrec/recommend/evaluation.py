@@ -22,6 +22,22 @@ item at position ``i`` of ``L_u`` is in ``T_u``; only the first ``k`` positions 
 - intra-list diversity@k = mean over users of 1 - the mean pairwise content (cosine)
   similarity of their top-k items; users with fewer than 2 items are left out.
 
+Popularity bias and calibration (Abdollahpouri et al. 2019; Steck, "Calibrated
+Recommendations", RecSys 2018), beside them:
+
+- exposure Gini@k = the Gini coefficient of how often each catalog item appears in the group's
+  top-k lists (never-listed items count as 0): 0 = every item equally exposed, near 1 = a few
+  items take all exposure.
+- long-tail share@k = mean over users of the share of their top-k items outside the head (the
+  most popular items that together make 80% of the training interactions).
+- popularity lift@k = mean over users of (mean popularity of their top-k items) / (mean
+  popularity of the items in their own history): 1 = as popular as what they use, above 1 =
+  the list pushes more popular items than the customer's taste (popularity miscalibration).
+  Users without history are left out.
+- category KL@k = mean over users of KL(p || q), p the category mix of their history, q of
+  their top-k list smoothed as 0.99 q + 0.01 p (so it stays finite): 0 = the list mirrors
+  their category mix. Users without history or categories are left out.
+
 Every user of the ground truth is evaluated; a user without a list scores 0 (AUC 0.5).
 Values are means over users (macro averages); ``n_users`` says over how many.
 """
@@ -44,7 +60,14 @@ from segrec.recommend.hybrid import STRATEGIES, HybridRecommender
 KS: tuple[int, ...] = (5, 10, 20)
 RANKING_METRICS: tuple[str, ...] = ("precision", "recall", "map", "ndcg", "hit_rate", "auc")
 LIST_METRICS: tuple[str, ...] = ("coverage", "novelty", "diversity")
-METRICS: tuple[str, ...] = RANKING_METRICS + LIST_METRICS
+BIAS_METRICS: tuple[str, ...] = ("exposure_gini", "long_tail_share", "popularity_lift", "category_kl")
+# Metrics of the whole group's lists (not means over users).
+GROUP_METRICS: tuple[str, ...] = ("coverage", "exposure_gini")
+# Share of the training interactions the head of popular items makes (long-tail share).
+HEAD_SHARE = 0.8
+# Weight of the history mix in the list mix of category KL (Steck 2018's alpha).
+CALIBRATION_SMOOTHING = 0.01
+METRICS: tuple[str, ...] = RANKING_METRICS + LIST_METRICS + BIAS_METRICS
 ALL_SEGMENTS = "all"
 UNKNOWN_SEGMENT = "unknown"
 METRIC_COLUMNS: tuple[str, ...] = ("strategy", "segment_name", "k", "metric", "value", "n_users")
@@ -140,6 +163,8 @@ class Catalog:
     product_ids: np.ndarray
     popularity: np.ndarray  # share of training customers per item, see novelty
     features: sp.csr_matrix  # items x tokens, unit rows (zero rows: no side data)
+    categories: np.ndarray | None = None  # top-level category per item (None / NaN: unknown)
+    history: pd.Series | None = None  # per customer_key, the catalog columns of their training items
 
     @property
     def n_items(self) -> int:
@@ -148,12 +173,19 @@ class Catalog:
 
 def catalog_from_data(data: RecData) -> Catalog:
     """The evaluation catalog of fitted data: every product of its matrix."""
-    counts = popularity_scores(data.interactions.binary())
+    binary = data.interactions.binary()
+    counts = popularity_scores(binary)
     n_active = max(int((data.n_interacted > 0).sum()), 1)
+    rows = sp.csr_matrix(binary)
+    history = pd.Series([rows.indices[rows.indptr[r]:rows.indptr[r + 1]] for r in range(rows.shape[0])],
+                        index=pd.Index(data.interactions.customer_keys, dtype=object), dtype=object)
+    categories = data.products["category"].to_numpy(dtype=object) if "category" in data.products else None
     return Catalog(
         product_ids=data.interactions.product_ids,
         popularity=np.maximum(counts, 1.0) / n_active,
         features=content_features(data.products),
+        categories=categories,
+        history=history,
     )
 
 
@@ -275,6 +307,77 @@ def catalog_coverage(recommendations: pd.DataFrame, users: pd.Index, *, k: int, 
     return top_k_lists(recommendations, users, k)["product_id"].nunique() / n_items
 
 
+def exposure_gini(listed: pd.DataFrame, n_items: int) -> float:
+    """Gini coefficient of the listed items' exposure over a catalog of ``n_items`` (items
+    never listed count as 0); NaN without a listed item."""
+    counts = listed["product_id"].value_counts().to_numpy(dtype=float)
+    if counts.sum() == 0 or n_items == 0:
+        return float("nan")
+    exposure = np.sort(np.concatenate([np.zeros(max(n_items - len(counts), 0)), counts]))
+    n = len(exposure)
+    return float(((2 * np.arange(1, n + 1) - n - 1) * exposure).sum() / (n * exposure.sum()))
+
+
+def head_items(popularity: np.ndarray, share: float = HEAD_SHARE) -> np.ndarray:
+    """Mask of the head: the most popular items (ties by position) that together make
+    ``share`` of the interactions; the item that crosses the line is in the head."""
+    order = np.argsort(-popularity, kind="stable")
+    cumulative = np.cumsum(popularity[order]) / max(popularity.sum(), 1e-12)
+    head = np.zeros(len(popularity), dtype=bool)
+    head[order[:int(np.searchsorted(cumulative, share - 1e-12)) + 1]] = True
+    return head
+
+
+def _bias(listed: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
+    """Per user with a list: long_tail_share, popularity_lift and category_kl (NaN where the
+    history or categories needed are missing)."""
+    columns = _catalog_columns(listed, catalog)
+    known = columns >= 0
+    keys = listed["customer_key"].to_numpy()
+    tail = pd.Series(np.where(known, ~head_items(catalog.popularity)[np.maximum(columns, 0)], True), index=keys)
+    out = pd.DataFrame({"long_tail_share": tail.astype(float).groupby(level=0).mean()})
+    out["popularity_lift"] = np.nan
+    out["category_kl"] = np.nan
+    if catalog.history is None:
+        return out
+    floor = float(catalog.popularity.min()) if catalog.n_items else 1.0
+    listed_pop = pd.Series(np.where(known, catalog.popularity[np.maximum(columns, 0)], floor), index=keys) \
+        .groupby(level=0).mean()
+    history = catalog.history.reindex(out.index)
+    has_history = history.map(lambda items: isinstance(items, np.ndarray) and len(items) > 0).to_numpy(dtype=bool)
+    own_pop = np.full(len(out), np.nan)
+    own_pop[has_history] = [catalog.popularity[items].mean() for items in history[has_history]]
+    out["popularity_lift"] = listed_pop.reindex(out.index).to_numpy() / own_pop
+    if catalog.categories is not None:
+        out["category_kl"] = _category_kl(listed, columns, history, has_history, catalog.categories)
+    return out
+
+
+def _category_kl(listed: pd.DataFrame, columns: np.ndarray, history: pd.Series, has_history: np.ndarray,
+                 categories: np.ndarray) -> np.ndarray:
+    """KL(history mix || smoothed list mix) per user of ``history`` (NaN without history or
+    without a known category in it)."""
+    codes, names = pd.factorize(pd.Series(categories, dtype=object))  # NaN -> -1
+    item_code = np.where(columns >= 0, codes[np.maximum(columns, 0)], -1)
+    users = pd.Index(history.index)
+    row = users.get_indexer(listed["customer_key"].to_numpy())
+    width = max(len(names), 1)
+    chosen = item_code >= 0
+    list_mix = np.zeros((len(users), width))
+    np.add.at(list_mix, (row[chosen], item_code[chosen]), 1.0)
+    own_mix = np.zeros((len(users), width))
+    for r in np.flatnonzero(has_history):
+        own = codes[history.iloc[r]]
+        np.add.at(own_mix[r], own[own >= 0], 1.0)
+    totals = own_mix.sum(axis=1)
+    p = np.divide(own_mix, totals[:, None], out=np.zeros_like(own_mix), where=totals[:, None] > 0)
+    list_totals = list_mix.sum(axis=1)
+    q_list = np.divide(list_mix, list_totals[:, None], out=np.zeros_like(list_mix), where=list_totals[:, None] > 0)
+    q = (1 - CALIBRATION_SMOOTHING) * q_list + CALIBRATION_SMOOTHING * p
+    terms = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0) / np.where(q > 0, q, 1.0)), 0.0)
+    return np.where(totals > 0, terms.sum(axis=1), np.nan)
+
+
 def evaluate_recommendations(
     lists: Mapping[str, pd.DataFrame],
     truth: pd.DataFrame,
@@ -310,14 +413,16 @@ def evaluate_recommendations(
             per_user = _ranking_metrics(listed, truth, k, catalog.n_items)
             per_user["novelty"] = _novelty(listed, catalog)
             per_user["diversity"] = _diversity(listed, catalog)
+            per_user = per_user.join(_bias(listed, catalog))
             listed_label = label.reindex(listed["customer_key"].to_numpy()).to_numpy()
             for segment, members in groups:
                 chosen = per_user.loc[members]
                 in_group = np.ones(len(listed), bool) if segment == ALL_SEGMENTS else listed_label == segment
-                coverage = listed.loc[in_group, "product_id"].nunique() / catalog.n_items
+                group_values = {"coverage": listed.loc[in_group, "product_id"].nunique() / catalog.n_items,
+                                "exposure_gini": exposure_gini(listed.loc[in_group], catalog.n_items)}
                 for metric in METRICS:
-                    if metric == "coverage":
-                        value, n_users = coverage, len(members)
+                    if metric in GROUP_METRICS:
+                        value, n_users = group_values[metric], len(members)
                     else:
                         values = chosen[metric].dropna()
                         value, n_users = (float(values.mean()) if len(values) else np.nan), len(values)

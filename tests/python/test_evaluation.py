@@ -92,6 +92,24 @@ def test_list_metrics_hand_computed():
     assert intra_list_diversity(RECS, users, CATALOG, k=1).empty  # one item: nothing to compare
 
 
+def test_bias_metrics_hand_computed():
+    catalog = Catalog(
+        product_ids=CATALOG.product_ids, popularity=CATALOG.popularity, features=CATALOG.features,
+        categories=np.array(["x", "x", "y", "y", None], dtype=object),
+        # u1 used D and E, u2 used C; u3 has no history
+        history=pd.Series({"u1": np.array([3, 4]), "u2": np.array([2])}, dtype=object),
+    )
+    value = evaluate_recommendations({"pop": RECS}, TRUTH, catalog, ks=(3,)).set_index("metric")["value"]
+    # exposure in the top 3s: A twice, B, C, D, E once -> sorted [1, 1, 1, 1, 2]: 4 / (5 * 6)
+    assert value["exposure_gini"] == pytest.approx(4 / 30)
+    # head by popularity D 1, A .5, E .5 (80% of 2.375 crossed at E); u1 lists A, C, B (2 in the tail), u2 D, E, A
+    assert value["long_tail_share"] == pytest.approx((2 / 3 + 0) / 2)
+    # u1: listed (.5 + .125 + .25) / 3 against own (1 + .5) / 2; u2: (1 + .5 + .5) / 3 against .125
+    assert value["popularity_lift"] == pytest.approx((0.875 / 3 / 0.75 + 2 / 3 / 0.125) / 2)
+    # u1: p = {y: 1}, q_y = .99 / 3 + .01; u2 (E has no category): p = {y: 1}, q_y = .99 / 2 + .01
+    assert value["category_kl"] == pytest.approx((math.log(1 / 0.34) + math.log(1 / 0.505)) / 2)
+
+
 def test_evaluate_recommendations_long_frame_per_segment():
     segments = pd.Series({"u1": "Loyal", "u2": "Loyal"})  # u3 has none: 'unknown'
     frame = evaluate_recommendations(

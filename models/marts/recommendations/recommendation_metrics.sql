@@ -1,6 +1,7 @@
 -- One (strategy, segment, k, metric) of the offline evaluation on the temporal hold-out, for the
 -- model version being served: precision, recall, MAP, NDCG, hit rate, AUC, catalog coverage,
--- novelty and intra-list diversity (definitions in segrec/recommend/evaluation.py).
+-- novelty, intra-list diversity and the popularity-bias and calibration metrics (exposure Gini,
+-- long-tail share, popularity lift, category KL; definitions in segrec/recommend/evaluation.py).
 with
 
 metrics as (
