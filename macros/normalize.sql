@@ -8,7 +8,7 @@
 {#- The key an alias seed is matched on: lower case without spaces, '_' and '-'
     ('addToCart', 'add-to-cart' and ' ADD_TO_CART ' all become 'addtocart'). -#}
 {% macro alias_key(column) -%}
-    nullif({{ segrec.regexp_remove_all('lower(trim(' ~ column ~ '))', '[\s_\-]+') }}, '')
+    nullif({{ segrec.regexp_replace_all('lower(trim(' ~ column ~ '))', '[\s_\-]+', '') }}, '')
 {%- endmacro %}
 
 {#- ISO-8601 text to a UTC timestamp without time zone; naive text is UTC; unparseable is null. -#}

@@ -29,12 +29,19 @@
     the alphabetically first) as `name`, and the share of their non-null rows it takes as
     `name`_share. -#}
 {% macro most_frequent_value(relation, column, name) -%}
+    {#- counted first: Spark does not take an aggregate inside a window of QUALIFY -#}
     select
         customer_key,
         {{ column }} as {{ name }},
-        count(*) / sum(count(*)) over (partition by customer_key) as {{ name }}_share
-    from {{ relation }}
-    where {{ column }} is not null
-    group by customer_key, {{ column }}
-    qualify row_number() over (partition by customer_key order by count(*) desc, {{ column }}) = 1
+        n_rows / sum(n_rows) over (partition by customer_key) as {{ name }}_share
+    from (
+        select
+            customer_key,
+            {{ column }},
+            count(*) as n_rows
+        from {{ relation }}
+        where {{ column }} is not null
+        group by customer_key, {{ column }}
+    ) as counted
+    qualify row_number() over (partition by customer_key order by n_rows desc, {{ column }}) = 1
 {%- endmacro %}

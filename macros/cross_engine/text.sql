@@ -17,16 +17,31 @@
     {{ expression }} rlike r'(?d)^(?:{{ pattern }})\z'
 {%- endmacro %}
 
-{#- `expression` with every match of `pattern` removed. DuckDB needs the 'g' flag for all
-    matches; Spark replaces all matches always (and its 'g' argument would be a position). -#}
-{% macro regexp_remove_all(expression, pattern) -%}
-    {{ return(adapter.dispatch('regexp_remove_all', 'segrec')(expression, pattern)) }}
+{#- `expression` with every match of `pattern` replaced by the text `replacement`. DuckDB needs
+    the 'g' flag for all matches; Spark replaces all matches always (and its fourth argument is
+    a position: 'g' gives null with ANSI off). -#}
+{% macro regexp_replace_all(expression, pattern, replacement) -%}
+    {{ return(adapter.dispatch('regexp_replace_all', 'segrec')(expression, pattern, replacement)) }}
 {%- endmacro %}
 
-{% macro default__regexp_remove_all(expression, pattern) -%}
-    regexp_replace({{ expression }}, '{{ pattern }}', '', 'g')
+{% macro default__regexp_replace_all(expression, pattern, replacement) -%}
+    regexp_replace({{ expression }}, '{{ pattern }}', '{{ replacement }}', 'g')
 {%- endmacro %}
 
-{% macro spark__regexp_remove_all(expression, pattern) -%}
-    regexp_replace({{ expression }}, r'{{ pattern }}', '')
+{% macro spark__regexp_replace_all(expression, pattern, replacement) -%}
+    regexp_replace({{ expression }}, r'{{ pattern }}', '{{ replacement }}')
+{%- endmacro %}
+
+{#- `expression` without leading and trailing `characters` (each character of the text). DuckDB
+    takes trim(text, characters); Spark's two-argument trim reads them the other way round. -#}
+{% macro trim_characters(expression, characters) -%}
+    {{ return(adapter.dispatch('trim_characters', 'segrec')(expression, characters)) }}
+{%- endmacro %}
+
+{% macro default__trim_characters(expression, characters) -%}
+    trim({{ expression }}, '{{ characters }}')
+{%- endmacro %}
+
+{% macro spark__trim_characters(expression, characters) -%}
+    trim(both '{{ characters }}' from {{ expression }})
 {%- endmacro %}
