@@ -22,7 +22,18 @@
 {#- Sum of money amounts, exact: DuckDB sums doubles in parallel in no fixed order, so the last
     bits of a double sum can change from run to run; a decimal sum cannot. -#}
 {% macro sum_money(expression) -%}
+    {{ return(adapter.dispatch('sum_money', 'segrec')(expression)) }}
+{%- endmacro %}
+
+{% macro default__sum_money(expression) -%}
     cast(sum(cast({{ expression }} as decimal(18, 4))) as double)
+{%- endmacro %}
+
+{#- Spark casts a double to a decimal from its exact binary value (1.00005 is 1.0000499...: 1.0000),
+    DuckDB from the scaled value (10000.5: 1.0001). Rounding the scaled value half away from zero
+    gives DuckDB's ten-thousandths; the sum of those integers is exact, as DuckDB's decimal sum. -#}
+{% macro spark__sum_money(expression) -%}
+    cast(sum(cast(round({{ expression }} * 10000) as bigint)) as double) / 10000
 {%- endmacro %}
 
 {#- Per customer_key of `relation`: the non-null value of `column` on most of their rows (ties:
