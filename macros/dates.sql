@@ -61,7 +61,8 @@
     date_diff('day', {{ start }}, {{ end }})
 {%- endmacro %}
 
-{#- Spark: datediff of the (UTC) dates, which is what DuckDB's day boundaries count. -#}
+{#- Spark: datediff of the (UTC) dates, which is what DuckDB's day boundaries count; a bigint,
+    as DuckDB's. -#}
 {% macro spark__days_between(start, end) -%}
-    datediff({{ end }}, {{ start }})
+    cast(datediff({{ end }}, {{ start }}) as bigint)
 {%- endmacro %}

@@ -4,8 +4,8 @@ row counts, keys, text and boolean columns equal, numeric and time columns withi
 
 By default (`make test`) the core marts and everything they need are built, without data tests.
 SEGREC_SPARK_FULL=1 (`make test-spark`) builds every model whose lineage is all SQL (the Python
-models need Databricks or a submission helper, docs/spark.md) but customer_features, with their
-data tests and unit tests on Spark, and compares more tables. Skipped, with the reason, without pyspark, dbt-spark or
+models need Databricks or a submission helper, docs/spark.md), with their data tests and unit
+tests on Spark, and compares more tables. Skipped, with the reason, without pyspark, dbt-spark or
 Java (conftest.spark_session)."""
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ FULL_TABLES = {
     "int_customers__privacy_status": ["customer_id"],
     "dim_customers": ["customer_key"],
     "int_customers__features": ["customer_key"],
+    "customer_features": ["customer_key"],
+    "int_customers__feature_matrix": ["customer_key"],
     "customer_category_affinities": ["customer_key", "category"],
     "int_customers__rule_segments": ["customer_key"],
 }
@@ -49,18 +51,14 @@ DIFFERENT_BY_DESIGN = {
     "quarantined_at": "time of the build",
 }
 # Tables known to differ, with the reason (docs/spark.md): expected failures until fixed.
-KNOWN_DIFFERENT = {
-    "int_customers__features": "Spark keeps avg(case ... then 1.0 else 0.0 end) as decimal(p, 5): "
-                               "conversion_rate, premium_share, budget_share, share_* to 5 digits",
-}
+KNOWN_DIFFERENT: dict[str, str] = {}
 RELATIVE_TOLERANCE = 1e-9
 
 
 def selection() -> list[str]:
     if FULL:
-        # every model whose lineage is all SQL, but customer_features: its contract says double where
-        # Spark's decimal arithmetic (avg of 1.0/0.0, division by 30.4375) gives decimals (docs/spark.md)
-        return ["--select", "fqn:*", "--exclude", "file:*.py+", "customer_features"]
+        # every model whose lineage is all SQL
+        return ["--select", "fqn:*", "--exclude", "file:*.py+"]
     return ["--select", *(f"+{table}" for table in CORE_TABLES)]
 
 
