@@ -59,6 +59,18 @@ test: install lint pytest
 pytest: install-serve
 	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
 
+## test-spark: the SQL models of the sample built on local Spark (dbt-spark, session method) with
+## their data tests, compared with the DuckDB build (tests/python/test_spark_cross_engine.py; docs/spark.md).
+## Installs the spark extra (pyspark, ~500 MB) into $(VENV); needs Java 17 or 21.
+.PHONY: test-spark
+SPARK_INSTALLED := $(VENV)/.installed-spark
+$(SPARK_INSTALLED): pyproject.toml $(INSTALLED)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev,spark]"
+	@touch $@
+
+test-spark: $(SPARK_INSTALLED)
+	SEGREC_SPARK_FULL=1 $(BIN)/pytest tests/python/test_spark_cross_engine.py
+
 lint: install
 	$(BIN)/ruff check segrec tests bench models
 	$(BIN)/sqlfluff lint models macros tests --processes 2

@@ -35,7 +35,7 @@
 {%- endmacro %}
 
 {% macro default__age_in_years(birth_date, moment) -%}
-    floor(date_diff('day', {{ birth_date }}, cast({{ moment }} as date)) / 365.25)
+    floor({{ segrec.days_between(birth_date, 'cast(' ~ moment ~ ' as date)') }} / 365.25)
 {%- endmacro %}
 
 {#- Whole seconds from `start` to `end`. -#}
@@ -47,6 +47,11 @@
     date_diff('second', {{ start }}, {{ end }})
 {%- endmacro %}
 
+{#- Spark: the difference of whole epoch seconds (DuckDB's second boundaries crossed). -#}
+{% macro spark__seconds_between(start, end) -%}
+    (unix_seconds({{ end }}) - unix_seconds({{ start }}))
+{%- endmacro %}
+
 {#- Whole days (date boundaries crossed) from `start` to `end`. -#}
 {% macro days_between(start, end) -%}
     {{ return(adapter.dispatch('days_between', 'segrec')(start, end)) }}
@@ -54,4 +59,10 @@
 
 {% macro default__days_between(start, end) -%}
     date_diff('day', {{ start }}, {{ end }})
+{%- endmacro %}
+
+{#- Spark: datediff of the (UTC) dates, which is what DuckDB's day boundaries count; a bigint,
+    as DuckDB's. -#}
+{% macro spark__days_between(start, end) -%}
+    cast(datediff({{ end }}, {{ start }}) as bigint)
 {%- endmacro %}

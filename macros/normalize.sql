@@ -8,7 +8,7 @@
 {#- The key an alias seed is matched on: lower case without spaces, '_' and '-'
     ('addToCart', 'add-to-cart' and ' ADD_TO_CART ' all become 'addtocart'). -#}
 {% macro alias_key(column) -%}
-    nullif(regexp_replace(lower(trim({{ column }})), '[\s_\-]+', '', 'g'), '')
+    nullif({{ segrec.regexp_replace_all('lower(trim(' ~ column ~ '))', '[\s_\-]+', '') }}, '')
 {%- endmacro %}
 
 {#- ISO-8601 text to a UTC timestamp without time zone; naive text is UTC; unparseable is null. -#}
@@ -18,6 +18,12 @@
 
 {% macro default__parse_utc_timestamp(column) -%}
     timezone('UTC', try_cast({{ segrec.clean_text(column) }} as timestamptz))
+{%- endmacro %}
+
+{#- Spark reads offsets in the text and naive text in the session time zone, which the spark and
+    databricks targets set to UTC (spark.sql.session.timeZone). -#}
+{% macro spark__parse_utc_timestamp(column) -%}
+    try_cast({{ segrec.clean_text(column) }} as timestamp)
 {%- endmacro %}
 
 {#- Yes/no text in the spellings sources use; anything else is null. -#}
@@ -36,8 +42,35 @@
     end
 {%- endmacro %}
 
-{#- Salted SHA-256 of a normalized e-mail address or identifier. The salt is set on every
-    connection by segrec.dbt_plugin from SEGREC_HASH_SALT and never appears in SQL. -#}
+{#- Salted SHA-256 (lower-case hex) of a normalized e-mail address or identifier. The salt
+    comes from SEGREC_HASH_SALT and never appears in compiled SQL (macro pii_salt). -#}
 {% macro hash_pii(column) -%}
-    sha256(getvariable('segrec_pii_salt') || lower(trim({{ column }})))
+    {{ return(adapter.dispatch('hash_pii', 'segrec')(column)) }}
+{%- endmacro %}
+
+{% macro default__hash_pii(column) -%}
+    sha256({{ segrec.pii_salt() }} || lower(trim({{ column }})))
+{%- endmacro %}
+
+{% macro spark__hash_pii(column) -%}
+    sha2(concat({{ segrec.pii_salt() }}, lower(trim({{ column }}))), 256)
+{%- endmacro %}
+
+{#- The salt as SQL. DuckDB: a variable segrec.dbt_plugin sets on every connection. Local Spark:
+    the session setting spark.segrec.pii_salt (profiles.yml), substituted by Spark's parser.
+    Databricks: the secret pii_salt in the secret scope segrec. -#}
+{% macro pii_salt() -%}
+    {{ return(adapter.dispatch('pii_salt', 'segrec')()) }}
+{%- endmacro %}
+
+{% macro default__pii_salt() -%}
+    getvariable('segrec_pii_salt')
+{%- endmacro %}
+
+{% macro spark__pii_salt() -%}
+    '${spark.segrec.pii_salt}'
+{%- endmacro %}
+
+{% macro databricks__pii_salt() -%}
+    secret('segrec', 'pii_salt')
 {%- endmacro %}

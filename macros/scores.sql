@@ -22,19 +22,37 @@
 {#- Sum of money amounts, exact: DuckDB sums doubles in parallel in no fixed order, so the last
     bits of a double sum can change from run to run; a decimal sum cannot. -#}
 {% macro sum_money(expression) -%}
+    {{ return(adapter.dispatch('sum_money', 'segrec')(expression)) }}
+{%- endmacro %}
+
+{% macro default__sum_money(expression) -%}
     cast(sum(cast({{ expression }} as decimal(18, 4))) as double)
+{%- endmacro %}
+
+{#- Spark casts a double to a decimal from its exact binary value (1.00005 is 1.0000499...: 1.0000),
+    DuckDB from the scaled value (10000.5: 1.0001). Rounding the scaled value half away from zero
+    gives DuckDB's ten-thousandths; the sum of those integers is exact, as DuckDB's decimal sum. -#}
+{% macro spark__sum_money(expression) -%}
+    cast(sum(cast(round({{ expression }} * 10000) as bigint)) as double) / 10000
 {%- endmacro %}
 
 {#- Per customer_key of `relation`: the non-null value of `column` on most of their rows (ties:
     the alphabetically first) as `name`, and the share of their non-null rows it takes as
     `name`_share. -#}
 {% macro most_frequent_value(relation, column, name) -%}
+    {#- counted first: Spark does not take an aggregate inside a window of QUALIFY -#}
     select
         customer_key,
         {{ column }} as {{ name }},
-        count(*) / sum(count(*)) over (partition by customer_key) as {{ name }}_share
-    from {{ relation }}
-    where {{ column }} is not null
-    group by customer_key, {{ column }}
-    qualify row_number() over (partition by customer_key order by count(*) desc, {{ column }}) = 1
+        n_rows / sum(n_rows) over (partition by customer_key) as {{ name }}_share
+    from (
+        select
+            customer_key,
+            {{ column }},
+            count(*) as n_rows
+        from {{ relation }}
+        where {{ column }} is not null
+        group by customer_key, {{ column }}
+    ) as counted
+    qualify row_number() over (partition by customer_key order by n_rows desc, {{ column }}) = 1
 {%- endmacro %}

@@ -34,7 +34,7 @@ parsed as (
 ),
 
 final as (
-    select * exclude (_source_file, _source_row)
+    select {{ star_except(['_source_file', '_source_row']) }}
     from parsed
     where customer_id is not null
     qualify row_number() over (

@@ -35,8 +35,8 @@ parsed as (
         coalesce(
             device_type_aliases.device_type,
             case
-                when lower(source.user_agent) similar to '.*(ipad|tablet).*' then 'tablet'
-                when lower(source.user_agent) similar to '.*(mobi|android|iphone).*' then 'mobile'
+                when {{ regexp_full_match('lower(source.user_agent)', '.*(ipad|tablet).*') }} then 'tablet'
+                when {{ regexp_full_match('lower(source.user_agent)', '.*(mobi|android|iphone).*') }} then 'mobile'
                 when {{ clean_text('source.user_agent') }} is not null then 'desktop'
             end,
             'unknown'

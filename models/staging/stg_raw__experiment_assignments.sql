@@ -17,7 +17,7 @@ parsed as (
 ),
 
 final as (
-    select * exclude (_source_file, _source_row)
+    select {{ star_except(['_source_file', '_source_row']) }}
     from parsed
     where experiment_id is not null and customer_id is not null and variant is not null
     qualify row_number() over (

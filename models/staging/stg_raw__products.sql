@@ -25,7 +25,7 @@ parsed as (
 ),
 
 final as (
-    select * exclude (_source_file, _source_row)
+    select {{ star_except(['_source_file', '_source_row']) }}
     from parsed
     where product_id is not null
     qualify row_number() over (partition by product_id order by _source_file desc, _source_row desc) = 1

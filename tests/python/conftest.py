@@ -18,6 +18,7 @@ from .dbt_harness import (
     built_once,
     datasets_dir,
     run_tmp,
+    spark_unavailable,
     use_parse_cache,
 )
 
@@ -76,6 +77,39 @@ def pytest_collection_modifyitems(config, items):
         return
     dbt_files = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("dbt")}
     items.sort(key=lambda item: item.nodeid.split("::")[0] not in dbt_files)  # stable: files stay whole
+
+
+@pytest.fixture(scope="session")
+def spark_session(tmp_path_factory):
+    """One local SparkSession for the whole test run (local[2]: about 13 s to start, 370 MB),
+    skipped with the reason when pyspark, dbt-spark or Java is missing. dbt run in this process
+    (dbtRunner) on the profile's spark target joins it: dbt-spark's session method calls
+    getOrCreate and applies the profile's runtime settings (time zone, shuffle partitions, salt);
+    the JVM settings are the ones here. Derby, the metastore, admits one JVM: keep the Spark tests
+    in one file (one pytest-xdist worker under --dist loadfile)."""
+    reason = spark_unavailable()
+    if reason:
+        pytest.skip(reason)
+    from pyspark.sql import SparkSession
+
+    folder = tmp_path_factory.mktemp("spark")
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("segrec-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.memory", "2g")
+        .config("spark.sql.warehouse.dir", str(folder / "warehouse"))
+        .config("spark.hadoop.javax.jdo.option.ConnectionURL",
+                f"jdbc:derby:;databaseName={folder / 'metastore'};create=true")
+        .config("spark.driver.extraJavaOptions",
+                f"-Dderby.system.home={folder} -Dderby.stream.error.file={folder / 'derby.log'}")
+        .enableHiveSupport()
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -59,6 +60,22 @@ def built_once(folder: Path, build: Callable[[], object]) -> None:
                 (folder / "built").touch()
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def spark_unavailable() -> str | None:
+    """Why the Spark tests cannot run here (None: they can): pyspark and dbt-spark come with the
+    optional `spark` extra (pip install -e ".[dev,spark]"), and Spark needs a Java runtime."""
+    for module, extra in (("pyspark", "pyspark"), ("dbt.adapters.spark", "dbt-spark")):
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:
+            found = False
+        if not found:
+            return f'{extra} is not installed (pip install -e ".[dev,spark]")'
+    java_home = os.environ.get("JAVA_HOME")
+    if not shutil.which("java") and not (java_home and (Path(java_home) / "bin" / "java").exists()):
+        return "no Java runtime (java not on PATH and no JAVA_HOME): Spark needs Java 17 or 21"
+    return None
 
 
 def datasets_dir() -> Path:

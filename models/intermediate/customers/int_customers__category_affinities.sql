@@ -23,10 +23,13 @@ final as (
         customer_key,
         category,
         -- the column name of the category in the clustering matrix and the Python models
-        'cat_share__' || trim(regexp_replace(lower(category), '[^a-z0-9]+', '_', 'g'), '_') as category_feature,
+        'cat_share__'
+        || {{ trim_characters(regexp_replace_all('lower(category)', '[^a-z0-9]+', '_'), '_') }} as category_feature,
         n_events,
         n_events / sum(n_events) over (partition by customer_key) as category_share,
-        row_number() over (partition by customer_key order by n_events desc, category asc) as affinity_rank
+        -- bigint on every engine (Spark's row_number is an int)
+        cast(row_number() over (partition by customer_key order by n_events desc, category asc) as bigint)
+            as affinity_rank
     from counted
 )
 

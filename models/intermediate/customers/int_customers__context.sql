@@ -13,9 +13,9 @@ sessions as (
 devices as (
     select
         customer_key,
-        avg(case when device_type = 'mobile' then 1.0 else 0.0 end) as share_mobile,
-        avg(case when device_type = 'desktop' then 1.0 else 0.0 end) as share_desktop,
-        avg(case when device_type = 'tablet' then 1.0 else 0.0 end) as share_tablet
+        avg(case when device_type = 'mobile' then 1e0 else 0e0 end) as share_mobile,
+        avg(case when device_type = 'desktop' then 1e0 else 0e0 end) as share_desktop,
+        avg(case when device_type = 'tablet' then 1e0 else 0e0 end) as share_tablet
     from sessions
     group by customer_key
 ),
@@ -23,11 +23,11 @@ devices as (
 moments as (
     select
         customer_key,
-        avg(case when daypart = 'morning' then 1.0 else 0.0 end) as share_morning,
-        avg(case when daypart = 'afternoon' then 1.0 else 0.0 end) as share_afternoon,
-        avg(case when daypart = 'evening' then 1.0 else 0.0 end) as share_evening,
-        avg(case when daypart = 'night' then 1.0 else 0.0 end) as share_night,
-        avg(case when is_weekend then 1.0 else 0.0 end) as share_weekend,
+        avg(case when daypart = 'morning' then 1e0 else 0e0 end) as share_morning,
+        avg(case when daypart = 'afternoon' then 1e0 else 0e0 end) as share_afternoon,
+        avg(case when daypart = 'evening' then 1e0 else 0e0 end) as share_evening,
+        avg(case when daypart = 'night' then 1e0 else 0e0 end) as share_night,
+        avg(case when is_weekend then 1e0 else 0e0 end) as share_weekend,
         mode(region) as primary_region
     from events
     group by customer_key

@@ -29,7 +29,7 @@ session_totals as (
         cast(sum(n_page_views) as bigint) as n_page_views,
         cast(sum(n_product_views) as bigint) as n_product_views,
         cast(sum(n_add_to_carts) as bigint) as n_add_to_carts,
-        avg(case when converted then 1.0 else 0.0 end) as conversion_rate,
+        avg(case when converted then 1e0 else 0e0 end) as conversion_rate,
         avg(duration_seconds) / 60.0 as avg_session_minutes
     from sessions
     group by customer_key

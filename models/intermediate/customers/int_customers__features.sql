@@ -95,7 +95,7 @@ scored as (
         *,
         -- a customer who never ordered is as recent as their first visit
         coalesce(days_since_last_order, tenure_days) as recency_days,
-        frequency / greatest(tenure_days / 30.4375, 1.0) as orders_per_month,
+        frequency / greatest(tenure_days / 30.4375e0, 1e0) as orders_per_month,
         -- percentiles: the share of customers with a lower value (recency: a longer one)
         percent_rank() over (order by coalesce(days_since_last_order, tenure_days) desc) as recency_percentile,
         percent_rank() over (order by frequency) as frequency_percentile,

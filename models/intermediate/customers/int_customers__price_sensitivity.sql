@@ -10,13 +10,13 @@ product_events as (
 final as (
     select
         customer_key,
-        avg(case when price_band = 'premium' then 1.0 when price_band is not null then 0.0 end) as premium_share,
-        avg(case when price_band = 'budget' then 1.0 when price_band is not null then 0.0 end) as budget_share,
+        avg(case when price_band = 'premium' then 1e0 when price_band is not null then 0e0 end) as premium_share,
+        avg(case when price_band = 'budget' then 1e0 when price_band is not null then 0e0 end) as budget_share,
         avg(
             case
                 when launched_at > {{ dbt.dateadd('day', -1 * var('new_arrival_days'), 'event_time') }}
-                    and launched_at <= event_time then 1.0
-                else 0.0
+                    and launched_at <= event_time then 1e0
+                else 0e0
             end
         ) as new_arrival_share
     from product_events

@@ -11,15 +11,15 @@ features as (
 
 boundaries as (
     select
-        quantile_cont(monetary, {{ rules.high_value_spend_percentile }}) filter (where frequency > 0)
+        {{ percentile_cont('monetary', rules.high_value_spend_percentile) }} filter (where frequency > 0)
             as high_value_min_spend,
-        quantile_cont(frequency, {{ rules.frequent_buyer_percentile }}) filter (where frequency > 0)
+        {{ percentile_cont('frequency', rules.frequent_buyer_percentile) }} filter (where frequency > 0)
             as frequent_buyer_min_orders,
-        quantile_cont(conversion_rate, {{ rules.browser_conversion_percentile }}) as browser_max_conversion,
-        quantile_cont(n_page_views + n_product_views, {{ rules.browser_views_percentile }}) as browser_min_views,
-        quantile_cont(recency_days, {{ rules.at_risk_recency_percentile }}) filter (where frequency > 0)
+        {{ percentile_cont('conversion_rate', rules.browser_conversion_percentile) }} as browser_max_conversion,
+        {{ percentile_cont('n_page_views + n_product_views', rules.browser_views_percentile) }} as browser_min_views,
+        {{ percentile_cont('recency_days', rules.at_risk_recency_percentile) }} filter (where frequency > 0)
             as at_risk_min_recency_days,
-        quantile_cont(recency_days, {{ rules.lapsed_recency_percentile }}) filter (where frequency > 0)
+        {{ percentile_cont('recency_days', rules.lapsed_recency_percentile) }} filter (where frequency > 0)
             as lapsed_min_recency_days
     from features
 ),
@@ -50,17 +50,14 @@ flagged as (
 final as (
     select
         *,
-        list_filter(
-            [
-                case when is_high_value then 'high_value' end,
-                case when is_frequent_buyer then 'frequent_buyer' end,
-                case when is_browser then 'browser' end,
-                case when is_new then 'new' end,
-                case when is_at_risk then 'at_risk' end,
-                case when is_lapsed then 'lapsed' end
-            ],
-            lambda segment: segment is not null
-        ) as rule_segments
+        {{ array_without_nulls([
+            "case when is_high_value then 'high_value' end",
+            "case when is_frequent_buyer then 'frequent_buyer' end",
+            "case when is_browser then 'browser' end",
+            "case when is_new then 'new' end",
+            "case when is_at_risk then 'at_risk' end",
+            "case when is_lapsed then 'lapsed' end",
+        ]) }} as rule_segments
     from flagged
 )
 

@@ -54,7 +54,7 @@ final as (
         validated.region,
         validated.city,
         {{ daypart('extract(hour from validated.local_event_time)') }} as daypart,
-        extract(isodow from validated.local_event_time) in (6, 7) as is_weekend,
+        {{ iso_day_of_week('validated.local_event_time') }} in (6, 7) as is_weekend,
         validated.source_session_id
     from localized as validated
     cross join base_rate

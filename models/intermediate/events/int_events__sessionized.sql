@@ -7,7 +7,7 @@
   then swaps those customers' rows, so the result equals a full refresh.
 -#}
 {{ config(
-    materialized='incremental',
+    materialized=segrec.by_customer_materialization(),
     unique_key='customer_key',
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',

@@ -111,7 +111,7 @@ bots as (
 
 final as (
     select
-        checked.* exclude (checked.pre_bot_reason),
+        {{ star_except(['pre_bot_reason'], 'checked') }},
         coalesce(
             checked.pre_bot_reason,
             case when bots.actor_id is not null then 'bot_traffic' end

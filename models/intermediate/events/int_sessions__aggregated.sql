@@ -5,7 +5,7 @@
   (new, late, quarantined or re-stitched events), so the result equals a full refresh.
 -#}
 {{ config(
-    materialized='incremental',
+    materialized=segrec.by_customer_materialization(),
     unique_key='customer_key',
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',

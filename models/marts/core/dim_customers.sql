@@ -44,8 +44,8 @@ imputed_age as (
 
 value_stats as (
     select
-        quantile_cont(lifetime_revenue, 0.25) as q1,
-        quantile_cont(lifetime_revenue, 0.75) as q3,
+        {{ percentile_cont('lifetime_revenue', 0.25) }} as q1,
+        {{ percentile_cont('lifetime_revenue', 0.75) }} as q3,
         avg(lifetime_revenue) as mean_revenue,
         stddev_samp(lifetime_revenue) as sd_revenue
     from customers

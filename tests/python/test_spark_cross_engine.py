@@ -1,0 +1,175 @@
+"""Cross-engine check (issue 14): the SQL models of the committed sample, built on DuckDB (target
+ci) and on a local Spark session (target spark, dbt-spark's session method), give the same tables:
+row counts, keys, text and boolean columns equal, numeric and time columns within tolerance.
+
+By default (`make test`) the core marts and everything they need are built, without data tests.
+SEGREC_SPARK_FULL=1 (`make test-spark`) builds every model whose lineage is all SQL (the Python
+models need Databricks or a submission helper, docs/spark.md), with their data tests and unit
+tests on Spark, and compares more tables. Skipped, with the reason, without pyspark, dbt-spark or
+Java (conftest.spark_session)."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from .dbt_harness import PROJECT_ROOT, SAMPLE, DbtProject
+
+pytestmark = [pytest.mark.dbt, pytest.mark.spark]
+
+FULL = os.environ.get("SEGREC_SPARK_FULL") == "1"
+SPARK_SCHEMA = "segrec_cross_engine"
+
+# table -> key columns. The core marts are compared always; the rest in the full build.
+CORE_TABLES = {
+    "fct_events": ["event_id"],
+    "fct_sessions": ["session_key"],
+    "dim_products": ["product_id"],
+    "quarantined_events": ["source_file", "source_row"],
+}
+FULL_TABLES = {
+    "int_events__validated": ["_source_file", "_source_row"],
+    "int_identity__device_owners": ["anonymous_id"],
+    "int_customers__privacy_status": ["customer_id"],
+    "dim_customers": ["customer_key"],
+    "int_customers__features": ["customer_key"],
+    "customer_features": ["customer_key"],
+    "int_customers__feature_matrix": ["customer_key"],
+    "customer_category_affinities": ["customer_key", "category"],
+    "int_customers__rule_segments": ["customer_key"],
+}
+# Columns that differ by design, with the reason (docs/spark.md).
+DIFFERENT_BY_DESIGN = {
+    # each engine's own 64-bit hash (macro checksum_agg): compared only within one engine
+    "event_checksum": "engine-specific checksum",
+    # the moment of the run (run_started_at)
+    "quarantined_at": "time of the build",
+}
+# Tables known to differ, with the reason (docs/spark.md): expected failures until fixed.
+KNOWN_DIFFERENT: dict[str, str] = {}
+RELATIVE_TOLERANCE = 1e-9
+
+
+def selection() -> list[str]:
+    if FULL:
+        # every model whose lineage is all SQL
+        return ["--select", "fqn:*", "--exclude", "file:*.py+"]
+    return ["--select", *(f"+{table}" for table in CORE_TABLES)]
+
+
+def tables() -> dict[str, list[str]]:
+    return CORE_TABLES | (FULL_TABLES if FULL else {})
+
+
+def without_tests() -> list[str]:
+    return [] if FULL else ["--exclude-resource-type", "test", "unit_test"]
+
+
+@pytest.fixture(scope="module")
+def duckdb_build(tmp_path_factory) -> DbtProject:
+    project = DbtProject(raw_dir=SAMPLE, work_dir=tmp_path_factory.mktemp("cross-engine-duckdb"))
+    project.run("build", *selection(), *without_tests())
+    return project
+
+
+@pytest.fixture(scope="module")
+def spark_build(spark_session, tmp_path_factory, duckdb_build):
+    """dbt build --target spark, in this process so that dbt-spark joins spark_session."""
+    from dbt.cli.main import dbtRunner
+
+    work = tmp_path_factory.mktemp("cross-engine-spark")
+    env = {"SEGREC_RAW_DIR": str(SAMPLE), "SEGREC_SPARK_SCHEMA": SPARK_SCHEMA,
+           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    started = time.monotonic()
+    try:
+        result = dbtRunner().invoke([
+            "build", "--target", "spark", *selection(), *without_tests(), "--indirect-selection", "cautious",
+            "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT),
+            "--target-path", str(work / "target"), "--log-path", str(work / "logs"), "--quiet",
+        ])
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    failed = [f"{r.node.unique_id}: {r.status} {r.message}" for r in (result.result or [])
+              if str(r.status) in ("error", "fail", "runtime error")]
+    assert result.success, f"dbt build on Spark failed: {result.exception or ''}\n" + "\n".join(failed)
+    print(f"\nSpark build ({'full' if FULL else 'core'}): {time.monotonic() - started:.0f} s")
+    return spark_session
+
+
+def normalized(frame: pd.DataFrame) -> pd.DataFrame:
+    """Comparable columns: times as naive UTC microseconds, numbers as float, lists as tuples, the
+    rest as objects."""
+    out = {}
+    for name, column in frame.items():
+        if column.dtype == object and isinstance(column.dropna().iloc[0] if column.notna().any() else None, date):
+            column = pd.to_datetime(column)  # Spark's dates arrive as datetime.date, DuckDB's as datetime64
+        if isinstance(column.dtype, pd.DatetimeTZDtype):
+            column = column.dt.tz_convert("UTC").dt.tz_localize(None)
+        if pd.api.types.is_datetime64_any_dtype(column):
+            out[name] = column.astype("datetime64[us]").astype("int64").where(column.notna()).astype("float64")
+        elif pd.api.types.is_bool_dtype(column):
+            out[name] = column.astype(object)
+        elif pd.api.types.is_numeric_dtype(column):
+            out[name] = column.astype("float64")
+        else:
+            out[name] = [tuple(value) if isinstance(value, list | np.ndarray) else value
+                         for value in column.astype(object).where(column.notna(), None)]
+    return pd.DataFrame(out, index=frame.index)
+
+
+def differences(duck: pd.DataFrame, spark: pd.DataFrame, key: list[str]) -> list[str]:
+    """What differs between the two engines' versions of one table (empty: equal within tolerance)."""
+    problems = []
+    if len(duck) != len(spark):
+        problems.append(f"rows: duckdb {len(duck)}, spark {len(spark)}")
+    if set(duck.columns) != set(spark.columns):
+        problems.append(f"columns only in duckdb {sorted(set(duck.columns) - set(spark.columns))}, "
+                        f"only in spark {sorted(set(spark.columns) - set(duck.columns))}")
+    columns = [c for c in duck.columns if c in spark.columns and c not in DIFFERENT_BY_DESIGN]
+    duck = normalized(duck[columns]).sort_values(key, kind="stable").reset_index(drop=True)
+    spark = normalized(spark[columns]).sort_values(key, kind="stable").reset_index(drop=True)
+    if problems or not duck[key].equals(spark[key]):
+        return problems + ["keys differ"]
+    for name in columns:
+        left, right = duck[name], spark[name]
+        if left.dtype == "float64" and right.dtype == "float64":
+            same = np.isclose(left, right, rtol=RELATIVE_TOLERANCE, atol=1e-9, equal_nan=True)
+        else:
+            same = (left.isna() & right.isna()) | (left == right)
+        if not same.all():
+            first = int(np.flatnonzero(~np.asarray(same))[0])
+            problems.append(f"{name}: {int((~np.asarray(same)).sum())} rows differ, e.g. key "
+                            f"{duck.loc[first, key].tolist()}: duckdb {left[first]!r}, spark {right[first]!r}")
+    return problems
+
+
+def test_differences_sees_values_keys_and_tolerance():
+    duck = pd.DataFrame({"k": ["a", "b"], "x": [1.0, 2.0], "t": ["p", None]})
+    assert differences(duck, duck.iloc[::-1].copy(), ["k"]) == []
+    assert differences(duck, duck.assign(x=[1.0, 2.0 + 1e-12]), ["k"]) == []
+    assert differences(duck, duck.assign(x=[1.0, 2.1]), ["k"])[0].startswith("x: 1 rows differ")
+    assert differences(duck, duck.assign(t=["p", "q"]), ["k"])[0].startswith("t: 1 rows differ")
+    assert differences(duck, duck.assign(k=["a", "c"]), ["k"]) == ["keys differ"]
+
+
+@pytest.mark.parametrize(("table", "key"), [
+    pytest.param(table, key, id=table, marks=[pytest.mark.xfail(reason=KNOWN_DIFFERENT[table])]
+                 if table in KNOWN_DIFFERENT else [])
+    for table, key in tables().items()
+])
+def test_spark_build_equals_duckdb_build(table, key, duckdb_build, spark_build):
+    duck = duckdb_build.query(f"select * from {table}")
+    spark = spark_build.table(f"{SPARK_SCHEMA}.{table}").toArrow().to_pandas()
+    assert len(duck) > 0, f"{table} is empty on the sample: nothing compared"
+    assert differences(duck, spark, key) == []
