@@ -102,7 +102,7 @@ class CandidateRanker:
         customer_weighting: bool = False,
         max_negatives_per_positive: float | None = 5.0,
         random_state: int = 0,
-        shortlist: int | None = None,
+        shortlist: int | None = 50,
         n_threads: int | None = None,
     ) -> None:
         self.model = model

@@ -26,7 +26,7 @@ SAMPLE = PROJECT_ROOT / "data" / "sample"
 # The committed sample's activation marts and all they need (seeds and models; data tests are
 # run where they are checked), built once per test run (conftest.sample_marts).
 SAMPLE_MARTS = ["+experiment_results", "+recommendation_feedback", "+strategy_allocations", "+marketing_audiences",
-                "+build_history"]
+                "+fct_events", "+build_history"]
 # Without the recommender (slow to train): build_history leaves its metrics out, and
 # test_dbt_activation plants an NDCG history instead.
 SAMPLE_VARS = {"monitoring": yaml.safe_load((PROJECT_ROOT / "dbt_project.yml").read_text())["vars"]["monitoring"]

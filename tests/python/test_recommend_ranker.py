@@ -205,7 +205,7 @@ def test_shortlist_mask_keeps_the_best_own_and_new_pairs_per_customer() -> None:
 def test_ensemble_shortlist_scores_only_the_logistic_best_with_the_trees() -> None:
     train, y_train = planted_pairs(4000, random_state=0)
     test, _ = planted_pairs(2000, random_state=1)
-    full = CandidateRanker(max_iter=50, random_state=0).fit(train, y_train)
+    full = CandidateRanker(max_iter=50, random_state=0, shortlist=None).fit(train, y_train)
     short = CandidateRanker(max_iter=50, random_state=0, shortlist=3).fit(train, y_train)
     scores, short_scores = full.predict(test), short.predict(test)
     X = test[list(short.features)].to_numpy(dtype=float)[:, short.observed_]
