@@ -52,8 +52,9 @@ Open at 10M events (a partial run, 2026-12-03, on a shared machine, so no result
 generated shop then has 190,476 customers and 19,047 products, and the recommenders' dense
 customer x catalog score grids (the hybrid per cutoff, the ranker's candidate batches) and the
 items x items co-occurrence cosine (1.45 GB) grow with both: int_recommendation__hybrid_candidates
-had not finished after 32 minutes. int_events__validated took 594 s (10 s at 1M) and spills at the
-default 4 GB. The first attempt also found that DuckDB refuses to switch temp_directory after a
+had not finished after 32 minutes. int_events__validated took 594 s in that contended build and 97 s
+alone (10 s at 1M), 74 s of it in staging's event_id_occurrence window, which spills 6.1 GB at
+the default 4 GB. The first attempt also found that DuckDB refuses to switch temp_directory after a
 spill when it is re-set per cursor, so profiles.yml sets it once, in config_options.
 """
 
