@@ -56,6 +56,7 @@ from segrec.io import require_columns
 from segrec.recommend.baselines import content_features, popularity_scores
 from segrec.recommend.data import RecData
 from segrec.recommend.hybrid import STRATEGIES, HybridRecommender
+from segrec.recommend.interactions import InteractionMatrix
 
 KS: tuple[int, ...] = (5, 10, 20)
 RANKING_METRICS: tuple[str, ...] = ("precision", "recall", "map", "ndcg", "hit_rate", "auc")
@@ -164,7 +165,7 @@ class Catalog:
     popularity: np.ndarray  # share of training customers per item, see novelty
     features: sp.csr_matrix  # items x tokens, unit rows (zero rows: no side data)
     categories: np.ndarray | None = None  # top-level category per item (None / NaN: unknown)
-    history: pd.Series | None = None  # per customer_key, the catalog columns of their training items
+    history: InteractionMatrix | None = None  # who used what in training, on the catalog's columns
 
     @property
     def n_items(self) -> int:
@@ -176,9 +177,7 @@ def catalog_from_data(data: RecData) -> Catalog:
     binary = data.interactions.binary()
     counts = popularity_scores(binary)
     n_active = max(int((data.n_interacted > 0).sum()), 1)
-    rows = sp.csr_matrix(binary)
-    history = pd.Series([rows.indices[rows.indptr[r]:rows.indptr[r + 1]] for r in range(rows.shape[0])],
-                        index=pd.Index(data.interactions.customer_keys, dtype=object), dtype=object)
+    history = InteractionMatrix(binary, data.interactions.customer_keys, data.interactions.product_ids)
     categories = data.products["category"].to_numpy(dtype=object) if "category" in data.products else None
     return Catalog(
         product_ids=data.interactions.product_ids,
@@ -260,11 +259,15 @@ def _catalog_columns(listed: pd.DataFrame, catalog: Catalog) -> np.ndarray:
     return pd.Index(catalog.product_ids).get_indexer(pd.Index(listed["product_id"].to_numpy(dtype=object)))
 
 
-def _novelty(listed: pd.DataFrame, catalog: Catalog) -> pd.Series:
-    columns = _catalog_columns(listed, catalog)
-    # A product unknown to the catalog counts as seen by one customer, like an unseen one.
+def _listed_popularity(columns: np.ndarray, catalog: Catalog) -> np.ndarray:
+    """Popularity of each listed item (catalog ``columns``); a product unknown to the catalog
+    counts as seen by one customer, like an unseen one."""
     floor = float(catalog.popularity.min()) if catalog.n_items else 1.0
-    popularity = np.where(columns >= 0, catalog.popularity[np.maximum(columns, 0)], floor)
+    return np.where(columns >= 0, catalog.popularity[np.maximum(columns, 0)], floor)
+
+
+def _novelty(listed: pd.DataFrame, catalog: Catalog) -> pd.Series:
+    popularity = _listed_popularity(_catalog_columns(listed, catalog), catalog)
     information = pd.Series(-np.log2(popularity), index=listed["customer_key"].to_numpy())
     return information.groupby(level=0).mean()
 
@@ -332,43 +335,44 @@ def _bias(listed: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
     """Per user with a list: long_tail_share, popularity_lift and category_kl (NaN where the
     history or categories needed are missing)."""
     columns = _catalog_columns(listed, catalog)
-    known = columns >= 0
     keys = listed["customer_key"].to_numpy()
-    tail = pd.Series(np.where(known, ~head_items(catalog.popularity)[np.maximum(columns, 0)], True), index=keys)
-    out = pd.DataFrame({"long_tail_share": tail.astype(float).groupby(level=0).mean()})
+    tail = np.where(columns >= 0, ~head_items(catalog.popularity)[np.maximum(columns, 0)], True)
+    out = pd.DataFrame({"long_tail_share": pd.Series(tail.astype(float), index=keys).groupby(level=0).mean()})
     out["popularity_lift"] = np.nan
     out["category_kl"] = np.nan
     if catalog.history is None:
         return out
-    floor = float(catalog.popularity.min()) if catalog.n_items else 1.0
-    listed_pop = pd.Series(np.where(known, catalog.popularity[np.maximum(columns, 0)], floor), index=keys) \
-        .groupby(level=0).mean()
-    history = catalog.history.reindex(out.index)
-    has_history = history.map(lambda items: isinstance(items, np.ndarray) and len(items) > 0).to_numpy(dtype=bool)
+    rows = catalog.history.user_rows(out.index)
+    known = rows >= 0
+    own = catalog.history.matrix[rows[known]]  # the users' training items, 0/1
+    n_own = np.asarray(own.sum(axis=1)).ravel()
+    listed_pop = pd.Series(_listed_popularity(columns, catalog), index=keys).groupby(level=0).mean()
     own_pop = np.full(len(out), np.nan)
-    own_pop[has_history] = [catalog.popularity[items].mean() for items in history[has_history]]
+    own_pop[known] = np.divide(own @ catalog.popularity, n_own, out=np.full(len(n_own), np.nan), where=n_own > 0)
     out["popularity_lift"] = listed_pop.reindex(out.index).to_numpy() / own_pop
     if catalog.categories is not None:
-        out["category_kl"] = _category_kl(listed, columns, history, has_history, catalog.categories)
+        out["category_kl"] = _category_kl(listed, columns, out.index, rows, own, catalog.categories)
     return out
 
 
-def _category_kl(listed: pd.DataFrame, columns: np.ndarray, history: pd.Series, has_history: np.ndarray,
-                 categories: np.ndarray) -> np.ndarray:
-    """KL(history mix || smoothed list mix) per user of ``history`` (NaN without history or
-    without a known category in it)."""
+def _category_kl(listed: pd.DataFrame, columns: np.ndarray, users: pd.Index, rows: np.ndarray,
+                 own: sp.csr_matrix, categories: np.ndarray) -> np.ndarray:
+    """KL(history mix || smoothed list mix) per user of ``users`` (``rows``: their history rows,
+    -1 without; ``own``: the history rows of those with one). NaN without a known category in
+    the history."""
     codes, names = pd.factorize(pd.Series(categories, dtype=object))  # NaN -> -1
-    item_code = np.where(columns >= 0, codes[np.maximum(columns, 0)], -1)
-    users = pd.Index(history.index)
-    row = users.get_indexer(listed["customer_key"].to_numpy())
     width = max(len(names), 1)
+    known_items = np.flatnonzero(codes >= 0)
+    # items x categories, one 1 per item with a known category
+    one_hot = sp.csr_matrix((np.ones(len(known_items)), (known_items, codes[known_items])),
+                            shape=(len(codes), width))
+    own_mix = np.zeros((len(users), width))
+    own_mix[rows >= 0] = (own @ one_hot).toarray()
+    item_code = np.where(columns >= 0, codes[np.maximum(columns, 0)], -1)
+    row = users.get_indexer(listed["customer_key"].to_numpy())
     chosen = item_code >= 0
     list_mix = np.zeros((len(users), width))
     np.add.at(list_mix, (row[chosen], item_code[chosen]), 1.0)
-    own_mix = np.zeros((len(users), width))
-    for r in np.flatnonzero(has_history):
-        own = codes[history.iloc[r]]
-        np.add.at(own_mix[r], own[own >= 0], 1.0)
     totals = own_mix.sum(axis=1)
     p = np.divide(own_mix, totals[:, None], out=np.zeros_like(own_mix), where=totals[:, None] > 0)
     list_totals = list_mix.sum(axis=1)

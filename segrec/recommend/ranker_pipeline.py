@@ -105,14 +105,15 @@ def ranker_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
             f"var recommendation_ranker.repurchase_rule: {merged['repurchase_rule']!r}; "
             f"use one of {list(REPURCHASE_RULES)}"
         )
-    for key in (*CANDIDATE_KEYS, "n_hybrid", "train_windows"):
-        least = 1 if key == "train_windows" else 0
-        if not isinstance(merged[key], int) or isinstance(merged[key], bool) or merged[key] < least:
-            raise SegrecError(
-                f"var recommendation_ranker.{key} must be a whole number >= {least}, got {merged[key]!r}")
-    shortlist = merged["shortlist"]
-    if shortlist is not None and (not isinstance(shortlist, int) or isinstance(shortlist, bool) or shortlist < 1):
-        raise SegrecError(f"var recommendation_ranker.shortlist must be a whole number >= 1 or null, got {shortlist!r}")
+    # the whole-number settings and their least value; shortlist may also be null (no shortlist)
+    least = {key: 0 for key in (*CANDIDATE_KEYS, "n_hybrid")} | {"train_windows": 1, "shortlist": 1}
+    for key, low in least.items():
+        value = merged[key]
+        if key == "shortlist" and value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            null = " or null" if key == "shortlist" else ""
+            raise SegrecError(f"var recommendation_ranker.{key} must be a whole number >= {low}{null}, got {value!r}")
     return merged
 
 

@@ -27,6 +27,7 @@ from segrec.recommend.evaluation import (
     ranking_metrics,
     temporal_split,
 )
+from segrec.recommend.interactions import InteractionMatrix
 from segrec.recommend.rerank import repeat_purchase_categories
 from segrec.recommend.tuning import grid_search_als
 
@@ -97,7 +98,8 @@ def test_bias_metrics_hand_computed():
         product_ids=CATALOG.product_ids, popularity=CATALOG.popularity, features=CATALOG.features,
         categories=np.array(["x", "x", "y", "y", None], dtype=object),
         # u1 used D and E, u2 used C; u3 has no history
-        history=pd.Series({"u1": np.array([3, 4]), "u2": np.array([2])}, dtype=object),
+        history=InteractionMatrix(sp.csr_matrix(np.array([[0, 0, 0, 1, 1], [0, 0, 1, 0, 0]], dtype=np.float32)),
+                                  np.array(["u1", "u2"], dtype=object), CATALOG.product_ids),
     )
     value = evaluate_recommendations({"pop": RECS}, TRUTH, catalog, ks=(3,)).set_index("metric")["value"]
     # exposure in the top 3s: A twice, B, C, D, E once -> sorted [1, 1, 1, 1, 2]: 4 / (5 * 6)
