@@ -29,6 +29,16 @@
     end
 {%- endmacro %}
 
+{#- A customer's age in years at a moment when it is plausible (13 to 110): the stated age, else
+    the age from the birth date; null otherwise (dim_customers imputes it, fairness reports it as unknown). -#}
+{% macro known_age(stated_age, birth_date, moment) -%}
+    case
+        when {{ stated_age }} between 13 and 110 then {{ stated_age }}
+        when {{ segrec.age_in_years(birth_date, moment) }} between 13 and 110
+            then {{ segrec.age_in_years(birth_date, moment) }}
+    end
+{%- endmacro %}
+
 {#- Whole years between a birth date and a moment. -#}
 {% macro age_in_years(birth_date, moment) -%}
     {{ return(adapter.dispatch('age_in_years', 'segrec')(birth_date, moment)) }}

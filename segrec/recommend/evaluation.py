@@ -38,6 +38,16 @@ Recommendations", RecSys 2018), beside them:
   their top-k list smoothed as 0.99 q + 0.01 p (so it stays finite): 0 = the list mirrors
   their category mix. Users without history or categories are left out.
 
+Fairness across customer groups (``groups``: segment, age band, gender, region, new or
+returning, ...): every metric above per group, and two more of the group's lists as a whole:
+
+- exposure divergence@k = the Jensen-Shannon divergence (base 2, 0..1) between the category
+  mix of the group's top-k lists and that of everybody's lists: 0 = the group is shown the same
+  mix as everyone.
+- history divergence = the same divergence between the category mix of the group's training
+  histories and everybody's: how different the group's own taste is. Exposure divergence above
+  history divergence means the lists make the groups more different than they are.
+
 Every user of the ground truth is evaluated; a user without a list scores 0 (AUC 0.5).
 Values are means over users (macro averages); ``n_users`` says over how many.
 """
@@ -62,16 +72,21 @@ KS: tuple[int, ...] = (5, 10, 20)
 RANKING_METRICS: tuple[str, ...] = ("precision", "recall", "map", "ndcg", "hit_rate", "auc")
 LIST_METRICS: tuple[str, ...] = ("coverage", "novelty", "diversity")
 BIAS_METRICS: tuple[str, ...] = ("exposure_gini", "long_tail_share", "popularity_lift", "category_kl")
+FAIRNESS_METRICS: tuple[str, ...] = ("exposure_divergence", "history_divergence")
 # Metrics of the whole group's lists (not means over users).
-GROUP_METRICS: tuple[str, ...] = ("coverage", "exposure_gini")
+GROUP_METRICS: tuple[str, ...] = ("coverage", "exposure_gini", *FAIRNESS_METRICS)
 # Share of the training interactions the head of popular items makes (long-tail share).
 HEAD_SHARE = 0.8
 # Weight of the history mix in the list mix of category KL (Steck 2018's alpha).
 CALIBRATION_SMOOTHING = 0.01
-METRICS: tuple[str, ...] = RANKING_METRICS + LIST_METRICS + BIAS_METRICS
-ALL_SEGMENTS = "all"
-UNKNOWN_SEGMENT = "unknown"
-METRIC_COLUMNS: tuple[str, ...] = ("strategy", "segment_name", "k", "metric", "value", "n_users")
+METRICS: tuple[str, ...] = RANKING_METRICS + LIST_METRICS + BIAS_METRICS + FAIRNESS_METRICS
+# The overall rows: group_dimension and group_name 'all'.
+ALL_GROUPS = "all"
+UNKNOWN_GROUP = "unknown"
+SEGMENT_DIMENSION = "segment"
+# 'returning' customers bought something before the cutoff, 'new' ones did not.
+STATUS_DIMENSION = "customer_status"
+METRIC_COLUMNS: tuple[str, ...] = ("strategy", "group_dimension", "group_name", "k", "metric", "value", "n_users")
 
 
 # ---------------------------------------------------------------------------- split
@@ -331,7 +346,70 @@ def head_items(popularity: np.ndarray, share: float = HEAD_SHARE) -> np.ndarray:
     return head
 
 
-def _bias(listed: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
+def _category_one_hot(catalog: Catalog) -> sp.csr_matrix | None:
+    """Items x top-level categories, one 1 per item with a known category; None when the
+    catalog has no categories."""
+    if catalog.categories is None:
+        return None
+    codes, names = pd.factorize(pd.Series(catalog.categories, dtype=object))  # NaN -> -1
+    known_items = np.flatnonzero(codes >= 0)
+    return sp.csr_matrix((np.ones(len(known_items)), (known_items, codes[known_items])),
+                         shape=(len(codes), max(len(names), 1)))
+
+
+def _history_mix(users: pd.Index, catalog: Catalog, one_hot: sp.csr_matrix) -> np.ndarray:
+    """Users x categories: how many of each user's training items fall in each category
+    (zeros for a user without history)."""
+    mix = np.zeros((len(users), one_hot.shape[1]))
+    if catalog.history is not None:
+        rows = catalog.history.user_rows(users)
+        mix[rows >= 0] = (catalog.history.matrix[rows[rows >= 0]] @ one_hot).toarray()
+    return mix
+
+
+def _list_mix(listed: pd.DataFrame, users: pd.Index, catalog: Catalog, one_hot: sp.csr_matrix) -> np.ndarray:
+    """Users x categories: how many of each user's listed items fall in each category."""
+    columns = _catalog_columns(listed, catalog)
+    known = columns >= 0
+    row = users.get_indexer(listed["customer_key"].to_numpy()[known])
+    membership = sp.csr_matrix((np.ones(int(known.sum())), (row, columns[known])),
+                               shape=(len(users), catalog.n_items))
+    return (membership @ one_hot).toarray()
+
+
+def _shares(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row of counts as shares (zeros where the row is empty), and the row totals."""
+    totals = counts.sum(axis=-1)
+    shares = np.divide(counts, np.expand_dims(totals, -1), out=np.zeros_like(counts, dtype=float),
+                       where=np.expand_dims(totals, -1) > 0)
+    return shares, totals
+
+
+def _kl(p: np.ndarray, q: np.ndarray, log=np.log) -> np.ndarray:
+    """Sum of p log(p / q) over the last axis, 0 log 0 = 0 (q > 0 wherever p > 0)."""
+    safe_p, safe_q = np.where(p > 0, p, 1.0), np.where(q > 0, q, 1.0)
+    return np.where(p > 0, p * log(safe_p / safe_q), 0.0).sum(axis=-1)
+
+
+def _category_kl(own_mix: np.ndarray, list_mix: np.ndarray) -> np.ndarray:
+    """KL(history mix || smoothed list mix) per user; NaN without a known category in the history."""
+    p, totals = _shares(own_mix)
+    q_list, _ = _shares(list_mix)
+    q = (1 - CALIBRATION_SMOOTHING) * q_list + CALIBRATION_SMOOTHING * p
+    return np.where(totals > 0, _kl(p, q), np.nan)
+
+
+def js_divergence(counts: np.ndarray, reference: np.ndarray) -> float:
+    """Jensen-Shannon divergence (base 2, 0..1) between two category count vectors; NaN when
+    either is empty."""
+    (p, p_total), (q, q_total) = _shares(np.asarray(counts, float)), _shares(np.asarray(reference, float))
+    if p_total == 0 or q_total == 0:
+        return float("nan")
+    middle = (p + q) / 2
+    return float(max(0.5 * _kl(p, middle, np.log2) + 0.5 * _kl(q, middle, np.log2), 0.0))
+
+
+def _bias(listed: pd.DataFrame, catalog: Catalog, category_kl: pd.Series | None) -> pd.DataFrame:
     """Per user with a list: long_tail_share, popularity_lift and category_kl (NaN where the
     history or categories needed are missing)."""
     columns = _catalog_columns(listed, catalog)
@@ -339,7 +417,7 @@ def _bias(listed: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
     tail = np.where(columns >= 0, ~head_items(catalog.popularity)[np.maximum(columns, 0)], True)
     out = pd.DataFrame({"long_tail_share": pd.Series(tail.astype(float), index=keys).groupby(level=0).mean()})
     out["popularity_lift"] = np.nan
-    out["category_kl"] = np.nan
+    out["category_kl"] = np.nan if category_kl is None else category_kl.reindex(out.index).to_numpy()
     if catalog.history is None:
         return out
     rows = catalog.history.user_rows(out.index)
@@ -350,36 +428,47 @@ def _bias(listed: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
     own_pop = np.full(len(out), np.nan)
     own_pop[known] = np.divide(own @ catalog.popularity, n_own, out=np.full(len(n_own), np.nan), where=n_own > 0)
     out["popularity_lift"] = listed_pop.reindex(out.index).to_numpy() / own_pop
-    if catalog.categories is not None:
-        out["category_kl"] = _category_kl(listed, columns, out.index, rows, own, catalog.categories)
     return out
 
 
-def _category_kl(listed: pd.DataFrame, columns: np.ndarray, users: pd.Index, rows: np.ndarray,
-                 own: sp.csr_matrix, categories: np.ndarray) -> np.ndarray:
-    """KL(history mix || smoothed list mix) per user of ``users`` (``rows``: their history rows,
-    -1 without; ``own``: the history rows of those with one). NaN without a known category in
-    the history."""
-    codes, names = pd.factorize(pd.Series(categories, dtype=object))  # NaN -> -1
-    width = max(len(names), 1)
-    known_items = np.flatnonzero(codes >= 0)
-    # items x categories, one 1 per item with a known category
-    one_hot = sp.csr_matrix((np.ones(len(known_items)), (known_items, codes[known_items])),
-                            shape=(len(codes), width))
-    own_mix = np.zeros((len(users), width))
-    own_mix[rows >= 0] = (own @ one_hot).toarray()
-    item_code = np.where(columns >= 0, codes[np.maximum(columns, 0)], -1)
-    row = users.get_indexer(listed["customer_key"].to_numpy())
-    chosen = item_code >= 0
-    list_mix = np.zeros((len(users), width))
-    np.add.at(list_mix, (row[chosen], item_code[chosen]), 1.0)
-    totals = own_mix.sum(axis=1)
-    p = np.divide(own_mix, totals[:, None], out=np.zeros_like(own_mix), where=totals[:, None] > 0)
-    list_totals = list_mix.sum(axis=1)
-    q_list = np.divide(list_mix, list_totals[:, None], out=np.zeros_like(list_mix), where=list_totals[:, None] > 0)
-    q = (1 - CALIBRATION_SMOOTHING) * q_list + CALIBRATION_SMOOTHING * p
-    terms = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0) / np.where(q > 0, q, 1.0)), 0.0)
-    return np.where(totals > 0, terms.sum(axis=1), np.nan)
+def _group_labels(groups: pd.DataFrame | None, users: pd.Index) -> dict[str, pd.Series]:
+    """Per dimension, each user's group: ``all`` for everyone, then each column of ``groups``
+    (``unknown`` where a user has no value)."""
+    labels = {ALL_GROUPS: pd.Series(ALL_GROUPS, index=users, dtype=object)}
+    if groups is not None:
+        aligned = groups.reindex(users)
+        for dimension in aligned.columns:
+            column = aligned[dimension].astype(object)
+            labels[str(dimension)] = column.where(column.notna(), UNKNOWN_GROUP).astype(str)
+    return labels
+
+
+def _group_values(label: pd.Series, per_user: pd.DataFrame, listed: pd.DataFrame, catalog: Catalog,
+                  mixes: tuple[np.ndarray, np.ndarray] | None) -> list[tuple[str, str, float, int]]:
+    """(group, metric, value, n_users) of one dimension's groups: the per-user metrics as means
+    over the group's users with a value, the group metrics over the group's lists."""
+    user_metrics = [m for m in METRICS if m not in GROUP_METRICS]
+    means = per_user[user_metrics].groupby(label.reindex(per_user.index).to_numpy()).agg(["mean", "count"])
+    listed_group = label.reindex(listed["customer_key"].to_numpy()).to_numpy()
+    sizes = label.value_counts()
+    everyone = None if mixes is None else (mixes[0].sum(axis=0), mixes[1].sum(axis=0))
+    out = []
+    for group in sorted(sizes.index):
+        in_group = listed_group == group
+        members = (label == group).to_numpy()
+        values = {"coverage": listed.loc[in_group, "product_id"].nunique() / catalog.n_items,
+                  "exposure_gini": exposure_gini(listed.loc[in_group], catalog.n_items),
+                  "exposure_divergence": np.nan, "history_divergence": np.nan}
+        if mixes is not None:
+            values["history_divergence"] = js_divergence(mixes[0][members].sum(axis=0), everyone[0])
+            values["exposure_divergence"] = js_divergence(mixes[1][members].sum(axis=0), everyone[1])
+        for metric in METRICS:
+            if metric in GROUP_METRICS:
+                out.append((group, metric, float(values[metric]), int(sizes[group])))
+            else:
+                count = int(means.loc[group, (metric, "count")])
+                out.append((group, metric, float(means.loc[group, (metric, "mean")]) if count else np.nan, count))
+    return out
 
 
 def evaluate_recommendations(
@@ -388,28 +477,26 @@ def evaluate_recommendations(
     catalog: Catalog,
     *,
     ks: Sequence[int] = KS,
-    segments: pd.Series | None = None,
+    groups: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """All metrics, per strategy, per segment and overall, for each k: the long metrics frame.
+    """All metrics, per strategy, overall and per customer group, for each k: the long metrics frame.
 
     Parameters
     ----------
     lists : strategy name -> recommendations (``customer_key``, ``rank``, ``product_id``).
     truth : the test pairs (:func:`ground_truth`); its users are the evaluated population.
     catalog : item ids, popularity and content vectors (:func:`catalog_from_data`).
-    segments : ``segment_name`` per ``customer_key`` (index); users without one are
-        ``unknown``. The overall rows have ``segment_name = 'all'``.
+    groups : one column per group dimension (e.g. ``segment``, ``age_band``), indexed by
+        ``customer_key``; users without a value are in group ``unknown``. The overall rows have
+        ``group_dimension`` and ``group_name`` 'all'.
 
     Returns columns :data:`METRIC_COLUMNS`, metrics in :data:`METRICS` order.
     """
     require_columns(truth, "ground truth", ("customer_key", "product_id"))
     users = pd.Index(truth["customer_key"].unique())
-    label = pd.Series(ALL_SEGMENTS, index=users, dtype=object)
-    if segments is not None:
-        label = segments.reindex(users).astype(object).where(lambda v: v.notna(), UNKNOWN_SEGMENT).astype(str)
-    groups = [(ALL_SEGMENTS, users)]
-    if segments is not None:
-        groups += [(name, pd.Index(members)) for name, members in label.groupby(label).groups.items()]
+    labels = _group_labels(groups, users)
+    one_hot = _category_one_hot(catalog)
+    own_mix = None if one_hot is None else _history_mix(users, catalog, one_hot)
     records = []
     for strategy, recommendations in lists.items():
         for k in ks:
@@ -417,22 +504,28 @@ def evaluate_recommendations(
             per_user = _ranking_metrics(listed, truth, k, catalog.n_items)
             per_user["novelty"] = _novelty(listed, catalog)
             per_user["diversity"] = _diversity(listed, catalog)
-            per_user = per_user.join(_bias(listed, catalog))
-            listed_label = label.reindex(listed["customer_key"].to_numpy()).to_numpy()
-            for segment, members in groups:
-                chosen = per_user.loc[members]
-                in_group = np.ones(len(listed), bool) if segment == ALL_SEGMENTS else listed_label == segment
-                group_values = {"coverage": listed.loc[in_group, "product_id"].nunique() / catalog.n_items,
-                                "exposure_gini": exposure_gini(listed.loc[in_group], catalog.n_items)}
-                for metric in METRICS:
-                    if metric in GROUP_METRICS:
-                        value, n_users = group_values[metric], len(members)
-                    else:
-                        values = chosen[metric].dropna()
-                        value, n_users = (float(values.mean()) if len(values) else np.nan), len(values)
-                    records.append((strategy, segment, k, metric, value, n_users))
+            mixes = None if one_hot is None else (own_mix, _list_mix(listed, users, catalog, one_hot))
+            category_kl = None if mixes is None else pd.Series(_category_kl(*mixes), index=users)
+            per_user = per_user.join(_bias(listed, catalog, category_kl))
+            for dimension, label in labels.items():
+                records += [(strategy, dimension, group, k, metric, value, n_users)
+                            for group, metric, value, n_users in _group_values(label, per_user, listed, catalog, mixes)]
     frame = pd.DataFrame.from_records(records, columns=list(METRIC_COLUMNS))
     return frame.astype({"k": np.int64, "value": np.float64, "n_users": np.int64})
+
+
+def customer_groups(data: RecData, groups: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The group dimensions of the customers of fitted ``data``, indexed by ``customer_key``:
+    ``segment`` (their segment name), ``customer_status`` (``returning`` when they bought
+    something before the cutoff, else ``new``), then the columns of ``groups`` (e.g. age band,
+    gender, region; indexed by ``customer_key``)."""
+    keys = pd.Index(data.interactions.customer_keys, name="customer_key")
+    bought = np.asarray(data.purchased.sum(axis=1)).ravel() > 0
+    frame = pd.DataFrame({SEGMENT_DIMENSION: data.customers["segment_name"].to_numpy(dtype=object),
+                          STATUS_DIMENSION: np.where(bought, "returning", "new").astype(object)}, index=keys)
+    if groups is not None:
+        frame = frame.join(groups.drop(columns=[c for c in frame.columns if c in groups.columns]))
+    return frame
 
 
 def evaluate_recommender(
@@ -441,7 +534,8 @@ def evaluate_recommender(
     *,
     strategies: Sequence[str] = STRATEGIES,
     ks: Sequence[int] = KS,
-    by_segment: bool = True,
+    by_group: bool = True,
+    groups: pd.DataFrame | None = None,
     extra_lists: Mapping[str, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """Evaluate a fitted hybrid and each strategy alone on held-out ``truth``.
@@ -451,14 +545,12 @@ def evaluate_recommender(
     out of ``truth`` to evaluate only known customers). ``extra_lists`` (strategy name ->
     ``customer_key``, ``rank``, ``product_id``) are judged beside them on the same users and
     catalog: lists made elsewhere, e.g. the learned ranker's and the buy-again baseline.
+    ``by_group``: also per group of :func:`customer_groups` (with the extra ``groups``).
     """
     data = model.data_
     users = truth["customer_key"].unique()
     known = users[data.interactions.user_rows(users) >= 0]
     lists = {s: model.recommend(known, strategy=s, n=max(ks), explain=False) for s in strategies}
     lists |= dict(extra_lists or {})
-    segments = None
-    if by_segment:
-        segments = pd.Series(data.customers["segment_name"].to_numpy(dtype=object),
-                             index=data.interactions.customer_keys)
-    return evaluate_recommendations(lists, truth, catalog_from_data(data), ks=ks, segments=segments)
+    chosen = customer_groups(data, groups) if by_group else None
+    return evaluate_recommendations(lists, truth, catalog_from_data(data), ks=ks, groups=chosen)

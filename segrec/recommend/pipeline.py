@@ -61,6 +61,8 @@ NEIGHBORS_SCHEMA = pa.schema([
     ("product_id", pa.string()), ("similar_product_id", pa.string()), ("score", pa.float64()),
     ("method", pa.string()), ("rank", pa.int64()), ("model_version", pa.string()),
 ])
+# Customer groups the offline evaluation reports (fairness), from int_recommendation__customers.
+GROUP_COLUMNS: tuple[str, ...] = ("age_band", "gender", "region", "country_code")
 _ARROW_TYPES = {int: pa.int64(), float: pa.float64()}
 TUNING_SCHEMA = pa.schema(
     [(name, _ARROW_TYPES[ALS_TYPES[name]]) for name in ALS_PARAMETERS]
@@ -68,7 +70,8 @@ TUNING_SCHEMA = pa.schema(
        ("is_selected", pa.bool_())]
 )
 METRICS_SCHEMA = pa.schema([
-    ("strategy", pa.string()), ("segment_name", pa.string()), ("k", pa.int64()), ("metric", pa.string()),
+    ("strategy", pa.string()), ("group_dimension", pa.string()), ("group_name", pa.string()), ("k", pa.int64()),
+    ("metric", pa.string()),
     ("value", pa.float64()), ("n_users", pa.int64()), ("parameters", pa.string()),
     ("split_description", pa.string()),
 ])
@@ -87,6 +90,15 @@ def evaluated_keys(customers: pd.DataFrame) -> pd.Series:
     if "is_evaluated" not in customers:
         return customers["customer_key"]
     return customers.loc[customers["is_evaluated"].fillna(False).astype(bool).to_numpy(), "customer_key"]
+
+
+def fairness_groups(customers: pd.DataFrame) -> pd.DataFrame:
+    """The customer group dimensions of ``int_recommendation__customers`` that the offline
+    evaluation reports beside segment and new/returning (:data:`GROUP_COLUMNS` it has),
+    indexed by ``customer_key``."""
+    require_columns(customers, "int_recommendation__customers", ("customer_key",))
+    chosen = [c for c in GROUP_COLUMNS if c in customers.columns]
+    return customers.set_index("customer_key")[chosen]
 
 
 def windows_description(windows: Table) -> str:
@@ -313,14 +325,17 @@ def holdout_metrics(
     ks: Sequence[int] = KS,
     strategies: Sequence[str] = STRATEGIES,
     extra_lists: Mapping[str, pd.DataFrame] | None = None,
+    groups: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Every strategy and the hybrid on the test window: the ``recommendation_metrics`` rows.
+    """Every strategy and the hybrid on the test window, overall and per customer group: the
+    rows of ``recommendation_metrics`` and ``recommendation_fairness``.
 
     ``data`` is the test cutoff (training data before the test window), ``truth`` the test
     pairs; only the customers we list (``customer_keys``) are evaluated, cold-start ones
     included. One ALS is trained and shared by the ``als`` strategy and the hybrid. Adds the
     JSON of the ALS ``parameters`` used. ``extra_lists`` (strategy -> lists made elsewhere,
-    e.g. the ranker's) are judged beside them. No products or no listed customer in the test
+    e.g. the ranker's) are judged beside them. ``groups``: group dimensions beyond segment and
+    new/returning (:func:`fairness_groups`). No products or no listed customer in the test
     window: nothing to evaluate, no rows.
     """
     truth = as_frame(truth)
@@ -331,7 +346,8 @@ def holdout_metrics(
     model = HybridRecommender(
         n=max(ks), max_per_category=max_per_category, als_params=als_params, random_state=random_state
     ).fit(data, None if events is None else as_frame(events))
-    metrics = evaluate_recommender(model, served, strategies=strategies, ks=ks, extra_lists=extra_lists)
+    metrics = evaluate_recommender(model, served, strategies=strategies, ks=ks, extra_lists=extra_lists,
+                                   groups=groups)
     return metrics.assign(parameters=json.dumps(model.als_.get_params(), sort_keys=True))
 
 

@@ -147,6 +147,7 @@ def build_report(
         sections.rfm_section(rfm_counts(con, tables)),
         sections.transitions_section(read_latest(con, "segment_transitions", tables), names),
         sections.recommendations_section(metrics, metric=metric, k=k),
+        sections.fairness_section(read_latest(con, "recommendation_fairness", tables)),
         sections.experiments_section(read_table(con, "experiment_results", tables)),
     ]
     facts = build_facts(source, row_counts(con, FACT_TABLES, tables), runs, metrics, run_results)

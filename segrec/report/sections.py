@@ -220,6 +220,37 @@ def recommendations_section(metrics: pd.DataFrame | None, metric: str = "ndcg", 
     return Section(key, title, body or note("recommendation_metrics has no rows for the latest run.", "absent"))
 
 
+FAIRNESS_COLUMNS: tuple[str, ...] = (
+    "group_dimension", "group_name", "n_users", "ndcg", "ndcg_ratio_to_best", "hit_rate", "hit_rate_ratio_to_best",
+    "coverage", "exposure_divergence", "history_divergence", "is_below_quality_ratio", "is_exposure_divergent",
+)
+
+
+def fairness_section(fairness: pd.DataFrame | None, strategy: str = "ranker_blended") -> Section:
+    """Quality of one strategy's lists per customer group: worst over best group per dimension
+    (bars) and every group (table), flagged groups first."""
+    key, title = "fairness", "Recommendation quality across customer groups"
+    if fairness is None:
+        return absent(key, title, "recommendation_fairness")
+    chosen = fairness[fairness["strategy"] == strategy] if "strategy" in fairness.columns else fairness
+    if chosen.empty:
+        return Section(key, title, note(f"recommendation_fairness has no rows for strategy {strategy}.", "absent"))
+    k = f"@{int(chosen['k'].iloc[0])}" if "k" in chosen.columns else ""
+    ratios = chosen.groupby("group_dimension", sort=True)["ndcg_worst_to_best"].first().dropna()
+    body = note(f"Strategy {strategy} (the served blended lists), judged on the hold-out. Groups below the "
+                "threshold of the best group of their dimension, or whose lists' category mix drifts further "
+                "from everybody's than their own history does, are flagged by warn-severity tests.")
+    if not ratios.empty:
+        body += svg.bar_chart(list(ratios.index), ratios.astype(float).tolist(),
+                              title=f"Worst group's NDCG{k} over the best's, per dimension",
+                              value_label="worst / best")
+    flagged = chosen["is_below_quality_ratio"].astype(bool) | chosen["is_exposure_divergent"].astype(bool)
+    shown = [c for c in FAIRNESS_COLUMNS if c in chosen.columns]
+    table = chosen.assign(_flagged=flagged).sort_values(["_flagged", "group_dimension", "group_name"],
+                                                        ascending=[False, True, True])
+    return Section(key, title, body + svg.html_table(table[shown], max_rows=200))
+
+
 EXPERIMENT_COLUMNS: tuple[str, ...] = (
     "experiment_id", "metric", "variant", "n", "value", "lift", "ci_low", "ci_high", "p_value", "test",
     "srm_ok", "underpowered",

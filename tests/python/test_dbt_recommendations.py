@@ -43,10 +43,11 @@ RECOMMENDATION_MODELS = [
     "int_recommendation__als_grid", "int_recommendation__als_factors", "int_recommendation__purchase_lines",
     "int_recommendation__hybrid_candidates", "int_recommendation__ranker_lists", "int_recommendation__item_neighbors",
     "int_recommendation__holdout_metrics", "customer_recommendations", "item_similarities", "recommendation_metrics",
-    "recommendation_tuning", "recommendation_user_factors", "recommendation_item_factors",
+    "recommendation_tuning", "recommendation_user_factors", "recommendation_item_factors", "recommendation_fairness",
 ]
 MARTS = [
-    "+customer_recommendations", "+item_similarities", "+recommendation_metrics", "+recommendation_tuning",
+    "+customer_recommendations", "+item_similarities", "+recommendation_metrics", "+recommendation_fairness",
+    "+recommendation_tuning",
     "+recommendation_user_factors", "+recommendation_item_factors", "dim_products", "dim_customers",
 ]
 # Known customers who signed up and never came back: cold starts without any history.
@@ -357,6 +358,41 @@ def test_als_and_hybrid_beat_popularity_on_the_holdout(warehouse):
     # the served (blended) lists keep what the hybrid finds and add the re-buys it filters out
     assert table.loc["ranker_blended", ("ndcg", 10)] >= table.loc["hybrid", ("ndcg", 10)]
     assert table.loc["ranker_blended", ("ndcg", 10)] >= table.loc["buy_again", ("ndcg", 10)]
+
+
+@pytest.mark.dbt
+def test_fairness_groups_partition_the_evaluated_customers(warehouse):
+    k = project_vars()["recommendation_fairness"]["k"]
+    overall = warehouse.query(
+        f"select strategy, metric, value, n_users from recommendation_metrics where segment_name = 'all' and k = {k}"
+    ).set_index(["strategy", "metric"])
+    fairness = warehouse.query("select * from recommendation_fairness")
+    assert set(fairness["group_dimension"]) == {"segment", "customer_status", "age_band", "gender", "region",
+                                                "country_code"}
+    assert set(fairness.loc[fairness["group_dimension"] == "customer_status", "group_name"]) == {"new", "returning"}
+    assert {"18-24", "65+", "unknown"} <= set(fairness.loc[fairness["group_dimension"] == "age_band", "group_name"])
+    for (strategy, dimension), groups in fairness.groupby(["strategy", "group_dimension"]):
+        # every dimension splits the same evaluated customers: sizes add up, quality averages back
+        assert groups["n_users"].sum() == overall.loc[(strategy, "ndcg"), "n_users"], (strategy, dimension)
+        for metric in ("ndcg", "hit_rate"):
+            weighted = (groups[metric] * groups["n_users"]).sum() / groups["n_users"].sum()
+            assert weighted == pytest.approx(overall.loc[(strategy, metric), "value"], abs=1e-12)
+        judged = groups[groups["is_judged"]]
+        assert (judged["n_users"] >= project_vars()["recommendation_fairness"]["min_group_customers"]).all()
+        best = judged["ndcg"].max()
+        if best > 0:
+            np.testing.assert_allclose(judged["ndcg_ratio_to_best"], judged["ndcg"] / best)
+            assert groups["ndcg_worst_to_best"].iloc[0] == pytest.approx(judged["ndcg"].min() / best)
+    # a generated shop has categories: divergences are measured, in [0, 1] (none for a group without
+    # lists, e.g. new customers' buy-again lists)
+    divergences = fairness[["exposure_divergence", "history_divergence"]]
+    assert divergences.stack().dropna().between(0, 1).all()
+    assert divergences[fairness["strategy"] == "ranker_blended"].notna().all().all()
+    assert fairness.loc[(fairness["strategy"] == "buy_again") & (fairness["group_name"] == "new"),
+                        "exposure_divergence"].isna().all()
+    flags = (fairness["is_judged"] & (fairness["strategy"] == "ranker_blended")
+             & (fairness["ndcg_ratio_to_best"].lt(0.8) | fairness["hit_rate_ratio_to_best"].lt(0.8)))
+    assert fairness["is_below_quality_ratio"].tolist() == flags.tolist()
 
 
 @pytest.mark.dbt

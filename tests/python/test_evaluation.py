@@ -18,11 +18,13 @@ from segrec.recommend.evaluation import (
     METRICS,
     Catalog,
     catalog_coverage,
+    customer_groups,
     describe_windows,
     evaluate_recommendations,
     evaluate_recommender,
     ground_truth,
     intra_list_diversity,
+    js_divergence,
     novelty,
     ranking_metrics,
     temporal_split,
@@ -112,22 +114,78 @@ def test_bias_metrics_hand_computed():
     assert value["category_kl"] == pytest.approx((math.log(1 / 0.34) + math.log(1 / 0.505)) / 2)
 
 
-def test_evaluate_recommendations_long_frame_per_segment():
-    segments = pd.Series({"u1": "Loyal", "u2": "Loyal"})  # u3 has none: 'unknown'
+def test_evaluate_recommendations_long_frame_per_group():
+    groups = pd.DataFrame({"segment": ["Loyal", "Loyal"], "gender": ["f", None]}, index=["u1", "u2"])
     frame = evaluate_recommendations(
-        {"pop": RECS, "none": RECS.iloc[:0]}, TRUTH, CATALOG, ks=(1, 3), segments=segments
-    )
+        {"pop": RECS, "none": RECS.iloc[:0]}, TRUTH, CATALOG, ks=(1, 3), groups=groups
+    )  # u3 is in no group: 'unknown' in both dimensions
     assert list(frame.columns) == list(METRIC_COLUMNS)
-    assert len(frame) == 2 * 3 * 2 * len(METRICS)  # strategies x (all, Loyal, unknown) x ks x metrics
-    value = frame.set_index(["strategy", "segment_name", "k", "metric"])
-    assert value.loc[("pop", "all", 3, "precision"), "value"] == pytest.approx(2 / 9)
-    assert value.loc[("pop", "all", 3, "precision"), "n_users"] == 3
-    assert value.loc[("pop", "Loyal", 3, "recall"), "value"] == pytest.approx(0.5)
-    assert value.loc[("pop", "unknown", 3, "auc"), "value"] == pytest.approx(0.5)
-    assert value.loc[("pop", "all", 3, "diversity"), "n_users"] == 2
-    assert value.loc[("pop", "Loyal", 1, "coverage"), "value"] == pytest.approx(2 / 5)
-    assert value.loc[("none", "all", 3, "ndcg"), "value"] == 0
-    assert np.isnan(value.loc[("none", "all", 3, "novelty"), "value"])
+    # strategies x ((all), (Loyal, unknown), (f, unknown)) x ks x metrics
+    assert len(frame) == 2 * 5 * 2 * len(METRICS)
+    value = frame.set_index(["strategy", "group_dimension", "group_name", "k", "metric"])
+    assert value.loc[("pop", "all", "all", 3, "precision"), "value"] == pytest.approx(2 / 9)
+    assert value.loc[("pop", "all", "all", 3, "precision"), "n_users"] == 3
+    assert value.loc[("pop", "segment", "Loyal", 3, "recall"), "value"] == pytest.approx(0.5)
+    assert value.loc[("pop", "segment", "unknown", 3, "auc"), "value"] == pytest.approx(0.5)
+    assert value.loc[("pop", "gender", "unknown", 3, "ndcg"), "n_users"] == 2
+    assert value.loc[("pop", "all", "all", 3, "diversity"), "n_users"] == 2
+    assert value.loc[("pop", "segment", "Loyal", 1, "coverage"), "value"] == pytest.approx(2 / 5)
+    assert value.loc[("none", "all", "all", 3, "ndcg"), "value"] == 0
+    assert np.isnan(value.loc[("none", "all", "all", 3, "novelty"), "value"])
+    # no categories in this catalog: no divergence to measure
+    assert np.isnan(value.loc[("pop", "gender", "f", 3, "exposure_divergence"), "value"])
+
+
+def test_js_divergence_hand_computed():
+    assert js_divergence(np.array([2.0, 0.0]), np.array([0.0, 5.0])) == pytest.approx(1.0)
+    assert js_divergence(np.array([1.0, 3.0]), np.array([2.0, 6.0])) == pytest.approx(0.0)
+    # p = (1, 0), q = (.5, .5), m = (.75, .25): .5 log2(1/.75) + .5 (.5 log2(.5/.75) + .5 log2(.5/.25))
+    expected = 0.5 * math.log2(4 / 3) + 0.5 * (0.5 * math.log2(2 / 3) + 0.5)
+    assert js_divergence(np.array([3.0, 0.0]), np.array([1.0, 1.0])) == pytest.approx(expected)
+    assert np.isnan(js_divergence(np.zeros(2), np.array([1.0, 1.0])))
+
+
+def js_by_hand(p: list[float], q: list[float]) -> float:
+    m = [(a + b) / 2 for a, b in zip(p, q, strict=True)]
+    kl = lambda x: sum(a * math.log2(a / c) for a, c in zip(x, m, strict=True) if a > 0)  # noqa: E731
+    return 0.5 * kl(p) + 0.5 * kl(q)
+
+
+def test_group_exposure_and_history_divergence():
+    catalog = Catalog(
+        product_ids=CATALOG.product_ids, popularity=CATALOG.popularity, features=CATALOG.features,
+        categories=np.array(["x", "x", "y", "y", None], dtype=object),
+        # u1 used D and E, u2 used C; u3 has no history
+        history=InteractionMatrix(sp.csr_matrix(np.array([[0, 0, 0, 1, 1], [0, 0, 1, 0, 0]], dtype=np.float32)),
+                                  np.array(["u1", "u2"], dtype=object), CATALOG.product_ids),
+    )
+    groups = pd.DataFrame({"gender": ["f", "m", "m"]}, index=["u1", "u2", "u3"])
+    value = evaluate_recommendations({"pop": RECS}, TRUTH, catalog, ks=(3,), groups=groups).set_index(
+        ["group_dimension", "group_name", "metric"])["value"]
+    # top 3s: u1 A, C, B -> (x 2, y 1); u2 D, E, A -> (x 1, y 1) (E has no category); u3 none.
+    # everyone (x 3, y 2)
+    assert value[("gender", "f", "exposure_divergence")] == pytest.approx(js_by_hand([2 / 3, 1 / 3], [0.6, 0.4]))
+    assert value[("gender", "m", "exposure_divergence")] == pytest.approx(js_by_hand([0.5, 0.5], [0.6, 0.4]))
+    assert value[("all", "all", "exposure_divergence")] == pytest.approx(0.0)
+    # histories are all y (D; C): no group differs in taste
+    assert value[("gender", "f", "history_divergence")] == pytest.approx(0.0)
+    assert value[("gender", "m", "history_divergence")] == pytest.approx(0.0)
+    assert value[("gender", "m", "ndcg")] == pytest.approx(0.0)
+
+
+def test_customer_groups_status_and_extra_dimensions():
+    data = prepare_data(
+        pd.DataFrame({"customer_key": ["a", "b"], "product_id": ["p", "q"], "weight": [1.0, 1.0]}),
+        pd.DataFrame({"product_id": ["p", "q"]}),
+        pd.DataFrame({"customer_key": ["a", "b", "c"], "segment_name": ["Loyal", None, "New"]}),
+        purchases=pd.DataFrame({"customer_key": ["a"], "product_id": ["p"]}),
+    )
+    groups = customer_groups(data, pd.DataFrame({"age_band": ["25-34"]}, index=["c"]))
+    assert groups.astype(object).where(groups.notna(), None).to_dict("index") == {
+        "a": {"segment": "Loyal", "customer_status": "returning", "age_band": None},
+        "b": {"segment": None, "customer_status": "new", "age_band": None},
+        "c": {"segment": "New", "customer_status": "new", "age_band": "25-34"},
+    }
 
 
 # ---------------------------------------------------------------------------- implicit cross-check
@@ -281,7 +339,7 @@ def test_als_beats_popularity_on_uci_online_retail(datasets: Path):
         als_params={"factors": 32, "iterations": 15, "regularization": 0.01, "alpha": 1.0},
     )
     metrics = evaluate_recommender(
-        model.fit(data), truth, strategies=("als", "popularity", "hybrid"), ks=(10, 20), by_segment=False
+        model.fit(data), truth, strategies=("als", "popularity", "hybrid"), ks=(10, 20), by_group=False
     )
     table = metrics.pivot_table(index=["strategy", "k"], columns="metric", values="value")
     print(

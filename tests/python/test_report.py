@@ -139,6 +139,27 @@ def test_missing_pca_columns_and_profiles_are_named(tmp_path):
     assert "customer_segments column(s) pca_x, pca_y" in sections.scatter_section(frame, {}).body
 
 
+def test_fairness_section_charts_worst_to_best_and_lists_flagged_groups_first():
+    frame = pd.DataFrame({
+        "strategy": ["ranker_blended"] * 3 + ["popularity"],
+        "k": 10,
+        "group_dimension": ["gender", "gender", "age_band", "gender"],
+        "group_name": ["female", "male", "25-34", "female"],
+        "n_users": [40, 50, 90, 40],
+        "ndcg": [0.3, 0.2, 0.25, 0.1],
+        "ndcg_ratio_to_best": [1.0, 2 / 3, 1.0, 1.0],
+        "ndcg_worst_to_best": [2 / 3, 2 / 3, 1.0, 1.0],
+        "is_below_quality_ratio": [False, True, False, False],
+        "is_exposure_divergent": [False, False, False, False],
+    })
+    body = sections.fairness_section(frame).body
+    assert count(body, "rect", "bar") == 2  # one bar per dimension of the served strategy
+    rows = body[body.index("<tbody>"):]
+    assert rows.index("male") < rows.index("25-34")  # the flagged group first
+    assert "popularity" not in rows
+    assert sections.fairness_section(None).present is False
+
+
 def test_cli_writes_the_report(tmp_path, capsys):
     out = tmp_path / "reports" / "segment_report.html"
     args = ["report", "--db", str(tiny_warehouse(tmp_path)), "--out", str(out), "--run-results", "none.json"]

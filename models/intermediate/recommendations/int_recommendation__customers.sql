@@ -2,7 +2,9 @@
 -- deleted customers are already gone) and, with var recommendation_include_anonymous, every
 -- anonymous visitor too, with the behavioural segment and rule segments (a list) of the latest
 -- segmentation run and their usual context: the device and local daypart with the largest
--- share of their activity and their primary region (int_customers__features). Customers without
+-- share of their activity and their primary region (int_customers__features), and the groups the
+-- offline evaluation reports quality for (fairness): age band of the known age (not imputed),
+-- gender as stated, country. Customers without
 -- history are the cold-start rows (segment popularity and content picks). is_evaluated marks the
 -- evaluation sample: var recommendation_evaluation_customers customers (null: all) in the order of
 -- a hash of their key, the same sample every run; the offline evaluation, the ALS grid and the
@@ -15,7 +17,12 @@
 with
 
 customers as (
-    select customer_key
+    select
+        customer_key,
+        stated_age,
+        birth_date,
+        gender,
+        country_code
     from {{ ref('int_customers__unified') }}
     {%- if not var('recommendation_include_anonymous') %}
     where not is_anonymous
@@ -47,6 +54,10 @@ features as (
     select * from {{ ref('int_customers__features') }}
 ),
 
+as_of as (
+    select * from {{ ref('int_events__as_of') }}
+),
+
 final as (
     select
         customers.customer_key,
@@ -64,6 +75,9 @@ final as (
             'night': 'features.share_night',
         }) }} as usual_daypart,
         features.primary_region as region,
+        {{ age_band(known_age('customers.stated_age', 'customers.birth_date', 'as_of.as_of_time')) }} as age_band,
+        customers.gender,
+        customers.country_code,
         {%- if sample_size is none %}
         true as is_evaluated
         {%- else %}
@@ -76,6 +90,7 @@ final as (
         on customers.customer_key = segments.customer_key
     left join features
         on customers.customer_key = features.customer_key
+    cross join as_of
 )
 
 select * from final

@@ -2,8 +2,10 @@
 every strategy and the hybrid, trained on the events before the test window with the ALS
 parameters selected on the validation window, the learned ranker's lists of the test cutoff
 (ranker_buy_again, ranker_discover, ranker_blended) and the buy-again baseline (each customer's
-own most often bought products), scored on the test window per segment and k, over the evaluation sample
-(int_recommendation__customers.is_evaluated). Read it through recommendation_metrics."""
+own most often bought products), scored on the test window overall and per customer group (segment,
+new/returning, age band, gender, region, country) and k, over the evaluation sample
+(int_recommendation__customers.is_evaluated). Read it through recommendation_metrics and
+recommendation_fairness."""
 
 from segrec.recommend.evaluation import KS
 from segrec.recommend.pipeline import (
@@ -12,6 +14,7 @@ from segrec.recommend.pipeline import (
     as_frame,
     cutoff_data,
     evaluated_keys,
+    fairness_groups,
     holdout_metrics,
     selected_parameters,
     windows_description,
@@ -46,5 +49,6 @@ def model(dbt, session):
         random_state=random_state,
         max_per_category=dbt.config.get("max_per_category"),
         extra_lists=extra,
+        groups=fairness_groups(customers),
     )
     return typed_table(metrics.assign(split_description=windows_description(windows)), METRICS_SCHEMA)

@@ -14,18 +14,14 @@ as_of as (
 aged as (
     select
         customers.*,
-        case
-            when customers.stated_age between 13 and 110 then customers.stated_age
-            when customers.birth_date is not null
-                then {{ age_in_years('customers.birth_date', 'as_of.as_of_time') }}
-        end as known_age
+        {{ known_age('customers.stated_age', 'customers.birth_date', 'as_of.as_of_time') }} as known_age
     from customers
     cross join as_of
 ),
 
 imputation as (
     select
-        median(known_age) filter (where known_age between 13 and 110) as median_age,
+        median(known_age) as median_age,
         mode(gender) filter (where gender is not null) as mode_gender
     from aged
     where not is_anonymous
@@ -35,7 +31,7 @@ imputed_age as (
     select
         aged.*,
         case
-            when aged.known_age between 13 and 110 then aged.known_age
+            when aged.known_age is not null then aged.known_age
             when not aged.is_anonymous then round(imputation.median_age)
         end as age
     from aged
@@ -63,7 +59,7 @@ final as (
         aged.has_email,
         cast(aged.age as integer) as age,
         {{ age_band('aged.age') }} as age_band,
-        not aged.is_anonymous and coalesce(aged.known_age not between 13 and 110, true) as is_age_imputed,
+        not aged.is_anonymous and aged.known_age is null as is_age_imputed,
         case when not aged.is_anonymous then coalesce(aged.gender, imputation.mode_gender) end as gender,
         not aged.is_anonymous and aged.gender is null as is_gender_imputed,
         aged.country_code,

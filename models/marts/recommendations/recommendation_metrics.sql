@@ -1,11 +1,14 @@
 -- One (strategy, segment, k, metric) of the offline evaluation on the temporal hold-out, for the
 -- model version being served: precision, recall, MAP, NDCG, hit rate, AUC, catalog coverage,
 -- novelty, intra-list diversity and the popularity-bias and calibration metrics (exposure Gini,
--- long-tail share, popularity lift, category KL; definitions in segrec/recommend/evaluation.py).
+-- long-tail share, popularity lift, category KL; definitions in segrec/recommend/evaluation.py),
+-- overall and per segment. The other customer groups are in recommendation_fairness.
 with
 
 metrics as (
     select * from {{ ref('int_recommendation__holdout_metrics') }}
+    where group_dimension in ('all', 'segment')
+        and metric not in ('exposure_divergence', 'history_divergence')
 ),
 
 serving as (
@@ -16,7 +19,7 @@ final as (
     select
         serving.model_version,
         metrics.strategy,
-        metrics.segment_name,
+        metrics.group_name as segment_name,
         cast(metrics.k as integer) as k,
         metrics.metric,
         metrics.value,
