@@ -243,6 +243,22 @@ def recommendations_section(table: pd.DataFrame | None) -> list[str]:
     return [*lines, "", markdown_table(header, rows)]
 
 
+def fairness_section(fairness: pd.DataFrame | None) -> list[str]:
+    if fairness is None:
+        return []
+    header = ["group by", "groups", "customers", "worst (NDCG@10, customers)", "best", "NDCG worst/best",
+              "hit rate worst/best", "max divergence gap", "flagged"]
+    return ["### Quality across customer groups",
+            f"Served lists (`{SERVED_STRATEGY}`), groups of at least var `recommendation_fairness.min_group_customers` "
+            "evaluated customers (`recommendation_fairness`). Divergence gap: how much further a group's lists' "
+            "category mix is from everybody's than its own history's is (Jensen-Shannon, 0..1; empty without "
+            "categories). Flagged: groups below 0.8 of the best, or protected-attribute groups with a gap above "
+            "the var.", "",
+            markdown_table(header, fairness[["group_dimension", "groups", "customers", "worst", "best",
+                                             "ndcg_worst_to_best", "hit_rate_worst_to_best", "max_divergence_gap",
+                                             "flagged"]].itertuples(index=False, name=None))]
+
+
 def customer_value_section(value: Mapping | None, calibration_runs: Sequence[tuple[str, dict]], name: str) -> list[str]:
     if value is None:
         return []
@@ -325,6 +341,7 @@ def dataset_section(result: DatasetResult) -> list[str]:
         segment_validation_section(result.segment_validation),
         product_groups_section(result.product_groups),
         recommendations_section(result.recommendations),
+        fairness_section(result.fairness),
         customer_value_section(result.customer_value, result.calibrations, result.name),
     ):
         if part:

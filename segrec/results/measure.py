@@ -136,6 +136,7 @@ class DatasetResult:
     catalog: dict | None = None
     segment_validation: pd.DataFrame | None = None
     product_groups: pd.DataFrame | None = None
+    fairness: pd.DataFrame | None = None
     failures: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -186,6 +187,30 @@ def recommendation_table(con: duckdb.DuckDBPyConnection, tables: Mapping[str, st
     table["n_users"] = overall.groupby("strategy")["n_users"].max()
     table.attrs["split"] = str(overall["split_description"].iloc[0]) if len(overall) else ""
     return table.reindex(columns=[*RECOMMENDATION_METRICS, "n_users"])
+
+
+def fairness_summary(con: duckdb.DuckDBPyConnection, tables: Mapping[str, str],
+                     strategy: str = "ranker_blended") -> pd.DataFrame | None:
+    """Per group dimension of the latest recommendation_fairness, for ``strategy``: the judged
+    groups, the worst and best by NDCG with their values, the worst-to-best ratios and the flags."""
+    fairness = read_latest(con, "recommendation_fairness", tables)
+    if fairness is None:
+        return None
+    judged = fairness[(fairness["strategy"] == strategy) & fairness["is_judged"].astype(bool)]
+    rows = []
+    for dimension, groups in judged.groupby("group_dimension", sort=True):
+        ordered = groups.sort_values(["ndcg", "group_name"])
+        worst, best = ordered.iloc[0], ordered.iloc[-1]
+        rows.append({
+            "group_dimension": dimension, "groups": len(groups), "customers": int(groups["n_users"].sum()),
+            "worst": f"{worst['group_name']} ({worst['ndcg']:.3f}, {int(worst['n_users'])})",
+            "best": f"{best['group_name']} ({best['ndcg']:.3f}, {int(best['n_users'])})",
+            "ndcg_worst_to_best": worst["ndcg_worst_to_best"],
+            "hit_rate_worst_to_best": worst["hit_rate_worst_to_best"],
+            "max_divergence_gap": groups["divergence_gap"].max(),
+            "flagged": int((groups["is_below_quality_ratio"] | groups["is_exposure_divergent"]).sum()),
+        })
+    return pd.DataFrame(rows) if rows else None
 
 
 def customer_value_summary(con: duckdb.DuckDBPyConnection, tables: Mapping[str, str]) -> dict | None:
@@ -340,6 +365,7 @@ def collect(run_dir: Path, root: Path) -> DatasetResult:
         result.segment_validation = read_table(con, "segment_validation", tables)
         result.product_groups = name_groups(con, tables)
         result.recommendations = recommendation_table(con, tables)
+        result.fairness = fairness_summary(con, tables)
         result.customer_value = customer_value_summary(con, tables)
         if spec is not None and result.rows is not None and "dim_customers" in tables:
             result.calibrations = calibrations(con, spec, root)

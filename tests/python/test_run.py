@@ -175,6 +175,12 @@ def test_results_page_shows_the_run(fixture_run):
         named = con.sql("select count(*) from int_segmentation__product_groups where source = 'name'").fetchall()[0][0]
     # a catalog without categories: groups from names, listed with examples
     assert ("### Product groups from names" in page) == (named > 0)
+    with duckdb.connect(str(fixture_run["out"] / "warehouse.duckdb"), read_only=True) as con:
+        judged = con.sql("select distinct group_dimension from recommendation_fairness "
+                         "where is_judged and strategy = 'ranker_blended'").fetchall()
+    assert ("### Quality across customer groups" in page) == bool(judged)
+    for (dimension,) in judged:
+        assert f"| {dimension} |" in page
     assert "customer_predictions is empty: too few repeat buyers" in page  # 11 of them: said, not failed
     assert "Not fitted: no purchases after the calibration end 2011-06-09" in page  # the fixture ends in 2010
     assert "- `cdnow`: no run yet (`make run-dataset DATASET=cdnow`)" in page
