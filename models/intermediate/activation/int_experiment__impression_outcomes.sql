@@ -18,29 +18,15 @@ purchases as (
     where event_type = 'purchase' and product_id is not null
 ),
 
-members as (
-    select * from {{ ref('int_segmentation__members') }}
+latest_segments as (
+    select * from {{ ref('int_segmentation__member_segments') }}
     where is_latest_run
-),
-
-segments as (
-    select * from {{ ref('int_segmentation__segments') }}
 ),
 
 assignments as (
     select * from {{ ref('int_experiment__assignments') }}
     {%- set layout_experiment = var('strategy_allocation')['layout_experiment'] %}
     where {% if layout_experiment %}experiment_id = '{{ layout_experiment }}'{% else %}false{% endif %}
-),
-
-latest_segments as (
-    select
-        members.customer_key,
-        segments.segment_name
-    from members
-    inner join segments
-        on members.run_id = segments.run_id
-            and members.segment_id = segments.segment_id
 ),
 
 final as (

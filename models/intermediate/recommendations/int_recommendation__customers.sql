@@ -29,25 +29,13 @@ customers as (
     {%- endif %}
 ),
 
-members as (
-    select
-        customer_key,
-        run_id,
-        segment_id,
-        rule_segments
-    from {{ ref('int_segmentation__members') }}
-    where is_latest_run
-),
-
 segments as (
     select
-        members.customer_key,
-        segment_names.segment_name,
-        members.rule_segments
-    from members
-    inner join {{ ref('int_segmentation__segments') }} as segment_names
-        on members.run_id = segment_names.run_id
-            and members.segment_id = segment_names.segment_id
+        customer_key,
+        segment_name,
+        rule_segments
+    from {{ ref('int_segmentation__member_segments') }}
+    where is_latest_run
 ),
 
 features as (

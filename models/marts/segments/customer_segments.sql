@@ -4,11 +4,7 @@
 with
 
 members as (
-    select * from {{ ref('int_segmentation__members') }}
-),
-
-segments as (
-    select * from {{ ref('int_segmentation__segments') }}
+    select * from {{ ref('int_segmentation__member_segments') }}
 ),
 
 final as (
@@ -16,9 +12,9 @@ final as (
         members.customer_key,
         members.run_id,
         members.segment_id,
-        segments.segment_name,
+        members.segment_name,
         nullif(array_to_string(members.rule_segments, ','), '') as rule_segments,
-        segments.cluster_id,
+        members.cluster_id,
         members.confidence,
         members.pca_x,
         members.pca_y,
@@ -26,9 +22,6 @@ final as (
         members.scored_at,
         members.is_latest_run
     from members
-    inner join segments
-        on members.run_id = segments.run_id
-            and members.segment_id = segments.segment_id
 )
 
 select * from final
