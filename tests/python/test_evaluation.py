@@ -54,6 +54,14 @@ CATALOG = Catalog(
     features=sp.csr_matrix(np.array([[1, 0], [1, 0], [0, 1], [0, 1], [0.6, 0.8]])),
 )
 
+# The same catalog with categories and training histories: u1 used D and E, u2 used C; u3 has none.
+CATEGORIZED = Catalog(
+    product_ids=CATALOG.product_ids, popularity=CATALOG.popularity, features=CATALOG.features,
+    categories=np.array(["x", "x", "y", "y", None], dtype=object),
+    history=InteractionMatrix(sp.csr_matrix(np.array([[0, 0, 0, 1, 1], [0, 0, 1, 0, 0]], dtype=np.float32)),
+                              np.array(["u1", "u2"], dtype=object), CATALOG.product_ids),
+)
+
 
 def test_ranking_metrics_hand_computed():
     got = ranking_metrics(RECS, TRUTH, k=3, n_items=5)
@@ -96,13 +104,7 @@ def test_list_metrics_hand_computed():
 
 
 def test_bias_metrics_hand_computed():
-    catalog = Catalog(
-        product_ids=CATALOG.product_ids, popularity=CATALOG.popularity, features=CATALOG.features,
-        categories=np.array(["x", "x", "y", "y", None], dtype=object),
-        # u1 used D and E, u2 used C; u3 has no history
-        history=InteractionMatrix(sp.csr_matrix(np.array([[0, 0, 0, 1, 1], [0, 0, 1, 0, 0]], dtype=np.float32)),
-                                  np.array(["u1", "u2"], dtype=object), CATALOG.product_ids),
-    )
+    catalog = CATEGORIZED
     value = evaluate_recommendations({"pop": RECS}, TRUTH, catalog, ks=(3,)).set_index("metric")["value"]
     # exposure in the top 3s: A twice, B, C, D, E once -> sorted [1, 1, 1, 1, 2]: 4 / (5 * 6)
     assert value["exposure_gini"] == pytest.approx(4 / 30)
@@ -152,13 +154,7 @@ def js_by_hand(p: list[float], q: list[float]) -> float:
 
 
 def test_group_exposure_and_history_divergence():
-    catalog = Catalog(
-        product_ids=CATALOG.product_ids, popularity=CATALOG.popularity, features=CATALOG.features,
-        categories=np.array(["x", "x", "y", "y", None], dtype=object),
-        # u1 used D and E, u2 used C; u3 has no history
-        history=InteractionMatrix(sp.csr_matrix(np.array([[0, 0, 0, 1, 1], [0, 0, 1, 0, 0]], dtype=np.float32)),
-                                  np.array(["u1", "u2"], dtype=object), CATALOG.product_ids),
-    )
+    catalog = CATEGORIZED
     groups = pd.DataFrame({"gender": ["f", "m", "m"]}, index=["u1", "u2", "u3"])
     value = evaluate_recommendations({"pop": RECS}, TRUTH, catalog, ks=(3,), groups=groups).set_index(
         ["group_dimension", "group_name", "metric"])["value"]
