@@ -93,14 +93,14 @@ def curve(folder: Path, name: str, grid: Sequence[Mapping]) -> dict:
         built = table("int_recommendation__holdout_metrics",
                       f"where segment_name = '{ALL_SEGMENTS}' and k = {CURVE_K} and strategy like 'ranker_%'")
     # the calibrated target, as ranker_lists gets it from the build: interactions before the test window
-    used = history_by_cutoff(interactions.loc[interactions["meets_min_activity"].fillna(False).astype(bool),
+    histories = history_by_cutoff(interactions.loc[interactions["meets_min_activity"].fillna(False).astype(bool),
                                               ["cutoff", "customer_key", "product_id"]])
     start = time.perf_counter()
     scored = []
     for batch in scored_batches(*inputs, settings=config["ranker"], horizon_days=config["test_days"]):
         if batch.cutoff != "test":
             break  # the served ranker is not needed: stop before it trains
-        scored.append((batch.pairs[list(KEPT_COLUMNS)], batch.scores, batch_history(used, batch)))
+        scored.append((batch.pairs[list(KEPT_COLUMNS)], batch.scores, batch_history(histories, batch)))
     scoring_seconds = time.perf_counter() - start
     judged = truth[(truth["cutoff"] == "test") & truth["customer_key"].isin(set(evaluated_keys(customers)))]
     catalog = catalog_from_data(data)

@@ -408,7 +408,7 @@ def ranker_lists(
     category mix ``calibrated`` pulls toward, as category_kl measures it (None: own purchases).
     """
     control = rerank_settings(rerank)
-    used = history_by_cutoff(history) if control.method == "calibrated" and not control.is_identity else {}
+    histories = history_by_cutoff(history) if control.method == "calibrated" and not control.is_identity else {}
     lengths = {"latest": list_length, "test": max(list_length, *KS)}
     served: dict[str, list[pd.DataFrame]] = {}
     for batch in scored_batches(purchases, windows, hybrid, truth, products, customers, settings=settings,
@@ -417,7 +417,7 @@ def ranker_lists(
         lists = _batch_lists(batch.pairs, batch.scores, length=lengths[batch.cutoff],
                              categories=cutoff_categories(products, batch.cutoff),
                              max_per_category=max_per_category, rerank=control,
-                             history=batch_history(used, batch))
+                             history=batch_history(histories, batch))
         served.setdefault(batch.cutoff, []).append(
             lists.assign(cutoff=batch.cutoff, ranker_status=batch.ranker_status, model_version=version))
     if not served:

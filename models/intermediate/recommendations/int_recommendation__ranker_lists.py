@@ -12,10 +12,11 @@ def model(dbt, session):
     dbt.config(materialized="table")
     windows = as_frame(dbt.ref("int_recommendation__windows").to_arrow_table()).iloc[0]
     # what customers used before each listed cutoff: the category mix calibrated re-ranking pulls toward
-    used = "customer_key, product_id"
+    columns = "customer_key, product_id"
     test = dbt.ref("int_interactions__holdout").filter("cutoff = 'test' and meets_min_activity") \
-        .project(f"cutoff, {used}")
-    latest = dbt.ref("int_interactions__latest").filter("meets_min_activity").project(f"'latest' as cutoff, {used}")
+        .project(f"cutoff, {columns}")
+    latest = dbt.ref("int_interactions__latest").filter("meets_min_activity") \
+        .project(f"'latest' as cutoff, {columns}")
     lists = ranker_lists(
         as_frame(dbt.ref("int_recommendation__purchase_lines").to_arrow_table()),
         windows,
