@@ -36,8 +36,21 @@ def curve_rows(settings: Sequence[Mapping], strategy: str) -> list[list[object]]
     """One row per setting of one list (``ranker_<list_type>``), the ranker's order first."""
     chosen = [s for s in settings if s["strategy"] == strategy]
     reference = next(s["ndcg"] for s in chosen if s["method"] == "none")
-    return [[s["method"], s["weight"], s["ndcg"], cost(s["ndcg"], reference),
+    return [[s["method"], f"{s['weight']:.2f}", s["ndcg"], cost(s["ndcg"], reference),
              *(s.get(metric) for metric in CURVE_METRICS[1:])] for s in chosen]
+
+
+def curve_chart(settings: Sequence[Mapping], strategy: str, method: str = "long_tail") -> list[str]:
+    """NDCG@10 against long-tail share@10 of one list as a Mermaid line chart (GitHub draws it):
+    the ranker's order, then ``method`` by weight; the x labels are the long-tail shares (evenly
+    spaced, not to scale)."""
+    points = [s for s in settings if s["strategy"] == strategy and s["method"] in ("none", method)]
+    points = sorted(points, key=lambda s: s["weight"])
+    shares = ", ".join(f'"{s["long_tail_share"]:.3f}"' for s in points)
+    return ["```mermaid", "xychart-beta",
+            f'    title "{strategy}, {method} weight {points[0]["weight"]:g} to {points[-1]["weight"]:g}"',
+            f'    x-axis "long-tail share@{CURVE_K}" [{shares}]', f'    y-axis "NDCG@{CURVE_K}"',
+            "    line [" + ", ".join(f"{s['ndcg']:.4f}" for s in points) + "]", "```"]
 
 
 def rerank_section(curves: Sequence[Mapping]) -> list[str]:
@@ -65,5 +78,6 @@ def rerank_section(curves: Sequence[Mapping]) -> list[str]:
                   f"{curve['customers']:,} evaluated customers, lists of {curve['list_length']} judged at "
                   f"k = {curve['k']}, category cap {curve['max_per_category']}.{categories}"]
         for strategy in sorted({s["strategy"] for s in curve["settings"]}):
-            lines += ["", f"`{strategy}`:", "", markdown_table(CURVE_HEADER, curve_rows(curve["settings"], strategy))]
+            lines += ["", f"`{strategy}`:", "", markdown_table(CURVE_HEADER, curve_rows(curve["settings"], strategy)),
+                      "", *curve_chart(curve["settings"], strategy)]
     return lines

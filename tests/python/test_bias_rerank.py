@@ -24,7 +24,7 @@ from segrec.recommend.bias_rerank import (
 from segrec.recommend.evaluation import CALIBRATION_SMOOTHING
 from segrec.recommend.ranker import ranked_lists
 from segrec.recommend.ranker_pipeline import ScoredBatch, batch_history, history_by_cutoff
-from segrec.results.rerank import cost, curve_rows, read_curves, rerank_section
+from segrec.results.rerank import cost, curve_chart, curve_rows, read_curves, rerank_section
 
 NAN = np.nan
 
@@ -176,14 +176,18 @@ def test_results_curve_rows_and_cost():
         {"method": "none", "weight": 0.0, "strategy": "ranker_discover", "ndcg": 0.2, "long_tail_share": 0.2},
     ]
     rows = curve_rows(settings, "ranker_blended")
-    assert rows == [["none", 0.0, 0.4, "-", 0.1, None, None, None],
-                    ["long_tail", 0.5, 0.3, "-25.0%", 0.5, None, None, None]]
+    assert rows == [["none", "0.00", 0.4, "-", 0.1, None, None, None],
+                    ["long_tail", "0.50", 0.3, "-25.0%", 0.5, None, None, None]]
+    chart = curve_chart(settings, "ranker_blended")
+    assert chart[3:6] == ['    x-axis "long-tail share@10" ["0.100", "0.500"]', '    y-axis "NDCG@10"',
+                          "    line [0.4000, 0.3000]"]
     assert cost(0.2, 0.0) == "-"
 
 
 def test_results_section_reads_the_bench_files_sample_first(tmp_path):
-    settings = [{"method": "none", "weight": 0.0, "strategy": "ranker_blended", "ndcg": 0.4},
-                {"method": "long_tail", "weight": 0.5, "strategy": "ranker_blended", "ndcg": 0.2}]
+    settings = [{"method": "none", "weight": 0.0, "strategy": "ranker_blended", "ndcg": 0.4, "long_tail_share": 0.1},
+                {"method": "long_tail", "weight": 0.5, "strategy": "ranker_blended", "ndcg": 0.2,
+                 "long_tail_share": 0.3}]
     for name, has in (("a_shop", False), ("sample", True)):
         curve = {"dataset": name, "customers": 1200, "list_length": 20, "k": 10, "max_per_category": 3,
                  "has_categories": has, "settings": settings}
@@ -192,5 +196,5 @@ def test_results_section_reads_the_bench_files_sample_first(tmp_path):
     assert read_curves(tmp_path / "absent") == [] and rerank_section([]) == []
     page = "\n".join(rerank_section(read_curves(tmp_path)))
     assert page.index("### sample") < page.index("### a_shop")
-    assert "| long_tail | 0.500 | 0.200 | -50.0% |" in page
+    assert "| long_tail | 0.50 | 0.200 | -50.0% | 0.300 |" in page and "xychart-beta" in page
     assert page.count("The catalog has no categories") == 1
