@@ -32,7 +32,13 @@ from segrec.recommend.bias_rerank import RERANKED_LIST_TYPES, rerank_settings
 from segrec.recommend.evaluation import ALL_SEGMENTS, KS, catalog_from_data, evaluate_recommendations
 from segrec.recommend.pipeline import as_frame, cutoff_data, evaluated_keys
 from segrec.recommend.ranker import ranked_lists
-from segrec.recommend.ranker_pipeline import batch_history, cutoff_categories, history_by_cutoff, scored_batches
+from segrec.recommend.ranker_pipeline import (
+    RankerInputs,
+    batch_history,
+    cutoff_categories,
+    history_by_cutoff,
+    scored_batches,
+)
 from segrec.results.rerank import CURVE_K, CURVE_METRICS
 
 RANKER_MODEL = "model.segrec.int_recommendation__ranker_lists"
@@ -86,8 +92,8 @@ def curve(folder: Path, name: str, grid: Sequence[Mapping]) -> dict:
         customers = table("int_recommendation__customers")
         products = table("int_recommendation__products")
         truth = table("int_recommendation__holdout_truth")
-        inputs = (table("int_recommendation__purchase_lines"), table("int_recommendation__windows").iloc[0],
-                  table("int_recommendation__hybrid_candidates"), truth, products, customers)
+        inputs = RankerInputs(table("int_recommendation__purchase_lines"), table("int_recommendation__windows").iloc[0],
+                              table("int_recommendation__hybrid_candidates"), truth, products, customers)
         interactions = table("int_interactions__holdout", test)
         data = cutoff_data(interactions, table("int_recommendation__products", test), customers)
         built = table("int_recommendation__holdout_metrics",
@@ -97,7 +103,7 @@ def curve(folder: Path, name: str, grid: Sequence[Mapping]) -> dict:
                                               ["cutoff", "customer_key", "product_id"]])
     start = time.perf_counter()
     scored = []
-    for batch in scored_batches(*inputs, settings=config["ranker"], horizon_days=config["test_days"]):
+    for batch in scored_batches(inputs, settings=config["ranker"], horizon_days=config["test_days"]):
         if batch.cutoff != "test":
             break  # the served ranker is not needed: stop before it trains
         scored.append((batch.pairs[list(KEPT_COLUMNS)], batch.scores, batch_history(histories, batch)))

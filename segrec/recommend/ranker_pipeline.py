@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -294,21 +294,23 @@ class ScoredBatch:
     model_version: str
 
 
-def scored_batches(
-    purchases: pd.DataFrame,
-    windows: pd.Series,
-    hybrid: pd.DataFrame,
-    truth: pd.DataFrame,
-    products: pd.DataFrame,
-    customers: pd.DataFrame,
-    *,
-    settings: Mapping[str, Any],
-    horizon_days: int,
-    batch_size: int = BATCH_CUSTOMERS,
-) -> Iterator[ScoredBatch]:
+class RankerInputs(NamedTuple):
+    """The tables the ranker's lists are made from (see :func:`ranker_lists`)."""
+
+    purchases: pd.DataFrame
+    windows: pd.Series
+    hybrid: pd.DataFrame
+    truth: pd.DataFrame
+    products: pd.DataFrame
+    customers: pd.DataFrame
+
+
+def scored_batches(inputs: RankerInputs, *, settings: Mapping[str, Any], horizon_days: int,
+                   batch_size: int = BATCH_CUSTOMERS) -> Iterator[ScoredBatch]:
     """The scored candidate pairs behind :func:`ranker_lists` (its arguments), cutoff ``test``
     first (the evaluation sample), then ``latest`` (everybody), a batch of customers at a time.
     Lazy: a caller that needs only the test cutoff never trains the served ranker."""
+    purchases, windows, hybrid, truth, products, customers = inputs
     settings = ranker_settings(settings)
     require_columns(truth, "hold-out truth", ("cutoff", "customer_key", "product_id"))
     config = replace(CandidateConfig(), horizon_days=horizon_days,
@@ -411,8 +413,8 @@ def ranker_lists(
     histories = history_by_cutoff(history) if control.method == "calibrated" and not control.is_identity else {}
     lengths = {"latest": list_length, "test": max(list_length, *KS)}
     served: dict[str, list[pd.DataFrame]] = {}
-    for batch in scored_batches(purchases, windows, hybrid, truth, products, customers, settings=settings,
-                                horizon_days=horizon_days, batch_size=batch_size):
+    inputs = RankerInputs(purchases, windows, hybrid, truth, products, customers)
+    for batch in scored_batches(inputs, settings=settings, horizon_days=horizon_days, batch_size=batch_size):
         version = batch.model_version if control.is_identity else content_version(batch.model_version, asdict(control))
         lists = _batch_lists(batch.pairs, batch.scores, length=lengths[batch.cutoff],
                              categories=cutoff_categories(products, batch.cutoff),
