@@ -20,8 +20,9 @@ identity at ``weight`` 0 (the default method ``none`` is the identity at any wei
 weight means the same for every customer and every scorer (the ensemble's scores are log-odds
 sums, the fallback's purchase-day counts). Candidates beyond the pool keep their order after it;
 ties keep the ranker's order. A pool wider than the ranker's shortlist takes in pairs the trees did
-not score (their scores sit far below, see ranker.OUTSIDE_SHORTLIST): their relevance is about 0. The business rules stay with the caller: the lists are made from
-eligible candidates only, and the category cap and list length apply to the re-ranked order.
+not score (their scores sit far below, see ranker.OUTSIDE_SHORTLIST): their relevance is about 0.
+The business rules stay with the caller: the lists are made from eligible candidates only, and the
+category cap and list length apply to the re-ranked order.
 """
 
 from __future__ import annotations
