@@ -117,6 +117,15 @@ bench: install
 bench-bandit: install
 	$(BIN)/python -m bench.bench_bandit
 
+## bench-rerank: the re-ranking control's trade-off curve (var recommendation_rerank): NDCG@10 against
+## long-tail share and the other bias metrics per setting, on the sample and UCI Online Retail (each built
+## into RERANK_WORK when missing: the UCI run takes ~6 min); writes bench/results/rerank/<name>.json, then
+## `make results` puts the curve into docs/results.md. Never part of `make test`.
+.PHONY: bench-rerank
+RERANK_WORK ?= /tmp/segrec-bench-rerank
+bench-rerank: install
+	$(BIN)/python -m bench.bench_rerank --work $(RERANK_WORK)
+
 ## bench-docs: regenerate docs/performance.md from the existing bench/results/*.json
 bench-docs: install
 	$(BENCH_DOCS)

@@ -26,6 +26,13 @@ from threadpoolctl import threadpool_limits
 
 from segrec.errors import SegrecError
 from segrec.io import require_columns
+from segrec.recommend.bias_rerank import (
+    RERANKED_LIST_TYPES,
+    RerankSettings,
+    category_mix,
+    product_category_codes,
+    rerank_candidates,
+)
 from segrec.recommend.candidates import FEATURE_COLUMNS
 from segrec.segmentation.features import signed_log1p
 
@@ -255,6 +262,8 @@ def ranked_lists(
     list_types: Sequence[str] = LIST_TYPES,
     categories: pd.Series | None = None,
     max_per_category: int | None = None,
+    rerank: RerankSettings | None = None,
+    history: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The top ``k`` products per customer for each list kind, by descending score.
 
@@ -264,7 +273,11 @@ def ranked_lists(
     the others. With ``categories`` (category per product_id) and ``max_per_category``, a
     product beyond the cap of its category within a list comes after every product within
     its cap (the cap holds unless the candidates cannot fill the list otherwise); products
-    without a category are not capped, and buy-again lists are not capped at all.
+    without a category are not capped, and buy-again lists are not capped at all. ``rerank``
+    re-orders the ``discover`` and ``blended`` candidates before the cap and the cut to ``k``
+    (:mod:`segrec.recommend.bias_rerank`; ``calibrated`` needs ``categories``, and pulls toward the
+    category mix of each customer's ``history`` (``customer_key``, ``product_id``: the products
+    they used, each once), by default their own products in ``pairs``); ``score`` stays the ranker's.
     """
     require_columns(pairs, "pairs", ("customer_key", "product_id", "is_own"))
     unknown = set(list_types) - set(LIST_TYPES)
@@ -274,20 +287,30 @@ def ranked_lists(
     frame = frame.sort_values(["customer_key", "score", "product_id"], ascending=[True, False, True], kind="stable")
     if "reason" not in frame:
         frame["reason"] = np.where(frame["is_own"] > 0, "bought before", "new for you")
-    category = None
-    if categories is not None and max_per_category is not None:
-        category = frame["product_id"].map(categories).to_numpy(dtype=object)
+    rerank = rerank or RerankSettings()
+    calibrated = rerank.method == "calibrated" and not rerank.is_identity
+    capped = categories is not None and max_per_category is not None
+    if calibrated and categories is None:
+        raise SegrecError("calibrated re-ranking needs the products' categories")
+    # a category code per pair (-1: none), carried along when a re-rank re-orders the rows
+    frame = frame.assign(_code=product_category_codes(frame["product_id"], categories))
+    own = (frame["is_own"] > 0).to_numpy()
+    target = None
+    if calibrated:
+        used = frame.loc[own, ["customer_key", "product_id"]] if history is None else history
+        target = category_mix(used["customer_key"].to_numpy(), product_category_codes(used["product_id"], categories))
     out = []
     for list_type in list_types:
-        keep = np.ones(len(frame), dtype=bool) if list_type == "blended" else (
-            (frame["is_own"] > 0).to_numpy() == (list_type == "buy_again"))
+        keep = np.ones(len(frame), dtype=bool) if list_type == "blended" else own == (list_type == "buy_again")
         chosen = frame[keep]
-        if category is not None and list_type != "buy_again":  # re-orders may all be of one category
-            known = pd.notna(category[keep])  # products without a category are not capped
-            within = chosen.groupby([chosen["customer_key"], category[keep]], sort=False, dropna=False).cumcount()
-            chosen = chosen.assign(_over=((within >= max_per_category) & known).to_numpy())
+        if list_type in RERANKED_LIST_TYPES:
+            chosen = rerank_candidates(chosen, rerank, length=k, categories=chosen["_code"].to_numpy(), target=target)
+        if capped and list_type != "buy_again":  # re-orders may all be of one category
+            codes = chosen["_code"].to_numpy()
+            within = chosen.groupby([chosen["customer_key"].to_numpy(), codes], sort=False).cumcount()
+            chosen = chosen.assign(_over=((within >= max_per_category) & (codes >= 0)).to_numpy())
             chosen = chosen.sort_values(["customer_key", "_over"], kind="stable").drop(columns="_over")
-        chosen = chosen.groupby("customer_key", sort=False).head(k)
+        chosen = chosen.drop(columns="_code").groupby("customer_key", sort=False).head(k)
         out.append(chosen.assign(list_type=list_type,
                                  rank=chosen.groupby("customer_key", sort=False).cumcount() + 1))
     lists = pd.concat(out, ignore_index=True)

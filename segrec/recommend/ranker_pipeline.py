@@ -22,9 +22,9 @@ procedure that produces the served lists, one window earlier.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,7 @@ import pyarrow as pa
 
 from segrec.errors import SegrecError
 from segrec.io import require_columns
+from segrec.recommend.bias_rerank import POPULARITY_COLUMN, RerankSettings, rerank_settings
 from segrec.recommend.candidates import (
     PURCHASE_COLUMNS,
     CandidateConfig,
@@ -262,14 +263,14 @@ def _stacked(parts: Sequence[tuple[pd.DataFrame, np.ndarray]]) -> tuple[pd.DataF
     return pd.concat([f for f, _ in parts], ignore_index=True), np.concatenate([lab for _, lab in parts])
 
 
-def _batch_lists(pairs: pd.DataFrame, model: CandidateRanker | None, *, length: int, categories: pd.Series,
-                 max_per_category: int | None) -> pd.DataFrame:
-    """The three list kinds of one batch of pairs, with strategy and reason."""
-    scores = fallback_scores(pairs) if model is None else model.predict(pairs)
-    columns = ["customer_key", "product_id", "is_own", "own_days", "days_since_last_own",
+def _batch_lists(pairs: pd.DataFrame, scores: np.ndarray, *, length: int, categories: pd.Series,
+                 max_per_category: int | None, rerank: RerankSettings | None = None,
+                 history: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The three list kinds of one batch of scored pairs, with strategy and reason."""
+    columns = ["customer_key", "product_id", "is_own", "own_days", "days_since_last_own", POPULARITY_COLUMN,
                *SOURCE_STRATEGIES, "hybrid_strategy", "hybrid_reason"]
     lists = ranked_lists(pairs[columns].assign(reason=None), scores, k=length,
-                         categories=categories, max_per_category=max_per_category)
+                         categories=categories, max_per_category=max_per_category, rerank=rerank, history=history)
     strategy, reason = _reasons(lists)
     return pd.DataFrame({
         "customer_key": lists["customer_key"].astype(str).to_numpy(),
@@ -280,6 +281,98 @@ def _batch_lists(pairs: pd.DataFrame, model: CandidateRanker | None, *, length: 
         "strategy": strategy,
         "reason": reason,
     })
+
+
+@dataclass(frozen=True)
+class ScoredBatch:
+    """One batch of customers' candidate pairs at a served cutoff with the ranker's scores."""
+
+    cutoff: str
+    pairs: pd.DataFrame
+    scores: np.ndarray
+    ranker_status: str
+    model_version: str
+
+
+class RankerInputs(NamedTuple):
+    """The tables the ranker's lists are made from (see :func:`ranker_lists`)."""
+
+    purchases: pd.DataFrame
+    windows: pd.Series
+    hybrid: pd.DataFrame
+    truth: pd.DataFrame
+    products: pd.DataFrame
+    customers: pd.DataFrame
+
+
+def scored_batches(inputs: RankerInputs, *, settings: Mapping[str, Any], horizon_days: int,
+                   batch_size: int = BATCH_CUSTOMERS) -> Iterator[ScoredBatch]:
+    """The scored candidate pairs behind :func:`ranker_lists` (its arguments), cutoff ``test``
+    first (the evaluation sample), then ``latest`` (everybody), a batch of customers at a time.
+    Lazy: a caller that needs only the test cutoff never trains the served ranker."""
+    purchases, windows, hybrid, truth, products, customers = inputs
+    settings = ranker_settings(settings)
+    require_columns(truth, "hold-out truth", ("cutoff", "customer_key", "product_id"))
+    config = replace(CandidateConfig(), horizon_days=horizon_days,
+                     **{key: settings[key] for key in CANDIDATE_KEYS})
+    moments = holdout_moments(windows)
+    truth = truth.assign(customer_key=truth["customer_key"].astype(str))
+    cutoffs = _Cutoffs(purchases, moments, hybrid, truth, products, config, settings)
+    batches = {"latest": customer_batches(customers["customer_key"], batch_size),
+               "sample": customer_batches(evaluated_keys(customers), batch_size)}
+    params = {key: settings[key] for key in RANKER_KEYS} | {"random_state": settings["random_state"]}
+    order = list(moments)  # latest, test, validation, train_1, ...: each cutoff learns from the next ones
+    # test first: its labelled pairs, made while listing it, are a training window of latest
+    for serve in reversed(order[:2]):
+        position = order.index(serve)
+        # the windows that ended by the served cutoff, latest first, with what happened in them
+        train = [c for c in order[position + 1:position + 1 + settings["train_windows"]]
+                 if moments[c] < moments[serve]]
+        training, labels = _stacked([cutoffs.train_window(c, batches["sample"]) for c in train])
+        model = _fit_or_none(CandidateRanker(**params), training, labels)
+        used = [c for c in train if len(cutoffs.training[c][0])]
+        version = content_version(
+            params, serve, [str(moments[c]) for c in [serve, *used]], np.asarray(labels, dtype=np.int8),
+            "\x1f".join(training["customer_key"].astype(str)) if len(training) else "",
+        )
+        status = "fallback" if model is None else "trained"
+        rng = np.random.default_rng(settings["random_state"])
+        learned = []
+        for batch in batches["latest" if serve == "latest" else "sample"]:
+            pairs = cutoffs.pairs(serve, batch)
+            if pairs.empty:
+                continue
+            scores = fallback_scores(pairs) if model is None else model.predict(pairs)
+            yield ScoredBatch(serve, pairs, scores, status, version)
+            if serve != "latest":
+                learned.append(cutoffs.labelled(serve, pairs, rng))
+        if serve != "latest":
+            cutoffs.training[serve] = _stacked(learned)
+
+
+def cutoff_categories(products: pd.DataFrame, cutoff: str) -> pd.Series:
+    """The category per product_id of one cutoff of ``int_recommendation__products``."""
+    return products.loc[products["cutoff"] == cutoff, ["product_id", "category"]].set_index("product_id")["category"]
+
+
+def history_by_cutoff(history: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+    """``history`` per cutoff, sorted by customer (so a batch's rows slice cheaply)."""
+    if history is None:
+        return {}
+    require_columns(history, "history", ("cutoff", "customer_key", "product_id"))
+    return {c: sorted_by_customer(part) for c, part in history.groupby("cutoff", sort=False)}
+
+
+def batch_history(history: Mapping[str, pd.DataFrame], batch: ScoredBatch) -> pd.DataFrame | None:
+    """The history rows of one batch's customers at its cutoff (None without a history)."""
+    if not history:
+        return None
+    keys = np.unique(batch.pairs["customer_key"].astype(str).to_numpy())
+    part = history.get(batch.cutoff)
+    if part is None or len(keys) == 0:
+        return pd.DataFrame({"customer_key": [], "product_id": []})
+    chosen = customer_slice(part, keys[0], keys[-1])
+    return chosen[chosen["customer_key"].isin(set(keys))]
 
 
 def ranker_lists(
@@ -295,6 +388,8 @@ def ranker_lists(
     horizon_days: int,
     max_per_category: int | None = None,
     batch_size: int = BATCH_CUSTOMERS,
+    rerank: Mapping[str, Any] | None = None,
+    history: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The ``int_recommendation__ranker_lists`` rows (:data:`RANKER_LISTS_SCHEMA`).
 
@@ -308,55 +403,29 @@ def ranker_lists(
     Lists for cutoffs ``test`` (judged offline at every k of evaluation.KS, so at least
     max(KS) long) and ``latest`` (served, ``list_length`` long), each list type,
     ``ranker_status`` = ``trained`` or ``fallback`` (no window to learn from). Customers are
-    handled ``batch_size`` at a time, so memory does not grow with the shop.
+    handled ``batch_size`` at a time, so memory does not grow with the shop. ``rerank``: the
+    dbt var recommendation_rerank (:func:`segrec.recommend.bias_rerank.rerank_settings`), applied
+    to the discover and blended lists of both cutoffs, so the offline figures judge it too;
+    ``history`` (cutoff, customer_key, product_id: the interactions known at each cutoff) is the
+    category mix ``calibrated`` pulls toward, as category_kl measures it (None: own purchases).
     """
-    settings = ranker_settings(settings)
-    require_columns(truth, "hold-out truth", ("cutoff", "customer_key", "product_id"))
-    config = replace(CandidateConfig(), horizon_days=horizon_days,
-                     **{key: settings[key] for key in CANDIDATE_KEYS})
-    moments = holdout_moments(windows)
-    truth = truth.assign(customer_key=truth["customer_key"].astype(str))
-    cutoffs = _Cutoffs(purchases, moments, hybrid, truth, products, config, settings)
-    batches = {"latest": customer_batches(customers["customer_key"], batch_size),
-               "sample": customer_batches(evaluated_keys(customers), batch_size)}
-    params = {key: settings[key] for key in RANKER_KEYS} | {"random_state": settings["random_state"]}
-    order = list(moments)  # latest, test, validation, train_1, ...: each cutoff learns from the next ones
-    out = []
-    # test first: its labelled pairs, made while listing it, are a training window of latest
-    for serve in reversed(order[:2]):
-        position = order.index(serve)
-        # the windows that ended by the served cutoff, latest first, with what happened in them
-        train = [c for c in order[position + 1:position + 1 + settings["train_windows"]]
-                 if moments[c] < moments[serve]]
-        training, labels = _stacked([cutoffs.train_window(c, batches["sample"]) for c in train])
-        model = _fit_or_none(CandidateRanker(**params), training, labels)
-        categories = cutoffs.products.get(serve, pd.DataFrame({"product_id": [], "category": []})) \
-            .set_index("product_id")["category"]
-        length = list_length if serve == "latest" else max(list_length, *KS)
-        rng = np.random.default_rng(settings["random_state"])
-        served, learned = [], []
-        for batch in batches["latest" if serve == "latest" else "sample"]:
-            pairs = cutoffs.pairs(serve, batch)
-            if pairs.empty:
-                continue
-            served.append(_batch_lists(pairs, model, length=length, categories=categories,
-                                       max_per_category=max_per_category))
-            if serve != "latest":
-                learned.append(cutoffs.labelled(serve, pairs, rng))
-        if serve != "latest":
-            cutoffs.training[serve] = _stacked(learned)
-        if not served:
-            continue
-        used = [c for c in train if len(cutoffs.training[c][0])]
-        version = content_version(
-            params, serve, [str(moments[c]) for c in [serve, *used]], np.asarray(labels, dtype=np.int8),
-            "\x1f".join(training["customer_key"].astype(str)) if len(training) else "",
-        )
-        out.append(pd.concat(served, ignore_index=True).assign(
-            cutoff=serve, ranker_status="fallback" if model is None else "trained", model_version=version))
-    if not out:
+    control = rerank_settings(rerank)
+    histories = history_by_cutoff(history) if control.method == "calibrated" and not control.is_identity else {}
+    lengths = {"latest": list_length, "test": max(list_length, *KS)}
+    served: dict[str, list[pd.DataFrame]] = {}
+    inputs = RankerInputs(purchases, windows, hybrid, truth, products, customers)
+    for batch in scored_batches(inputs, settings=settings, horizon_days=horizon_days, batch_size=batch_size):
+        version = batch.model_version if control.is_identity else content_version(batch.model_version, asdict(control))
+        lists = _batch_lists(batch.pairs, batch.scores, length=lengths[batch.cutoff],
+                             categories=cutoff_categories(products, batch.cutoff),
+                             max_per_category=max_per_category, rerank=control,
+                             history=batch_history(histories, batch))
+        served.setdefault(batch.cutoff, []).append(
+            lists.assign(cutoff=batch.cutoff, ranker_status=batch.ranker_status, model_version=version))
+    if not served:
         return pd.DataFrame({field.name: pd.Series([], dtype=object) for field in RANKER_LISTS_SCHEMA})
-    return pd.concat(out[::-1], ignore_index=True)[list(RANKER_LISTS_SCHEMA.names)]  # latest first
+    out = [pd.concat(served[c], ignore_index=True) for c in ("latest", "test") if c in served]  # latest first
+    return pd.concat(out, ignore_index=True)[list(RANKER_LISTS_SCHEMA.names)]
 
 
 def ranker_strategy_lists(lists: pd.DataFrame, cutoff: str = "test") -> dict[str, pd.DataFrame]:

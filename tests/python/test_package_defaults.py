@@ -15,10 +15,11 @@ from segrec.clv import score_customers
 from segrec.experiments import analyze_experiment
 from segrec.recommend import HybridRecommender
 from segrec.recommend.als import ALS_DEFAULTS, ALSRecommender
+from segrec.recommend.bias_rerank import RERANK_DEFAULTS
 from segrec.recommend.candidates import CandidateConfig
 from segrec.recommend.pipeline import holdout_metrics, tune_als
 from segrec.recommend.ranker import CandidateRanker
-from segrec.recommend.ranker_pipeline import CANDIDATE_KEYS, RANKER_DEFAULTS, RANKER_KEYS
+from segrec.recommend.ranker_pipeline import CANDIDATE_KEYS, RANKER_DEFAULTS, RANKER_KEYS, ranker_lists
 from segrec.recommend.tuning import DEFAULT_ALS_GRID
 from segrec.segmentation.features import DEFAULT_LOG_COLUMNS
 from segrec.segmentation.pipeline import SegmentationConfig
@@ -65,6 +66,11 @@ def test_ranker_defaults_equal_the_dbt_var(dbt_vars):
     assert {key: ranker[key] for key in (*RANKER_KEYS, "random_state")} == {
         key: RANKER_DEFAULTS[key] for key in (*RANKER_KEYS, "random_state")}
     assert {key: candidates[key] for key in CANDIDATE_KEYS} == {key: RANKER_DEFAULTS[key] for key in CANDIDATE_KEYS}
+
+
+def test_rerank_defaults_equal_the_dbt_var(dbt_vars):
+    assert dbt_vars["recommendation_rerank"] == RERANK_DEFAULTS
+    assert defaults(ranker_lists)["rerank"] is None  # None: RERANK_DEFAULTS, the ranker's order
 
 
 def test_customer_value_and_experiment_defaults_equal_the_dbt_vars(dbt_vars):

@@ -345,6 +345,25 @@ def test_ranker_lists_learn_the_rebuys_and_serve_three_kinds() -> None:
         ranker_lists(**inputs, settings={"n_owns": 3}, list_length=2, horizon_days=10)
 
 
+def test_ranker_lists_rerank_discover_and_blended_of_both_cutoffs() -> None:
+    inputs = ranker_inputs()
+    settings = {"n_als": 2, "n_cooc": 2, "n_popular": 2, "n_trending": 0, "max_negatives_per_positive": None}
+    plain = ranker_lists(**inputs, settings=settings, list_length=2, horizon_days=10)
+    # weight 1: least popular first; the hybrid's P4 and P5 nobody buys head every re-ranked list
+    tail = ranker_lists(**inputs, settings=settings, list_length=2, horizon_days=10,
+                        rerank={"method": "long_tail", "weight": 1.0})
+    top = tail[tail["rank"] <= 2].groupby(["cutoff", "customer_key", "list_type"])["product_id"].agg(frozenset)
+    reranked = top[top.index.get_level_values("list_type") != "buy_again"]
+    assert set(reranked.index.get_level_values("cutoff")) == {"test", "latest"}
+    assert set(reranked) == {frozenset({"P4", "P5"})}
+    rebuys = [frame[frame["list_type"] == "buy_again"].drop(columns="model_version").reset_index(drop=True)
+              for frame in (plain, tail)]
+    pd.testing.assert_frame_equal(*rebuys)
+    assert not tail["model_version"].isin(plain["model_version"]).any()  # another control, another version
+    with pytest.raises(SegrecError, match="recommendation_rerank.method"):
+        ranker_lists(**inputs, settings=settings, list_length=2, horizon_days=10, rerank={"method": "mmr"})
+
+
 def test_holdout_moments_latest_first_then_the_training_windows() -> None:
     windows = pd.Series({"as_of_time": pd.Timestamp("2024-03-01 12:00"), "test_start": pd.Timestamp("2024-02-20"),
                          "validation_start": pd.Timestamp("2024-02-10"), "train_1_start": pd.Timestamp("2024-01-31"),

@@ -1,6 +1,7 @@
 """Served lists of the learned ranker (segrec.recommend.ranker_pipeline.ranker_lists): buy-again,
 discover and blended lists per customer, for the test cutoff (judged in recommendation_metrics)
-and the latest cutoff (served through customer_recommendations)."""
+and the latest cutoff (served through customer_recommendations); the discover and blended lists of
+both re-ranked by var recommendation_rerank (segrec.recommend.bias_rerank)."""
 
 from segrec.recommend.pipeline import as_frame
 from segrec.recommend.ranker_pipeline import RANKER_LISTS_SCHEMA, ranker_lists
@@ -10,6 +11,12 @@ from segrec.schemas import typed_table
 def model(dbt, session):
     dbt.config(materialized="table")
     windows = as_frame(dbt.ref("int_recommendation__windows").to_arrow_table()).iloc[0]
+    # what customers used before each listed cutoff: the category mix calibrated re-ranking pulls toward
+    columns = "customer_key, product_id"
+    test = dbt.ref("int_interactions__holdout").filter("cutoff = 'test' and meets_min_activity") \
+        .project(f"cutoff, {columns}")
+    latest = dbt.ref("int_interactions__latest").filter("meets_min_activity") \
+        .project(f"'latest' as cutoff, {columns}")
     lists = ranker_lists(
         as_frame(dbt.ref("int_recommendation__purchase_lines").to_arrow_table()),
         windows,
@@ -21,5 +28,7 @@ def model(dbt, session):
         list_length=dbt.config.get("list_length"),
         horizon_days=dbt.config.get("test_days"),
         max_per_category=dbt.config.get("max_per_category"),
+        rerank=dbt.config.get("rerank"),
+        history=as_frame(test.union(latest).to_arrow_table()),
     )
     return typed_table(lists, RANKER_LISTS_SCHEMA)
