@@ -60,6 +60,11 @@ class RerankSettings:
     def is_identity(self) -> bool:
         return self.method == "none" or self.weight == 0.0
 
+    @property
+    def needs_history(self) -> bool:
+        """Calibration pulls toward each customer's category mix: only it reads their history."""
+        return self.method == "calibrated" and not self.is_identity
+
 
 RERANK_DEFAULTS: dict[str, Any] = asdict(RerankSettings())
 

@@ -410,7 +410,7 @@ def ranker_lists(
     category mix ``calibrated`` pulls toward, as category_kl measures it (None: own purchases).
     """
     control = rerank_settings(rerank)
-    histories = history_by_cutoff(history) if control.method == "calibrated" and not control.is_identity else {}
+    histories = history_by_cutoff(history) if control.needs_history else {}
     lengths = {"latest": list_length, "test": max(list_length, *KS)}
     served: dict[str, list[pd.DataFrame]] = {}
     inputs = RankerInputs(purchases, windows, hybrid, truth, products, customers)

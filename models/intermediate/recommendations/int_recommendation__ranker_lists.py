@@ -3,6 +3,7 @@ discover and blended lists per customer, for the test cutoff (judged in recommen
 and the latest cutoff (served through customer_recommendations); the discover and blended lists of
 both re-ranked by var recommendation_rerank (segrec.recommend.bias_rerank)."""
 
+from segrec.recommend.bias_rerank import rerank_settings
 from segrec.recommend.pipeline import as_frame
 from segrec.recommend.ranker_pipeline import RANKER_LISTS_SCHEMA, ranker_lists
 from segrec.schemas import typed_table
@@ -11,12 +12,16 @@ from segrec.schemas import typed_table
 def model(dbt, session):
     dbt.config(materialized="table")
     windows = as_frame(dbt.ref("int_recommendation__windows").to_arrow_table()).iloc[0]
-    # what customers used before each listed cutoff: the category mix calibrated re-ranking pulls toward
-    columns = "customer_key, product_id"
-    test = dbt.ref("int_interactions__holdout").filter("cutoff = 'test' and meets_min_activity") \
-        .project(f"cutoff, {columns}")
-    latest = dbt.ref("int_interactions__latest").filter("meets_min_activity") \
-        .project(f"'latest' as cutoff, {columns}")
+    rerank = rerank_settings(dbt.config.get("rerank"))
+    history = None
+    if rerank.needs_history:
+        # what customers used before each listed cutoff: the category mix calibrated re-ranking pulls toward
+        columns = "customer_key, product_id"
+        test = dbt.ref("int_interactions__holdout").filter("cutoff = 'test' and meets_min_activity") \
+            .project(f"cutoff, {columns}")
+        latest = dbt.ref("int_interactions__latest").filter("meets_min_activity") \
+            .project(f"'latest' as cutoff, {columns}")
+        history = as_frame(test.union(latest).to_arrow_table())
     lists = ranker_lists(
         as_frame(dbt.ref("int_recommendation__purchase_lines").to_arrow_table()),
         windows,
@@ -29,6 +34,6 @@ def model(dbt, session):
         horizon_days=dbt.config.get("test_days"),
         max_per_category=dbt.config.get("max_per_category"),
         rerank=dbt.config.get("rerank"),
-        history=as_frame(test.union(latest).to_arrow_table()),
+        history=history,
     )
     return typed_table(lists, RANKER_LISTS_SCHEMA)
