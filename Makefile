@@ -28,6 +28,16 @@ $(SERVE_INSTALLED): pyproject.toml $(INSTALLED)
 .PHONY: install-serve serve
 install-serve: $(SERVE_INSTALLED)
 
+# The tracking extra (mlflow-skinny, about 15 s) on top: the tests log fits to a local MLflow
+# file store with it (docs/tracking.md); `segrec track` needs it, the demo does not.
+TRACKING_INSTALLED := $(VENV)/.installed-tracking
+$(TRACKING_INSTALLED): pyproject.toml $(SERVE_INSTALLED)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev,serve,tracking]"
+	@touch $@
+
+.PHONY: install-tracking
+install-tracking: $(TRACKING_INSTALLED)
+
 ## serve: the recommendation service over the demo's exports/ on 127.0.0.1:8000 (docs/serving.md)
 serve: install-serve
 	$(BIN)/segrec serve --exports exports
@@ -51,12 +61,12 @@ docs: install
 	$(DBT) parse --target dev
 	$(BIN)/segrec docs --manifest target/manifest.json --out docs/architecture-dag.md
 
-## test: the whole suite (sqlfluff, ruff, pytest incl. dbt builds on fixtures and the service's API tests)
+## test: the whole suite (sqlfluff, ruff, pytest incl. dbt builds on fixtures, the service's API tests and MLflow logging)
 test: install lint pytest
 
 # two workers, one test file each at a time (module fixtures build dbt once); conftest.py
 # starts the dbt files first
-pytest: install-serve
+pytest: install-serve install-tracking
 	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 ## test-spark: the SQL models of the sample built on local Spark (dbt-spark, session method) with

@@ -22,6 +22,7 @@ procedure that produces the served lists, one window earlier.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -83,11 +84,18 @@ SOURCE_STRATEGIES: dict[str, str] = {
 # Customers whose candidate pairs are built, scored and listed at a time: bounds the memory
 # of the ranker's pairs (about 300 candidates x 50 columns per customer) whatever the shop's size.
 BATCH_CUSTOMERS = 2_000
+# data_version and parameters repeat one value per cutoff on every row: dictionary-encoded, so a
+# shop's millions of list rows do not copy the settings' JSON into Arrow (DuckDB reads them as VARCHAR).
+_PER_CUTOFF = pa.dictionary(pa.int32(), pa.string())
 RANKER_LISTS_SCHEMA = pa.schema([
     ("cutoff", pa.string()), ("customer_key", pa.string()), ("list_type", pa.string()), ("rank", pa.int64()),
     ("product_id", pa.string()), ("score", pa.float64()), ("strategy", pa.string()), ("reason", pa.string()),
-    ("ranker_status", pa.string()), ("model_version", pa.string()),
+    ("ranker_status", pa.string()), ("model_version", pa.string()), ("data_version", _PER_CUTOFF),
+    ("parameters", _PER_CUTOFF),
 ])
+# Decimals the training features are rounded to before hashing (training_data_version): parallel
+# aggregation in the warehouse may change the last bits of a value between identical builds.
+VERSION_DECIMALS = 10
 HYBRID_CANDIDATES_SCHEMA = pa.schema([
     ("cutoff", pa.string()), ("customer_key", pa.string()), ("product_id", pa.string()),
     ("hybrid_score", pa.float64()), ("hybrid_rank", pa.int64()), ("strategy", pa.string()), ("reason", pa.string()),
@@ -115,6 +123,22 @@ def ranker_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
             null = " or null" if key == "shortlist" else ""
             raise SegrecError(f"var recommendation_ranker.{key} must be a whole number >= {low}{null}, got {value!r}")
     return merged
+
+
+def training_data_version(moments: Sequence[pd.Timestamp], training: pd.DataFrame, labels: np.ndarray) -> str:
+    """16 hex characters of a SHA-256 over a ranker's training input: the moments of the windows
+    it learned from, the labelled pairs (columns and values, rounded to ``VERSION_DECIMALS``) and
+    their labels. The same windows and pairs give the same version, whatever the parameters."""
+    # column by column: a rounded copy of one column at a time, not of the whole training frame
+    columns = [
+        pd.util.hash_pandas_object(
+            training[c].round(VERSION_DECIMALS) if pd.api.types.is_float_dtype(training[c]) else training[c],
+            index=False,
+        ).to_numpy()
+        for c in training.columns
+    ]
+    return content_version([str(m) for m in moments], [str(c) for c in training.columns], *columns,
+                           np.asarray(labels, dtype=np.int8))
 
 
 def buy_again_lists(purchases: pd.DataFrame, cutoff: pd.Timestamp, *, n: int) -> pd.DataFrame:
@@ -307,7 +331,9 @@ def ranker_lists(
     windows and the ``test`` lists are made for them only; default everybody).
     Lists for cutoffs ``test`` (judged offline at every k of evaluation.KS, so at least
     max(KS) long) and ``latest`` (served, ``list_length`` long), each list type,
-    ``ranker_status`` = ``trained`` or ``fallback`` (no window to learn from). Customers are
+    ``ranker_status`` = ``trained`` or ``fallback`` (no window to learn from), the ranker's
+    ``model_version``, ``data_version`` (:func:`training_data_version`) and ``parameters`` (the
+    checked settings as JSON), the same on every row of a cutoff. Customers are
     handled ``batch_size`` at a time, so memory does not grow with the shop.
     """
     settings = ranker_settings(settings)
@@ -353,7 +379,9 @@ def ranker_lists(
             "\x1f".join(training["customer_key"].astype(str)) if len(training) else "",
         )
         out.append(pd.concat(served, ignore_index=True).assign(
-            cutoff=serve, ranker_status="fallback" if model is None else "trained", model_version=version))
+            cutoff=serve, ranker_status="fallback" if model is None else "trained", model_version=version,
+            data_version=training_data_version([moments[c] for c in used], training, labels),
+            parameters=json.dumps(settings, sort_keys=True)))
     if not out:
         return pd.DataFrame({field.name: pd.Series([], dtype=object) for field in RANKER_LISTS_SCHEMA})
     return pd.concat(out[::-1], ignore_index=True)[list(RANKER_LISTS_SCHEMA.names)]  # latest first

@@ -27,7 +27,7 @@ import pyarrow as pa
 from segrec.segmentation.candidates import ValidationConfig
 from segrec.segmentation.explain import assignment_confidence, explain_segments, project_2d
 from segrec.segmentation.features import as_matrix
-from segrec.segmentation.fit import fit_segmentation, model_version
+from segrec.segmentation.fit import data_version, fit_segmentation, model_version
 from segrec.segmentation.metrics import NOISE, cluster_metrics
 from segrec.segmentation.naming import name_segments
 from segrec.segmentation.tracking import (
@@ -87,8 +87,8 @@ class SegmentationRun:
     lists aligned on ``customer_keys``; ``segments`` and ``k_selection`` hold one dict per
     segment and per candidate k."""
 
-    run_id: str
-    data_version: str
+    run_id: str  # the features and the parameters: the same run again when neither changed
+    data_version: str  # the clustered features alone (fit.data_version): the training input
     model_version: str
     previous_run_id: str | None
     scored_at: pd.Timestamp
@@ -178,8 +178,8 @@ def run_segmentation(
     matrix = matrix.sort_index()
     readable = readable.reindex(matrix.index)
     features = list(matrix.columns)
-    data_version = model_version(matrix, config.fit_params())
-    if previous is not None and previous.data_version == data_version and not config.force_refit:
+    run_id = model_version(matrix, config.fit_params())
+    if previous is not None and previous.run_id == run_id and not config.force_refit:
         return previous  # same data, same parameters: the same run
 
     X = as_matrix(matrix)
@@ -206,8 +206,8 @@ def run_segmentation(
     labels = pd.Series(run.segment_ids, index=matrix.index)
     stab = stability(prev_labels, labels) if prev_labels is not None else None
     return SegmentationRun(
-        run_id=data_version,
-        data_version=data_version,
+        run_id=run_id,
+        data_version=data_version(matrix),
         model_version=run.model_version,
         previous_run_id=None if previous is None else previous.run_id,
         scored_at=scored_at,
