@@ -39,6 +39,9 @@ from segrec.recommend.pipeline import (
     tune_als,
 )
 from segrec.recommend.rerank import select_top_n
+from segrec.segmentation.fit import data_version as segmentation_data_version
+from segrec.segmentation.fit import fit_segmentation
+from segrec.segmentation.pipeline import clustering_input
 
 from .dbt_harness import PROJECT_ROOT, DbtProject
 
@@ -456,6 +459,39 @@ def test_a_logged_als_fit_is_reproduced_from_its_parameters_and_data_version(war
     heavier.loc[trained[0], "weight"] += 1.0
     assert data_version(training_matrix(heavier)) != fit.data_version
     assert data_version(training_matrix(interactions.drop(index=trained[-1]))) != fit.data_version
+
+
+@pytest.mark.dbt
+def test_a_logged_segmentation_fit_is_reproduced_from_its_parameters_and_data_version(warehouse):
+    with duckdb.connect(str(warehouse.db_path), read_only=True) as con:
+        [fit] = read_fits(con, "segmentation")
+    clustered = clustering_input(  # the data int_segmentation__model_runs clustered, made as it makes it
+        warehouse.query("select * from int_customers__feature_matrix"),
+        warehouse.query("select * from int_segmentation__candidates"),
+        lambda: warehouse.query("select * from int_customers__value_features"),
+        project_vars()["segmentation"]["validation"]["value_weight"],
+    )
+    matrix = clustered.matrix.sort_index()
+    assert segmentation_data_version(matrix) == fit.data_version
+    params = fit.parameters
+    refit = fit_segmentation(
+        matrix, params["algorithm"], params["n_clusters"], sample_size=params["sample_size"],
+        random_state=params["random_state"], n_init=params["n_init"], min_samples=params["min_samples"],
+    )
+    # the logged centroids (by segment id) are the refit's (by cluster id), and so are the labels
+    run = warehouse.query(f"select segments, customer_keys, segment_ids from int_segmentation__model_runs "
+                          f"where model_version = '{fit.model_version}'").iloc[0]
+    cluster_of = {segment["segment_id"]: segment["cluster_id"] for segment in run["segments"]}
+    logged = pd.DataFrame(fit.artifact["centroids"], columns=fit.artifact["feature_names"],
+                          index=[cluster_of[s] for s in fit.artifact["centroid_segment_ids"]]).sort_index()
+    assert list(logged.columns) == list(matrix.columns)
+    np.testing.assert_allclose(logged.to_numpy(), refit.centroids.sort_index().to_numpy(), rtol=0, atol=1e-9)
+    stored = pd.Series([cluster_of[s] for s in run["segment_ids"]], index=list(run["customer_keys"]))
+    np.testing.assert_array_equal(stored.reindex(matrix.index).to_numpy(), refit.labels)
+
+    changed = matrix.copy()
+    changed.iloc[0, 0] += 0.5
+    assert segmentation_data_version(changed) != fit.data_version
 
 
 @pytest.mark.dbt
