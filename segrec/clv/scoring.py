@@ -17,15 +17,13 @@ from segrec.clv.summary import TIME_UNITS, day_number, summarize_transactions, t
 from segrec.errors import SegrecError
 from segrec.io import require_columns
 from segrec.schemas import empty_frame
-from segrec.versioning import content_version
+from segrec.versioning import content_version, stable_floats
 
 CHURN_RISK_BANDS: tuple[str, str, str] = ("low", "medium", "high")
 # The mart's horizon: its column names say 90 days.
 HORIZON_DAYS = 90.0
-# The fit's penalizer in score_customers (recorded in model_parameters) and the decimals the
-# summary is rounded to before hashing (summary_data_version: the last bits may differ between builds).
+# The fit's penalizer in score_customers (recorded in model_parameters).
 PENALIZER = 0.0
-VERSION_DECIMALS = 10
 SUMMARY_COLUMNS: tuple[str, ...] = ("customer_key", "frequency", "recency", "T", "monetary_value")
 
 
@@ -44,11 +42,11 @@ def fit_customer_value(
 
 def summary_data_version(summary: pd.DataFrame) -> str:
     """16 hex characters of a SHA-256 over the training input of :func:`fit_customer_value`:
-    the summary's customers, frequency, recency, T and monetary value (values rounded to
-    ``VERSION_DECIMALS``), in customer order."""
+    the summary's customers, frequency, recency, T and monetary value (values as
+    :func:`segrec.versioning.stable_floats`), in customer order."""
     require_columns(summary, "summary", SUMMARY_COLUMNS)
     table = summary[list(SUMMARY_COLUMNS)].sort_values("customer_key", kind="stable")
-    numbers = np.round(table[list(SUMMARY_COLUMNS[1:])].to_numpy(dtype=float), VERSION_DECIMALS) + 0.0
+    numbers = stable_floats(table[list(SUMMARY_COLUMNS[1:])].to_numpy(dtype=float))
     return content_version(list(SUMMARY_COLUMNS), "\x1f".join(table["customer_key"].astype(str)), numbers)
 
 

@@ -47,7 +47,7 @@ from segrec.recommend.evaluation import KS
 from segrec.recommend.pipeline import evaluated_keys
 from segrec.recommend.ranker import LIST_TYPES, CandidateRanker, negative_sample, ranked_lists
 from segrec.recommend.reasons import FIXED_REASONS
-from segrec.versioning import content_version
+from segrec.versioning import content_version, stable_floats
 
 
 def holdout_moments(windows: pd.Series) -> dict[str, pd.Timestamp]:
@@ -93,9 +93,6 @@ RANKER_LISTS_SCHEMA = pa.schema([
     ("ranker_status", pa.string()), ("model_version", pa.string()), ("data_version", _PER_CUTOFF),
     ("parameters", _PER_CUTOFF),
 ])
-# Decimals the training features are rounded to before hashing (training_data_version): parallel
-# aggregation in the warehouse may change the last bits of a value between identical builds.
-VERSION_DECIMALS = 10
 HYBRID_CANDIDATES_SCHEMA = pa.schema([
     ("cutoff", pa.string()), ("customer_key", pa.string()), ("product_id", pa.string()),
     ("hybrid_score", pa.float64()), ("hybrid_rank", pa.int64()), ("strategy", pa.string()), ("reason", pa.string()),
@@ -127,14 +124,14 @@ def ranker_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
 
 def training_data_version(moments: Sequence[pd.Timestamp], training: pd.DataFrame, labels: np.ndarray) -> str:
     """16 hex characters of a SHA-256 over a ranker's training input: the moments of the windows
-    it learned from, the labelled pairs (columns and values, rounded to ``VERSION_DECIMALS``) and
-    their labels. The same windows and pairs give the same version, whatever the parameters."""
+    it learned from, the labelled pairs (columns and values, floats as
+    :func:`segrec.versioning.stable_floats`) and their labels. The same windows and pairs give the
+    same version, whatever the parameters."""
     # column by column: a rounded copy of one column at a time, not of the whole training frame
     columns = [
-        pd.util.hash_pandas_object(
-            training[c].round(VERSION_DECIMALS) if pd.api.types.is_float_dtype(training[c]) else training[c],
-            index=False,
-        ).to_numpy()
+        pd.util.hash_array(stable_floats(training[c].to_numpy(dtype=float)))
+        if pd.api.types.is_float_dtype(training[c])
+        else pd.util.hash_pandas_object(training[c], index=False).to_numpy()
         for c in training.columns
     ]
     return content_version([str(m) for m in moments], [str(c) for c in training.columns], *columns,

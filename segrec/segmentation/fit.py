@@ -14,7 +14,7 @@ from segrec.segmentation.cluster import DBSCANSegmenter, KMeansSegmenter, WardSe
 from segrec.segmentation.features import as_matrix, column_names
 from segrec.segmentation.metrics import cluster_metrics
 from segrec.segmentation.select import KSelection, select_k
-from segrec.versioning import content_version
+from segrec.versioning import content_version, stable_floats
 
 ALGORITHMS = ("kmeans", "dbscan", "ward")
 
@@ -38,13 +38,10 @@ class SegmentationResult:
     selection: KSelection | None = None
 
 
-VERSION_DECIMALS = 10
-
-
 def _data_parts(X: pd.DataFrame | np.ndarray) -> list[object]:
     """What identifies a feature matrix: column names, shape, values rounded to
     ``VERSION_DECIMALS`` and, for a DataFrame, the row index (e.g. ``customer_key``)."""
-    matrix = np.round(as_matrix(X), VERSION_DECIMALS) + 0.0  # + 0.0: -0.0 and 0.0 hash alike
+    matrix = stable_floats(as_matrix(X))
     parts: list[object] = [column_names(X), np.asarray(matrix.shape, dtype=np.int64), matrix]
     if isinstance(X, pd.DataFrame):
         parts.append(pd.util.hash_pandas_object(X.index, index=False).to_numpy())
