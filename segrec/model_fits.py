@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import duckdb
 import pandas as pd
@@ -152,7 +153,7 @@ def tracking_uri(uri: str) -> str:
     """``uri`` as MLflow takes it: a plain folder becomes a ``file:`` URI. A local file store is
     what the tests and a laptop use; MLflow 3 keeps it behind MLFLOW_ALLOW_FILE_STORE, set here
     unless already set, since choosing a folder is the opt-in."""
-    if "://" not in uri and not uri.startswith("file:"):
+    if not urlparse(uri).scheme and uri.split("-")[0] != "databricks":  # "databricks" is a URI of its own
         uri = Path(uri).resolve().as_uri()
     if uri.startswith("file:"):
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")

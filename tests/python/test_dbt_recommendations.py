@@ -22,7 +22,7 @@ import yaml
 from segrec.cli import main
 from segrec.errors import SegrecError
 from segrec.generate import generate, write
-from segrec.model_fits import mlflow_unavailable, read_fits
+from segrec.model_fits import mlflow_unavailable, read_fits, tracking_uri
 from segrec.recommend import interactions_from_events, repeat_purchase_categories
 from segrec.recommend import pipeline as recommend_pipeline
 from segrec.recommend.pipeline import (
@@ -505,6 +505,16 @@ def test_track_logs_the_builds_fits_to_mlflow_once(warehouse, tmp_path, capsys):
     assert f"{n_fits} fit(s) logged" in capsys.readouterr().out
     assert main(["track", "--db", str(warehouse.db_path), "--uri", store]) == 0
     assert f"0 fit(s) logged to MLflow experiment 'segrec', {n_fits} already there" in capsys.readouterr().out
+    # what MLflow holds of the ALS fit is what the reproduction above starts from
+    from mlflow.tracking import MlflowClient
+
+    with duckdb.connect(str(warehouse.db_path), read_only=True) as con:
+        [fit] = read_fits(con, "als")
+    client = MlflowClient(tracking_uri=tracking_uri(store))
+    experiment = client.get_experiment_by_name("segrec").experiment_id
+    [run] = client.search_runs([experiment], filter_string=f"tags.`segrec.fit_id` = '{fit.fit_id}'")
+    assert {k: json.loads(v) for k, v in run.data.params.items() if k != "data_version"} == fit.parameters
+    assert run.data.params["data_version"] == run.data.tags["segrec.data_version"] == fit.data_version
 
 
 @pytest.mark.dbt

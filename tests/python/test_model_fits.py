@@ -89,6 +89,15 @@ def test_track_with_a_uri_but_without_mlflow_is_an_error(warehouse, monkeypatch,
     assert "mlflow is not installed" in capsys.readouterr().err
 
 
+def test_a_folder_is_a_file_store_and_a_uri_stays_as_it_is(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "")  # so that monkeypatch restores it afterwards
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE")
+    assert model_fits.tracking_uri(str(tmp_path / "mlruns")) == (tmp_path / "mlruns").as_uri()
+    assert model_fits.os.environ["MLFLOW_ALLOW_FILE_STORE"] == "true"  # naming a folder is the opt-in
+    for uri in ("http://127.0.0.1:5000", "databricks", "file:///tmp/mlruns"):
+        assert model_fits.tracking_uri(uri) == uri
+
+
 def mlflow_client(uri: str):
     """An MlflowClient on ``uri``; skips the test without the tracking extra."""
     reason = model_fits.mlflow_unavailable()
