@@ -19,7 +19,7 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED)
 
-# The service's extra (FastAPI, uvicorn, httpx) on top: the tests and `make serve` need it, the demo does not.
+# The service's extra (FastAPI, uvicorn, httpx) on top: `make serve` needs it (the tests too: install-test), the demo not.
 SERVE_INSTALLED := $(VENV)/.installed-serve
 $(SERVE_INSTALLED): pyproject.toml $(INSTALLED)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev,serve]"
@@ -27,6 +27,17 @@ $(SERVE_INSTALLED): pyproject.toml $(INSTALLED)
 
 .PHONY: install-serve serve
 install-serve: $(SERVE_INSTALLED)
+
+# What the tests need on top of dev, in one pip run: the serve extra (the service's API tests)
+# and the tracking extra (mlflow-skinny, about 15 s more: the MLflow tests log fits to a local
+# file store, docs/tracking.md). `segrec track` needs tracking, the demo neither.
+TEST_INSTALLED := $(VENV)/.installed-test
+$(TEST_INSTALLED): pyproject.toml $(INSTALLED)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev,serve,tracking]"
+	@touch $@
+
+.PHONY: install-test
+install-test: $(TEST_INSTALLED)
 
 ## serve: the recommendation service over the demo's exports/ on 127.0.0.1:8000 (docs/serving.md)
 serve: install-serve
@@ -51,12 +62,12 @@ docs: install
 	$(DBT) parse --target dev
 	$(BIN)/segrec docs --manifest target/manifest.json --out docs/architecture-dag.md
 
-## test: the whole suite (sqlfluff, ruff, pytest incl. dbt builds on fixtures and the service's API tests)
+## test: the whole suite (sqlfluff, ruff, pytest incl. dbt builds on fixtures, the service's API tests and MLflow logging)
 test: install lint pytest
 
 # two workers, one test file each at a time (module fixtures build dbt once); conftest.py
 # starts the dbt files first
-pytest: install-serve
+pytest: install-test
 	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 ## test-spark: the SQL models of the sample built on local Spark (dbt-spark, session method) with

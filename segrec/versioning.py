@@ -8,6 +8,15 @@ import json
 
 import numpy as np
 
+# Decimals float values are rounded to before hashing: parallel aggregation in the warehouse may
+# change the last bits of a value between identical builds, which must not count as new data.
+VERSION_DECIMALS = 10
+
+
+def stable_floats(values: np.ndarray) -> np.ndarray:
+    """``values`` as a version hashes them: rounded to ``VERSION_DECIMALS``, -0.0 as 0.0."""
+    return np.round(np.asarray(values, dtype=float), VERSION_DECIMALS) + 0.0
+
 
 def content_version(*parts: object, length: int = 16) -> str:
     """The first ``length`` hex characters of a SHA-256 over ``parts`` in order: bytes as they

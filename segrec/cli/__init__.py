@@ -26,6 +26,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "results": ("segrec.cli.results", "regenerate docs/results.md from the per-dataset runs"),
     "serve": ("segrec.cli.serve", "serve recommendations and segments of the published exports over HTTP "
               "(needs the serve extra)"),
+    "track": ("segrec.cli.track", "log the build's model fits (mart model_fits) to MLflow, each once "
+              "(needs the tracking extra and SEGREC_MLFLOW_URI)"),
     "docs": ("segrec.cli.docs", "write docs/architecture-dag.md, the DAG by layer and domain, from the dbt manifest"),
 }
 

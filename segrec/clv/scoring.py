@@ -17,11 +17,14 @@ from segrec.clv.summary import TIME_UNITS, day_number, summarize_transactions, t
 from segrec.errors import SegrecError
 from segrec.io import require_columns
 from segrec.schemas import empty_frame
-from segrec.versioning import content_version
+from segrec.versioning import content_version, stable_floats
 
 CHURN_RISK_BANDS: tuple[str, str, str] = ("low", "medium", "high")
 # The mart's horizon: its column names say 90 days.
 HORIZON_DAYS = 90.0
+# The fit's penalizer in score_customers (recorded in model_parameters).
+PENALIZER = 0.0
+SUMMARY_COLUMNS: tuple[str, ...] = ("customer_key", "frequency", "recency", "T", "monetary_value")
 
 
 def fit_customer_value(
@@ -35,6 +38,16 @@ def fit_customer_value(
         raise SegrecError("summary: no customer with repeat purchases of positive value for Gamma-Gamma")
     value = GammaGammaModel(penalizer).fit(spenders["frequency"], spenders["monetary_value"])
     return transactions, value
+
+
+def summary_data_version(summary: pd.DataFrame) -> str:
+    """16 hex characters of a SHA-256 over the training input of :func:`fit_customer_value`:
+    the summary's customers, frequency, recency, T and monetary value (values as
+    :func:`segrec.versioning.stable_floats`), in customer order."""
+    require_columns(summary, "summary", SUMMARY_COLUMNS)
+    table = summary[list(SUMMARY_COLUMNS)].sort_values("customer_key", kind="stable")
+    numbers = stable_floats(table[list(SUMMARY_COLUMNS[1:])].to_numpy(dtype=float))
+    return content_version(list(SUMMARY_COLUMNS), "\x1f".join(table["customer_key"].astype(str)), numbers)
 
 
 def churn_risk_band(probability_active: ArrayLike, thresholds: tuple[float, float] = (0.3, 0.7)) -> NDArray:
@@ -141,6 +154,7 @@ SCORE_SCHEMA = pa.schema([
     ("expected_purchases_90d", pa.float64()), ("probability_active", pa.float64()),
     ("predicted_value_90d", pa.float64()), ("expected_next_order_date", pa.timestamp("s")),
     ("churn_risk_band", pa.string()), ("model_version", pa.string()), ("model_parameters", pa.string()),
+    ("data_version", pa.string()),
 ])
 SCORE_COLUMNS: tuple[str, ...] = tuple(SCORE_SCHEMA.names)
 
@@ -174,8 +188,9 @@ def score_customers(
                        f"min_repeat_customers ({min_repeat_customers}): no scores")
     message = None
     try:
-        purchases, spend = fit_customer_value(summary)
-        fit = {**purchases.params_, **spend.params_, "population_mean_value": spend.population_mean_value(),
+        purchases, spend = fit_customer_value(summary, PENALIZER)
+        fit = {**purchases.params_, **spend.params_, "penalizer": PENALIZER,
+               "population_mean_value": spend.population_mean_value(),
                "n_customers": len(summary), "n_repeat_customers": repeat}
         if spend.params_["q"] <= 1:
             message = (f"Gamma-Gamma q = {spend.params_['q']:.3g} <= 1, no finite population mean: customers "
@@ -192,5 +207,6 @@ def score_customers(
         days_since_first_purchase=summary["T"], days_first_to_last_purchase=summary["recency"],
         days_to_second_purchase=scores["customer_key"].map(second).astype("float64"),
         avg_repeat_value=summary["monetary_value"], model_parameters=json.dumps(fit, sort_keys=True),
+        data_version=summary_data_version(summary),
     )
     return scores[list(SCORE_COLUMNS)], message

@@ -231,16 +231,26 @@ def selected_parameters(tuning: Table) -> dict[str, Any]:
     return typed_als_params(chosen.iloc[0], "int_recommendation__als_grid")
 
 
-def model_version(interactions: InteractionMatrix, params: Mapping[str, Any]) -> str:
-    """16 hex characters of a SHA-256 over the matrix (keys, pattern, weights) and the
-    parameters (sorted JSON): the same training input gives the same version."""
+def _matrix_parts(interactions: InteractionMatrix) -> list[object]:
+    """What identifies a training matrix: shape, sparsity pattern, weights and both key lists."""
     matrix = interactions.matrix
-    return content_version(
-        dict(params),
+    return [
         np.asarray(matrix.shape, dtype=np.int64), matrix.indptr.astype(np.int64),
         matrix.indices.astype(np.int64), matrix.data.astype(np.float32),
         *("\x1f".join(map(str, keys)) for keys in (interactions.customer_keys, interactions.product_ids)),
-    )
+    ]
+
+
+def data_version(interactions: InteractionMatrix) -> str:
+    """16 hex characters of a SHA-256 over the matrix alone (keys, pattern, weights): the
+    training input of an ALS fit, whatever its parameters."""
+    return content_version(*_matrix_parts(interactions))
+
+
+def model_version(interactions: InteractionMatrix, params: Mapping[str, Any]) -> str:
+    """16 hex characters of a SHA-256 over the parameters (sorted JSON) and the matrix (keys,
+    pattern, weights): the same training input gives the same version."""
+    return content_version(dict(params), *_matrix_parts(interactions))
 
 
 def fit_als(
@@ -251,10 +261,12 @@ def fit_als(
     return ALSRecommender(**params, random_state=random_state, num_threads=num_threads).fit(matrix)
 
 
-def factors_table(als: ALSRecommender, version: str) -> pa.Table:
-    """ALS factors as one artifact table: ``model_version``, ``entity_type`` (``user`` or
-    ``item``), ``entity_key`` (customer_key or product_id), ``factors`` (list of float32) and
+def factors_table(als: ALSRecommender, interactions: InteractionMatrix) -> pa.Table:
+    """ALS factors, fitted on ``interactions``, as one artifact table: ``model_version``,
+    ``data_version`` (of the matrix alone), ``entity_type`` (``user`` or ``item``),
+    ``entity_key`` (customer_key or product_id), ``factors`` (list of float32) and
     ``parameters`` (JSON of the training parameters)."""
+    version = model_version(interactions, als.get_params())
     keys = np.concatenate([als.customer_keys_, als.product_ids_]).astype(str)
     vectors = np.vstack([als.user_factors_, als.item_factors_]).astype(np.float32)
     width = vectors.shape[1]
@@ -263,6 +275,7 @@ def factors_table(als: ALSRecommender, version: str) -> pa.Table:
     return pa.table(
         {
             "model_version": pa.array([version] * len(keys), pa.string()),
+            "data_version": pa.array([data_version(interactions)] * len(keys), pa.string()),
             "entity_type": pa.array(["user"] * n_users + ["item"] * (len(keys) - n_users), pa.string()),
             "entity_key": pa.array(keys, pa.string()),
             "factors": pa.ListArray.from_arrays(offsets, pa.array(vectors.ravel(), pa.float32())),

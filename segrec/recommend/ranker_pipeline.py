@@ -22,6 +22,7 @@ procedure that produces the served lists, one window earlier.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, NamedTuple
@@ -47,7 +48,7 @@ from segrec.recommend.evaluation import KS
 from segrec.recommend.pipeline import evaluated_keys
 from segrec.recommend.ranker import LIST_TYPES, CandidateRanker, negative_sample, ranked_lists
 from segrec.recommend.reasons import FIXED_REASONS
-from segrec.versioning import content_version
+from segrec.versioning import content_version, stable_floats
 
 
 def holdout_moments(windows: pd.Series) -> dict[str, pd.Timestamp]:
@@ -84,10 +85,14 @@ SOURCE_STRATEGIES: dict[str, str] = {
 # Customers whose candidate pairs are built, scored and listed at a time: bounds the memory
 # of the ranker's pairs (about 300 candidates x 50 columns per customer) whatever the shop's size.
 BATCH_CUSTOMERS = 2_000
+# data_version and parameters repeat one value per cutoff on every row: dictionary-encoded, so a
+# shop's millions of list rows do not copy the settings' JSON into Arrow (DuckDB reads them as VARCHAR).
+_PER_CUTOFF = pa.dictionary(pa.int32(), pa.string())
 RANKER_LISTS_SCHEMA = pa.schema([
     ("cutoff", pa.string()), ("customer_key", pa.string()), ("list_type", pa.string()), ("rank", pa.int64()),
     ("product_id", pa.string()), ("score", pa.float64()), ("strategy", pa.string()), ("reason", pa.string()),
-    ("ranker_status", pa.string()), ("model_version", pa.string()),
+    ("ranker_status", pa.string()), ("model_version", pa.string()), ("data_version", _PER_CUTOFF),
+    ("parameters", _PER_CUTOFF),
 ])
 HYBRID_CANDIDATES_SCHEMA = pa.schema([
     ("cutoff", pa.string()), ("customer_key", pa.string()), ("product_id", pa.string()),
@@ -116,6 +121,22 @@ def ranker_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
             null = " or null" if key == "shortlist" else ""
             raise SegrecError(f"var recommendation_ranker.{key} must be a whole number >= {low}{null}, got {value!r}")
     return merged
+
+
+def training_data_version(moments: Sequence[pd.Timestamp], training: pd.DataFrame, labels: np.ndarray) -> str:
+    """16 hex characters of a SHA-256 over a ranker's training input: the moments of the windows
+    it learned from, the labelled pairs (columns and values, floats as
+    :func:`segrec.versioning.stable_floats`) and their labels. The same windows and pairs give the
+    same version, whatever the parameters."""
+    # column by column: a rounded copy of one column at a time, not of the whole training frame
+    columns = [
+        pd.util.hash_array(stable_floats(training[c].to_numpy(dtype=float)))
+        if pd.api.types.is_float_dtype(training[c])
+        else pd.util.hash_pandas_object(training[c], index=False).to_numpy()
+        for c in training.columns
+    ]
+    return content_version([str(m) for m in moments], [str(c) for c in training.columns], *columns,
+                           np.asarray(labels, dtype=np.int8))
 
 
 def buy_again_lists(purchases: pd.DataFrame, cutoff: pd.Timestamp, *, n: int) -> pd.DataFrame:
@@ -292,6 +313,7 @@ class ScoredBatch:
     scores: np.ndarray
     ranker_status: str
     model_version: str
+    data_version: str  # :func:`training_data_version` of what the ranker learned from
 
 
 class RankerInputs(NamedTuple):
@@ -336,6 +358,7 @@ def scored_batches(inputs: RankerInputs, *, settings: Mapping[str, Any], horizon
             "\x1f".join(training["customer_key"].astype(str)) if len(training) else "",
         )
         status = "fallback" if model is None else "trained"
+        data_version = training_data_version([moments[c] for c in used], training, labels)
         rng = np.random.default_rng(settings["random_state"])
         learned = []
         for batch in batches["latest" if serve == "latest" else "sample"]:
@@ -343,7 +366,7 @@ def scored_batches(inputs: RankerInputs, *, settings: Mapping[str, Any], horizon
             if pairs.empty:
                 continue
             scores = fallback_scores(pairs) if model is None else model.predict(pairs)
-            yield ScoredBatch(serve, pairs, scores, status, version)
+            yield ScoredBatch(serve, pairs, scores, status, version, data_version)
             if serve != "latest":
                 learned.append(cutoffs.labelled(serve, pairs, rng))
         if serve != "latest":
@@ -402,7 +425,9 @@ def ranker_lists(
     windows and the ``test`` lists are made for them only; default everybody).
     Lists for cutoffs ``test`` (judged offline at every k of evaluation.KS, so at least
     max(KS) long) and ``latest`` (served, ``list_length`` long), each list type,
-    ``ranker_status`` = ``trained`` or ``fallback`` (no window to learn from). Customers are
+    ``ranker_status`` = ``trained`` or ``fallback`` (no window to learn from), the ranker's
+    ``model_version``, ``data_version`` (:func:`training_data_version`) and ``parameters`` (the
+    checked settings and a non-identity re-rank as JSON), the same on every row of a cutoff. Customers are
     handled ``batch_size`` at a time, so memory does not grow with the shop. ``rerank``: the
     dbt var recommendation_rerank (:func:`segrec.recommend.bias_rerank.rerank_settings`), applied
     to the discover and blended lists of both cutoffs, so the offline figures judge it too;
@@ -411,6 +436,7 @@ def ranker_lists(
     """
     control = rerank_settings(rerank)
     histories = history_by_cutoff(history) if control.needs_history else {}
+    parameters = ranker_settings(settings) | ({} if control.is_identity else {"rerank": asdict(control)})
     lengths = {"latest": list_length, "test": max(list_length, *KS)}
     served: dict[str, list[pd.DataFrame]] = {}
     inputs = RankerInputs(purchases, windows, hybrid, truth, products, customers)
@@ -421,7 +447,8 @@ def ranker_lists(
                              max_per_category=max_per_category, rerank=control,
                              history=batch_history(histories, batch))
         served.setdefault(batch.cutoff, []).append(
-            lists.assign(cutoff=batch.cutoff, ranker_status=batch.ranker_status, model_version=version))
+            lists.assign(cutoff=batch.cutoff, ranker_status=batch.ranker_status, model_version=version,
+                         data_version=batch.data_version, parameters=json.dumps(parameters, sort_keys=True)))
     if not served:
         return pd.DataFrame({field.name: pd.Series([], dtype=object) for field in RANKER_LISTS_SCHEMA})
     out = [pd.concat(served[c], ignore_index=True) for c in ("latest", "test") if c in served]  # latest first

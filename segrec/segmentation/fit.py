@@ -14,7 +14,7 @@ from segrec.segmentation.cluster import DBSCANSegmenter, KMeansSegmenter, WardSe
 from segrec.segmentation.features import as_matrix, column_names
 from segrec.segmentation.metrics import cluster_metrics
 from segrec.segmentation.select import KSelection, select_k
-from segrec.versioning import content_version
+from segrec.versioning import content_version, stable_floats
 
 ALGORITHMS = ("kmeans", "dbscan", "ward")
 
@@ -38,7 +38,20 @@ class SegmentationResult:
     selection: KSelection | None = None
 
 
-VERSION_DECIMALS = 10
+def _data_parts(X: pd.DataFrame | np.ndarray) -> list[object]:
+    """What identifies a feature matrix: column names, shape, values rounded to
+    ``VERSION_DECIMALS`` and, for a DataFrame, the row index (e.g. ``customer_key``)."""
+    matrix = stable_floats(as_matrix(X))
+    parts: list[object] = [column_names(X), np.asarray(matrix.shape, dtype=np.int64), matrix]
+    if isinstance(X, pd.DataFrame):
+        parts.append(pd.util.hash_pandas_object(X.index, index=False).to_numpy())
+    return parts
+
+
+def data_version(X: pd.DataFrame | np.ndarray) -> str:
+    """16 hex characters of a SHA-256 over the data alone (as :func:`model_version` without the
+    parameters): the training input of a fit, whatever it was fitted with."""
+    return content_version(*_data_parts(X))
 
 
 def model_version(X: pd.DataFrame | np.ndarray, params: Mapping[str, Any]) -> str:
@@ -49,11 +62,7 @@ def model_version(X: pd.DataFrame | np.ndarray, params: Mapping[str, Any]) -> st
     are rounded to ``VERSION_DECIMALS`` first: parallel aggregation in the warehouse may change
     the last bits of a feature between identical builds, which must not count as new data.
     """
-    matrix = np.round(as_matrix(X), VERSION_DECIMALS) + 0.0  # + 0.0: -0.0 and 0.0 hash alike
-    parts: list[object] = [dict(params), column_names(X), np.asarray(matrix.shape, dtype=np.int64), matrix]
-    if isinstance(X, pd.DataFrame):
-        parts.append(pd.util.hash_pandas_object(X.index, index=False).to_numpy())
-    return content_version(*parts)
+    return content_version(dict(params), *_data_parts(X))
 
 
 def fit_segmentation(

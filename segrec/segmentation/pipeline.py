@@ -16,7 +16,7 @@ changes nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -24,10 +24,17 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from segrec.segmentation.candidates import ValidationConfig
+from segrec.segmentation.candidates import (
+    MIN_FEATURES,
+    VALUE_NAMED,
+    ValidationConfig,
+    chosen_configuration,
+    feature_set_matrix,
+    wide_features,
+)
 from segrec.segmentation.explain import assignment_confidence, explain_segments, project_2d
 from segrec.segmentation.features import as_matrix
-from segrec.segmentation.fit import fit_segmentation, model_version
+from segrec.segmentation.fit import data_version, fit_segmentation, model_version
 from segrec.segmentation.metrics import NOISE, cluster_metrics
 from segrec.segmentation.naming import name_segments
 from segrec.segmentation.tracking import (
@@ -87,8 +94,8 @@ class SegmentationRun:
     lists aligned on ``customer_keys``; ``segments`` and ``k_selection`` hold one dict per
     segment and per candidate k."""
 
-    run_id: str
-    data_version: str
+    run_id: str  # the features and the parameters: the same run again when neither changed
+    data_version: str  # the clustered features alone (fit.data_version): the training input
     model_version: str
     previous_run_id: str | None
     scored_at: pd.Timestamp
@@ -124,6 +131,44 @@ class SegmentationRun:
     def to_record(self) -> dict[str, Any]:
         """The run as one table row ``{column: value}``."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class ClusteringInput:
+    """What a run clusters (:func:`clustering_input`): the scaled ``matrix`` by customer_key, the
+    hold-out's ``chosen`` feature set and k (None: var clustering_features, k by silhouette), the
+    readable ``value_features`` to name segments by (value-named sets only), the matrix's
+    ``feature_groups`` and a ``note`` when the chosen set had to be dropped."""
+
+    matrix: pd.DataFrame
+    chosen: Mapping[str, Any] | None = None
+    value_features: pd.DataFrame | None = None
+    feature_groups: Mapping[str, str] | None = None
+    note: str | None = None
+
+
+def clustering_input(
+    feature_matrix: pd.DataFrame, candidates: pd.DataFrame, value_features: Callable[[], pd.DataFrame],
+    value_weight: float,
+) -> ClusteringInput:
+    """The matrix ``int_segmentation__model_runs`` clusters, from its inputs as tables: the SQL
+    matrix of var clustering_features (``int_customers__feature_matrix``), or, when the hold-out
+    chose a feature set and k (``int_segmentation__candidates``), that set of the long value
+    features (``int_customers__value_features``, read by ``value_features()`` only then: a long
+    table) on the same customers. Its data version (:func:`segrec.segmentation.fit.data_version`,
+    sorted by customer) identifies a run's input."""
+    matrix = feature_matrix.set_index("customer_key")
+    chosen = chosen_configuration(candidates)
+    if chosen is None:
+        return ClusteringInput(matrix)
+    features = wide_features(value_features()).reindex(matrix.index)
+    screened = feature_set_matrix(features, chosen["feature_set"], float(value_weight))
+    if screened.X.shape[1] < MIN_FEATURES:  # today's customers do not vary on the chosen set
+        return ClusteringInput(matrix, note=(
+            f"the chosen feature set {chosen['feature_set']!r} varies on {screened.X.shape[1]} feature(s) "
+            "today: clustering var clustering_features instead"))
+    return ClusteringInput(
+        screened.X, chosen, features if chosen["feature_set"] in VALUE_NAMED else None, screened.groups)
 
 
 def min_customers(config: SegmentationConfig) -> int:
@@ -178,8 +223,8 @@ def run_segmentation(
     matrix = matrix.sort_index()
     readable = readable.reindex(matrix.index)
     features = list(matrix.columns)
-    data_version = model_version(matrix, config.fit_params())
-    if previous is not None and previous.data_version == data_version and not config.force_refit:
+    run_id = model_version(matrix, config.fit_params())
+    if previous is not None and previous.run_id == run_id and not config.force_refit:
         return previous  # same data, same parameters: the same run
 
     X = as_matrix(matrix)
@@ -206,8 +251,8 @@ def run_segmentation(
     labels = pd.Series(run.segment_ids, index=matrix.index)
     stab = stability(prev_labels, labels) if prev_labels is not None else None
     return SegmentationRun(
-        run_id=data_version,
-        data_version=data_version,
+        run_id=run_id,
+        data_version=data_version(matrix),
         model_version=run.model_version,
         previous_run_id=None if previous is None else previous.run_id,
         scored_at=scored_at,

@@ -2,7 +2,9 @@
 build on generated data where the SQL interaction weights equal their in-memory reference,
 every known customer (cold starts too) gets N eligible products, the business-rule data tests
 catch broken lists, the same input gives the same lists, and ALS and the hybrid beat global
-popularity on the temporal hold-out."""
+popularity on the temporal hold-out. The build includes model_fits: every fit of the build is
+recorded once, a logged ALS fit is reproduced from its parameters and data version, and
+`segrec track` logs the build to MLflow once."""
 
 from __future__ import annotations
 
@@ -17,14 +19,18 @@ import pandas as pd
 import pytest
 import yaml
 
+from segrec.cli import main
 from segrec.errors import SegrecError
 from segrec.generate import generate, write
+from segrec.model_fits import mlflow_unavailable, read_fits, tracking_uri
 from segrec.recommend import interactions_from_events, repeat_purchase_categories
 from segrec.recommend import pipeline as recommend_pipeline
 from segrec.recommend.pipeline import (
+    INTERACTION_COLUMNS,
     als_parameters,
     cutoff_data,
     cutoff_matrix,
+    data_version,
     factors_table,
     fit_als,
     model_version,
@@ -33,6 +39,9 @@ from segrec.recommend.pipeline import (
     tune_als,
 )
 from segrec.recommend.rerank import select_top_n
+from segrec.segmentation.fit import data_version as segmentation_data_version
+from segrec.segmentation.fit import fit_segmentation
+from segrec.segmentation.pipeline import clustering_input
 
 from .dbt_harness import PROJECT_ROOT, DbtProject
 
@@ -44,11 +53,13 @@ RECOMMENDATION_MODELS = [
     "int_recommendation__hybrid_candidates", "int_recommendation__ranker_lists", "int_recommendation__item_neighbors",
     "int_recommendation__holdout_metrics", "customer_recommendations", "item_similarities", "recommendation_metrics",
     "recommendation_tuning", "recommendation_user_factors", "recommendation_item_factors", "recommendation_fairness",
+    "model_fits",
 ]
+# model_fits adds only the customer value model (fast) to what the recommendation marts need.
 MARTS = [
     "+customer_recommendations", "+item_similarities", "+recommendation_metrics", "+recommendation_fairness",
-    "+recommendation_tuning",
-    "+recommendation_user_factors", "+recommendation_item_factors", "dim_products", "dim_customers",
+    "+recommendation_tuning", "+recommendation_user_factors", "+recommendation_item_factors", "dim_products",
+    "dim_customers", "+model_fits",
 ]
 # Known customers who signed up and never came back: cold starts without any history.
 COLD_START_IDS = ["C9000001", "C9000002", "C9000003"]
@@ -110,7 +121,7 @@ def test_cutoff_matrix_is_cutoff_datas_matrix_from_the_keys_alone(small_tables, 
     assert (matrix.matrix != small_data.interactions.matrix).nnz == 0
     # factors trained on it restore against the lists' data
     als = fit_als(matrix, FAST_ALS, random_state=3)
-    restored, _ = restore_als(factors_table(als, model_version(matrix, als.get_params())), small_data)
+    restored, _ = restore_als(factors_table(als, matrix), small_data)
     np.testing.assert_array_equal(restored.item_factors_, als.item_factors_)
     with pytest.raises(SegrecError, match="customer context"):
         cutoff_matrix(interactions, products, pd.concat([customers, customers.head(1)]))
@@ -130,7 +141,7 @@ def test_select_top_n_relaxes_the_cap_only_as_much_as_needed():
 def test_factors_round_trip_through_the_artifact(small_data):
     als = fit_als(small_data, FAST_ALS, random_state=3)
     version = model_version(small_data.interactions, als.get_params())
-    restored, restored_version = restore_als(factors_table(als, version), small_data)
+    restored, restored_version = restore_als(factors_table(als, small_data.interactions), small_data)
     assert restored_version == version
     np.testing.assert_array_equal(restored.user_factors_, als.user_factors_)
     np.testing.assert_array_equal(restored.item_factors_, als.item_factors_)
@@ -139,10 +150,10 @@ def test_factors_round_trip_through_the_artifact(small_data):
     other = cutoff_data(interaction_frame([("a", "p1", 1.0, False, True)]),
                         pd.DataFrame({"product_id": ["p1"]}), pd.DataFrame({"customer_key": ["a"]}))
     with pytest.raises(SegrecError, match="rebuild it"):
-        restore_als(factors_table(als, version), other)
+        restore_als(factors_table(als, small_data.interactions), other)
 
 
-def test_model_version_follows_data_and_parameters(small_data):
+def test_model_and_data_versions_follow_data_and_parameters(small_data):
     version = model_version(small_data.interactions, FAST_ALS)
     assert len(version) == 16 and version == model_version(small_data.interactions, dict(FAST_ALS))
     assert version != model_version(small_data.interactions, FAST_ALS | {"factors": 5})
@@ -151,6 +162,9 @@ def test_model_version_follows_data_and_parameters(small_data):
     lighter = cutoff_data(interaction_frame([("a", "p1", 3.0, True, True)]), pd.DataFrame({"product_id": ["p1"]}),
                           pd.DataFrame({"customer_key": ["a"]}))
     assert model_version(heavier.interactions, FAST_ALS) != model_version(lighter.interactions, FAST_ALS)
+    # the data version is the matrix alone (no parameters): a changed weight changes it too
+    assert data_version(heavier.interactions) != data_version(lighter.interactions)
+    assert len(data_version(small_data.interactions)) == 16 and data_version(small_data.interactions) != version
 
 
 def test_als_settings_are_checked_and_a_grid_of_one_trains_nothing(small_data, monkeypatch):
@@ -411,6 +425,133 @@ def test_same_input_same_lists(warehouse):
     after = snapshot()
     for name, table in before.items():
         pd.testing.assert_frame_equal(table, after[name], check_exact=True)
+
+
+# ---------------------------------------------------------------------------- model tracking
+@pytest.mark.dbt
+def test_model_fits_record_every_fit_of_the_build_with_its_versions(warehouse):
+    fits = warehouse.query("select * from model_fits").set_index("fit_id")
+    assert fits.groupby("model_kind").size().to_dict() == {"als": 1, "customer_value": 1, "ranker": 2,
+                                                          "segmentation": 1}
+    assert (fits.index == fits["model_kind"] + ":" + fits["model_version"]).all()
+    by_kind = {kind: part.iloc[0] for kind, part in fits.groupby("model_kind")}
+    factors = warehouse.query("select distinct model_version, data_version from int_recommendation__als_factors")
+    assert (by_kind["als"]["model_version"], by_kind["als"]["data_version"]) == tuple(factors.iloc[0])
+
+    run = warehouse.query("select * from int_segmentation__model_runs").iloc[0]
+    segmentation = by_kind["segmentation"]
+    assert segmentation["data_version"] == run["data_version"] != run["run_id"]  # the features alone
+    assert json.loads(segmentation["metrics"])["silhouette"] == pytest.approx(run["silhouette"], abs=0)
+    assert json.loads(segmentation["artifact"])["centroids"] == [list(c) for c in run["centroids"]]
+
+    rankers = fits[fits["model_kind"] == "ranker"]
+    cutoffs = {json.loads(p)["cutoff"]: version for p, version in zip(rankers["parameters"],
+                                                                      rankers["model_version"], strict=True)}
+    served = warehouse.query("select distinct model_version from customer_recommendations")["model_version"]
+    assert served.tolist() == [cutoffs["latest"]]
+    judged = json.loads(rankers.loc[rankers["model_version"] == cutoffs["test"], "metrics"].iloc[0])
+    assert judged["ranker_blended.ndcg_at_10"] == pytest.approx(warehouse.query(
+        "select value from recommendation_metrics where strategy = 'ranker_blended' and segment_name = 'all' "
+        "and metric = 'ndcg' and k = 10")["value"].iloc[0], abs=0)
+
+    scored = warehouse.query("select count(*) as n from int_customers__value_scores")["n"].iloc[0]
+    assert json.loads(by_kind["customer_value"]["metrics"])["n_scored_customers"] == scored > 0
+    assert json.loads(by_kind["customer_value"]["parameters"])["penalizer"] == 0.0
+
+
+@pytest.mark.dbt
+def test_a_logged_als_fit_is_reproduced_from_its_parameters_and_data_version(warehouse):
+    with duckdb.connect(str(warehouse.db_path), read_only=True) as con:
+        [fit] = read_fits(con, "als")
+
+    def training_matrix(interactions: pd.DataFrame):
+        """The serving ALS's training input, made as int_recommendation__als_factors makes it."""
+        return cutoff_matrix(
+            interactions,
+            warehouse.query("select product_id from int_recommendation__products where cutoff = 'latest'"),
+            warehouse.query("select customer_key from int_recommendation__customers"),
+        )
+
+    interactions = warehouse.query(f"select {', '.join(INTERACTION_COLUMNS)} from int_interactions__latest")
+    matrix = training_matrix(interactions)
+    assert data_version(matrix) == fit.data_version  # this is the data the fit was trained on
+    params = dict(fit.parameters)
+    random_state = params.pop("random_state")
+    als = fit_als(matrix, params, random_state=random_state)
+    assert model_version(matrix, als.get_params()) == fit.model_version
+
+    assert fit.artifact["tables"] == ["recommendation_user_factors", "recommendation_item_factors"]
+    for table, key, keys, refitted in (
+        ("recommendation_user_factors", "customer_key", als.customer_keys_, als.user_factors_),
+        ("recommendation_item_factors", "product_id", als.product_ids_, als.item_factors_),
+    ):
+        stored = warehouse.query(f"select {key}, factors from {table} where model_version = '{fit.model_version}'")
+        vectors = stored.set_index(key)["factors"].reindex(np.asarray(keys).astype(str))
+        assert vectors.notna().all() and len(stored) == len(keys)
+        np.testing.assert_allclose(np.vstack(vectors.to_numpy()), refitted, rtol=0, atol=1e-9)
+
+    # any change to the input is another data version: a weight, or a customer's pair left out
+    trained = interactions.index[interactions["meets_min_activity"].astype(bool)]
+    heavier = interactions.copy()
+    heavier.loc[trained[0], "weight"] += 1.0
+    assert data_version(training_matrix(heavier)) != fit.data_version
+    assert data_version(training_matrix(interactions.drop(index=trained[-1]))) != fit.data_version
+
+
+@pytest.mark.dbt
+def test_a_logged_segmentation_fit_is_reproduced_from_its_parameters_and_data_version(warehouse):
+    with duckdb.connect(str(warehouse.db_path), read_only=True) as con:
+        [fit] = read_fits(con, "segmentation")
+    clustered = clustering_input(  # the data int_segmentation__model_runs clustered, made as it makes it
+        warehouse.query("select * from int_customers__feature_matrix"),
+        warehouse.query("select * from int_segmentation__candidates"),
+        lambda: warehouse.query("select * from int_customers__value_features"),
+        project_vars()["segmentation"]["validation"]["value_weight"],
+    )
+    matrix = clustered.matrix.sort_index()
+    assert segmentation_data_version(matrix) == fit.data_version
+    params = fit.parameters
+    refit = fit_segmentation(
+        matrix, params["algorithm"], params["n_clusters"], sample_size=params["sample_size"],
+        random_state=params["random_state"], n_init=params["n_init"], min_samples=params["min_samples"],
+    )
+    # the logged centroids (by segment id) are the refit's (by cluster id), and so are the labels
+    run = warehouse.query(f"select segments, customer_keys, segment_ids from int_segmentation__model_runs "
+                          f"where model_version = '{fit.model_version}'").iloc[0]
+    cluster_of = {segment["segment_id"]: segment["cluster_id"] for segment in run["segments"]}
+    logged = pd.DataFrame(fit.artifact["centroids"], columns=fit.artifact["feature_names"],
+                          index=[cluster_of[s] for s in fit.artifact["centroid_segment_ids"]]).sort_index()
+    assert list(logged.columns) == list(matrix.columns)
+    np.testing.assert_allclose(logged.to_numpy(), refit.centroids.sort_index().to_numpy(), rtol=0, atol=1e-9)
+    stored = pd.Series([cluster_of[s] for s in run["segment_ids"]], index=list(run["customer_keys"]))
+    np.testing.assert_array_equal(stored.reindex(matrix.index).to_numpy(), refit.labels)
+
+    changed = matrix.copy()
+    changed.iloc[0, 0] += 0.5
+    assert segmentation_data_version(changed) != fit.data_version
+
+
+@pytest.mark.dbt
+def test_track_logs_the_builds_fits_to_mlflow_once(warehouse, tmp_path, capsys):
+    reason = mlflow_unavailable()
+    if reason:
+        pytest.skip(f"{reason}: the tracking extra is optional (make test installs it)")
+    store = str(tmp_path / "mlruns")
+    n_fits = len(warehouse.query("select fit_id from model_fits"))
+    assert main(["track", "--db", str(warehouse.db_path), "--uri", store]) == 0
+    assert f"{n_fits} fit(s) logged" in capsys.readouterr().out
+    assert main(["track", "--db", str(warehouse.db_path), "--uri", store]) == 0
+    assert f"0 fit(s) logged to MLflow experiment 'segrec', {n_fits} already there" in capsys.readouterr().out
+    # what MLflow holds of the ALS fit is what the reproduction above starts from
+    from mlflow.tracking import MlflowClient
+
+    with duckdb.connect(str(warehouse.db_path), read_only=True) as con:
+        [fit] = read_fits(con, "als")
+    client = MlflowClient(tracking_uri=tracking_uri(store))
+    experiment = client.get_experiment_by_name("segrec").experiment_id
+    [run] = client.search_runs([experiment], filter_string=f"tags.`segrec.fit_id` = '{fit.fit_id}'")
+    assert {k: json.loads(v) for k, v in run.data.params.items() if k != "data_version"} == fit.parameters
+    assert run.data.params["data_version"] == run.data.tags["segrec.data_version"] == fit.data_version
 
 
 @pytest.mark.dbt

@@ -24,7 +24,7 @@ MAY_READ = {
 }
 DOMAINS = {
     "intermediate": {"events", "customers", "segmentation", "recommendations", "activation"},
-    "marts": {"core", "segments", "recommendations", "marketing"},
+    "marts": {"core", "segments", "recommendations", "marketing", "tracking"},
 }
 
 

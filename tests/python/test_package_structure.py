@@ -117,7 +117,7 @@ def test_only_cli_adapters_import_argparse():
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "io", "versioning", "schemas", "warehouse", "contract", "rawio", "dbt_plugin"),
     ("segmentation", "recommend", "clv", "experiments", "bandits", "generate", "ingest"),
-    ("exports", "runlog", "report", "results", "run", "summary", "docs", "serve"),
+    ("exports", "runlog", "report", "results", "run", "summary", "docs", "serve", "model_fits"),
     ("cli",),
 )
 

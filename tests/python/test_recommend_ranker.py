@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -23,7 +25,13 @@ from segrec.recommend.candidates import (
     window_truth,
 )
 from segrec.recommend.ranker import OUTSIDE_SHORTLIST, CandidateRanker, ranked_lists, shortlist_mask
-from segrec.recommend.ranker_pipeline import buy_again_lists, customer_batches, holdout_moments, ranker_lists
+from segrec.recommend.ranker_pipeline import (
+    buy_again_lists,
+    customer_batches,
+    holdout_moments,
+    ranker_lists,
+    ranker_settings,
+)
 
 CUTOFF = pd.Timestamp("2024-03-01")
 FAST = CandidateConfig(n_own=10, n_als=2, n_cooc=2, n_popular=1, n_trending=0,
@@ -331,6 +339,13 @@ def test_ranker_lists_learn_the_rebuys_and_serve_three_kinds() -> None:
     one = ranker_lists(**inputs, settings=settings | {"train_windows": 1}, list_length=2, horizon_days=10)
     assert set(one["ranker_status"]) == {"trained"}
     assert not one["model_version"].isin(lists["model_version"]).any()  # another training, another version
+    assert not one["data_version"].isin(lists["data_version"]).any()  # ... on other data
+    # the data version is the training input alone: other settings on the same windows keep it
+    weighted = ranker_lists(**inputs, settings=settings | {"customer_weighting": True}, list_length=2, horizon_days=10)
+    assert weighted.groupby("cutoff")["data_version"].first().equals(lists.groupby("cutoff")["data_version"].first())
+    assert not weighted["model_version"].isin(lists["model_version"]).any()
+    assert lists.groupby("cutoff")[["model_version", "data_version", "parameters"]].nunique().eq(1).all().all()
+    assert json.loads(lists["parameters"].iloc[0]) == ranker_settings(settings)
     quiet = dict(inputs, truth=inputs["truth"][inputs["truth"]["cutoff"] == "test"])
     fallback = ranker_lists(**quiet, settings=settings, list_length=2, horizon_days=10)
     assert set(fallback.groupby("cutoff")["ranker_status"].first().items()) == {("test", "fallback"),

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import numpy as np
 import pandas as pd
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
-from segrec.segmentation.pipeline import RUN_SCHEMA, SegmentationConfig, SegmentationRun, run_segmentation, run_table
+from segrec.segmentation.fit import data_version
+from segrec.segmentation.pipeline import (
+    RUN_SCHEMA,
+    SegmentationConfig,
+    SegmentationRun,
+    clustering_input,
+    run_segmentation,
+    run_table,
+)
+from segrec.segmentation.validation import VALUE_GROUPS
 
 CONFIG = SegmentationConfig(k_min=2, k_max=6, random_state=0, n_init=4)
 WHEN = pd.Timestamp("2026-01-01")
@@ -43,6 +52,10 @@ def test_same_input_returns_the_previous_run_unchanged():
     first = run_segmentation(matrix, readable, rules_for(matrix), None, CONFIG, WHEN)
     again = run_segmentation(matrix, readable, rules_for(matrix), first, CONFIG, WHEN + pd.Timedelta(days=1))
     assert again == first
+    # run_id is the features and the parameters; data_version the features alone (the fit's input)
+    other = run_segmentation(matrix, readable, rules_for(matrix), first, replace(CONFIG, n_init=2), WHEN)
+    assert other.run_id != first.run_id and other.data_version == first.data_version == data_version(
+        matrix.sort_index())
 
 
 def test_a_run_is_one_typed_row_and_its_stored_row_is_the_previous_run():
@@ -105,3 +118,21 @@ def test_too_few_customers_records_no_run():
 def test_constant_features_record_no_run():
     matrix = pd.DataFrame(0.0, index=[f"c{i:04d}" for i in range(100)], columns=["share_mobile", "budget_share"])
     assert run_segmentation(matrix, matrix, rules_for(matrix), None, CONFIG, WHEN) is None
+
+
+def test_clustering_input_reads_the_value_features_only_for_a_chosen_set():
+    matrix = pd.DataFrame({"customer_key": ["b", "a", "c"], "x": [0.0, 1.0, 2.0], "y": [1.0, 0.0, 1.0]})
+    candidates = pd.DataFrame({"feature_set": ["value"], "k": [3], "is_chosen": [False]})
+
+    def unread() -> pd.DataFrame:
+        raise AssertionError("the value features are read without a chosen feature set")
+
+    sql = clustering_input(matrix, candidates, unread, 3.0)
+    assert sql.chosen is None and sql.note is None and sql.matrix.equals(matrix.set_index("customer_key"))
+    # a chosen set on which today's customers do not vary: the SQL matrix, and a note that says so
+    names = [name for columns in VALUE_GROUPS.values() for name in columns]
+    flat = pd.DataFrame([(key, name, 1.0) for key in "abc" for name in names],
+                        columns=["customer_key", "feature", "feature_value"])
+    fallback = clustering_input(matrix, candidates.assign(is_chosen=True), lambda: flat, 3.0)
+    assert fallback.chosen is None and "'value' varies on 0 feature(s)" in fallback.note
+    assert fallback.matrix.equals(sql.matrix)

@@ -1,7 +1,8 @@
 """The serving ALS, trained once on the latest interactions with the parameters selected by
 int_recommendation__als_grid: user and item factors as one artifact table tagged with model_version
-(segrec.recommend.pipeline). int_recommendation__lists and int_recommendation__item_neighbors reuse them; read them
-through the marts recommendation_user_factors and recommendation_item_factors."""
+and data_version (segrec.recommend.pipeline). int_recommendation__lists and int_recommendation__item_neighbors
+reuse them; read them through the marts recommendation_user_factors and recommendation_item_factors, and
+the fit itself through model_fits."""
 
 from segrec.recommend.pipeline import (
     INTERACTION_COLUMNS,
@@ -9,7 +10,6 @@ from segrec.recommend.pipeline import (
     cutoff_matrix,
     factors_table,
     fit_als,
-    model_version,
     selected_parameters,
 )
 
@@ -25,4 +25,4 @@ def model(dbt, session):
     _, random_state = als_parameters(dbt.config.get("als"))
     params = selected_parameters(dbt.ref("int_recommendation__als_grid").to_arrow_table())
     als = fit_als(matrix, params, random_state=random_state)
-    return factors_table(als, model_version(matrix, als.get_params()))
+    return factors_table(als, matrix)

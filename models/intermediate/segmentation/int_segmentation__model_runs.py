@@ -9,15 +9,9 @@ var clustering_features with k by silhouette."""
 
 import pandas as pd
 
-from segrec.segmentation.candidates import (
-    MIN_FEATURES,
-    VALUE_NAMED,
-    chosen_configuration,
-    feature_set_matrix,
-    wide_features,
-)
 from segrec.segmentation.pipeline import (
     SegmentationConfig,
+    clustering_input,
     min_customers,
     readable_features,
     run_segmentation,
@@ -27,7 +21,14 @@ from segrec.segmentation.pipeline import (
 
 def model(dbt, session):
     dbt.config(materialized="incremental", unique_key="run_id", incremental_strategy="delete+insert")
-    matrix = dbt.ref("int_customers__feature_matrix").df().set_index("customer_key")
+    value_features = dbt.ref("int_customers__value_features")  # a lazy relation: read only if a set was chosen
+    clustered = clustering_input(
+        dbt.ref("int_customers__feature_matrix").df(), dbt.ref("int_segmentation__candidates").df(),
+        value_features.df, dbt.config.get("value_weight"),
+    )
+    if clustered.note:
+        print(f"segmentation: {clustered.note}")
+    matrix, chosen = clustered.matrix, clustered.chosen
     readable = readable_features(
         dbt.ref("int_customers__features").df(), dbt.ref("int_customers__category_affinities").df()
     )
@@ -38,19 +39,6 @@ def model(dbt, session):
         latest = session.sql(f"select * from {dbt.this} order by scored_at desc limit 1")
         rows = latest.to_arrow_table().to_pylist()
         previous = rows[0] if rows else None
-
-    chosen = chosen_configuration(dbt.ref("int_segmentation__candidates").df())
-    value_features, feature_groups = None, None
-    if chosen is not None:
-        features = wide_features(dbt.ref("int_customers__value_features").df()).reindex(matrix.index)
-        screened = feature_set_matrix(features, chosen["feature_set"], float(dbt.config.get("value_weight")))
-        if screened.X.shape[1] < MIN_FEATURES:  # today's customers do not vary on the chosen set
-            print(f"segmentation: the chosen feature set {chosen['feature_set']!r} varies on "
-                  f"{screened.X.shape[1]} feature(s) today: clustering var clustering_features instead")
-            chosen = None
-        else:
-            matrix, feature_groups = screened.X, screened.groups
-            value_features = features if chosen["feature_set"] in VALUE_NAMED else None
 
     config = SegmentationConfig(
         algorithm=dbt.config.get("algorithm"),
@@ -69,7 +57,7 @@ def model(dbt, session):
     scored_at = pd.Timestamp.now("UTC").tz_localize(None)
     record = run_segmentation(
         matrix, readable, rules, previous, config, scored_at=scored_at,
-        value_features=value_features, feature_groups=feature_groups,
+        value_features=clustered.value_features, feature_groups=clustered.feature_groups,
     )
     if record is None:  # too few customers or no variation: no run is recorded (the marts stay empty)
         needed = min_customers(config)
