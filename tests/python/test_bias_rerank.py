@@ -162,11 +162,11 @@ def test_batch_history_is_the_batchs_customers_at_its_cutoff():
     history = pd.DataFrame({"cutoff": ["test", "test", "test", "latest"], "customer_key": ["b", "a", "c", "a"],
                             "product_id": ["p1", "p2", "p3", "p4"]})
     histories = history_by_cutoff(history)
-    batch = ScoredBatch("test", pd.DataFrame({"customer_key": ["a", "c", "a"]}), np.zeros(3), "trained", "v")
+    batch = ScoredBatch("test", pd.DataFrame({"customer_key": ["a", "c", "a"]}), np.zeros(3), "trained", "v", "d")
     assert batch_history(histories, batch)[["customer_key", "product_id"]].values.tolist() == [["a", "p2"],
                                                                                                ["c", "p3"]]
     assert batch_history({}, batch) is None  # no history: the own products are the target
-    assert batch_history(histories, ScoredBatch("validation", batch.pairs, batch.scores, "trained", "v")).empty
+    assert batch_history(histories, ScoredBatch("validation", batch.pairs, batch.scores, "trained", "v", "d")).empty
 
 
 def test_results_curve_rows_and_cost():

@@ -28,7 +28,7 @@ ranker_lists as (
 
 ranker_metrics as (
     select * from {{ ref('int_recommendation__holdout_metrics') }}
-    where strategy like 'ranker\_%' escape '\' and segment_name = 'all'
+    where strategy like 'ranker\_%' escape '\' and group_dimension = 'all'
 ),
 
 value_scores as (
