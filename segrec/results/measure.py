@@ -207,7 +207,8 @@ def fairness_summary(con: duckdb.DuckDBPyConnection, tables: Mapping[str, str],
             "best": f"{best['group_name']} ({best['ndcg']:.3f}, {int(best['n_users'])})",
             "ndcg_worst_to_best": worst["ndcg_worst_to_best"],
             "hit_rate_worst_to_best": worst["hit_rate_worst_to_best"],
-            "max_divergence_gap": groups["divergence_gap"].max(),
+            # to the shown precision (and +0.0), so that a gap of -0.0004 does not print as -0.000
+            "max_divergence_gap": round(float(groups["divergence_gap"].max()), 3) + 0.0,
             "flagged": int((groups["is_below_quality_ratio"] | groups["is_exposure_divergent"]).sum()),
         })
     return pd.DataFrame(rows) if rows else None
