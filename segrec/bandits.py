@@ -15,6 +15,7 @@ rates (the regret benchmark in ``bench/bench_bandit.py``).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -38,10 +39,15 @@ ALLOCATION_SCHEMA = pa.schema([
     ("ci_low", pa.float64()), ("ci_high", pa.float64()), ("prob_best", pa.float64()),
     ("traffic_share", pa.float64()), ("as_of", pa.timestamp("us")),
 ])
+ASSIGNMENT_SCHEMA = pa.schema([
+    ("customer_key", pa.string()), ("segment_name", pa.string()), ("layout_variant", pa.string()),
+    ("strategy", pa.string()), ("traffic_share", pa.float64()), ("allocation_segment", pa.string()),
+    ("period_start", pa.timestamp("us")),
+])
 # Keys of the dbt var strategy_allocation and their defaults.
 ALLOCATION_DEFAULTS: dict[str, Any] = {
     "reward": "click", "half_life_days": 30.0, "floor": 0.05, "credible_level": 0.95, "draws": 10_000,
-    "layout_experiment": None, "random_state": 0,
+    "layout_experiment": None, "random_state": 0, "period_days": 7,
 }
 
 
@@ -158,6 +164,57 @@ def strategy_allocations(outcomes: pd.DataFrame, *, reward: str = "click", half_
     out = pd.concat(parts, ignore_index=True).assign(reward=reward, as_of=as_of)
     out["n_rewards"] = out["n_rewards"].astype(np.int64)
     return out[list(ALLOCATION_SCHEMA.names)]
+
+
+def assignment_period(as_of: pd.Timestamp, period_days: int) -> pd.Timestamp:
+    """The start of the period ``as_of`` falls in: whole ``period_days`` counted from 1970-01-01,
+    so every build in the same period assigns the same strategies."""
+    if isinstance(period_days, bool) or not isinstance(period_days, int) or period_days < 1:
+        raise SegrecError(f"strategy allocation period_days must be a whole number >= 1, got {period_days!r}")
+    day = pd.Timestamp(as_of).floor("D")
+    days = (day - pd.Timestamp("1970-01-01")) // pd.Timedelta(days=1)
+    return pd.Timestamp("1970-01-01") + pd.Timedelta(days=days - days % period_days)
+
+
+def unit_hash(keys: Sequence[object], salt: str) -> np.ndarray:
+    """A uniform number in [0, 1) per key, the same on every machine and run for the same
+    ``salt`` (BLAKE2b of salt and key), independent across salts: a customer's lottery ticket."""
+    digests = (hashlib.blake2b(f"{salt}\x1f{key}".encode(), digest_size=8).digest() for key in keys)
+    return np.fromiter((int.from_bytes(d, "big") for d in digests), dtype=np.float64, count=len(keys)) / 2.0**64
+
+
+def assign_strategies(customers: pd.DataFrame, allocations: pd.DataFrame, *, period_start: pd.Timestamp,
+                      random_state: int = 0) -> pd.DataFrame:
+    """Each customer's strategy for the period starting at ``period_start`` (:data:`ASSIGNMENT_SCHEMA`).
+
+    ``customers``: ``customer_key``, ``segment_name``, ``layout_variant``; ``allocations``: the
+    ``strategy_allocations`` rows (GROUP_COLUMNS, ``strategy``, ``traffic_share``). A customer draws
+    from the allocation of their (segment, layout variant), or of segment ``all`` in their variant
+    when their segment has none (``allocation_segment`` says which): their ticket
+    (:func:`unit_hash` of the key, salted with the period and ``random_state``) falls in one
+    strategy's slice of [0, 1), strategies in name order. So each strategy gets its traffic share
+    of the customers, a customer keeps their strategy for the whole period and draws again in the
+    next. Customers with no allocation to draw from (no impressions in their variant) get none.
+    """
+    require_columns(customers, "customers", ("customer_key", *GROUP_COLUMNS))
+    require_columns(allocations, "strategy allocations", (*GROUP_COLUMNS, "strategy", "traffic_share"))
+    own = customers[["customer_key", *GROUP_COLUMNS]].merge(
+        allocations[list(GROUP_COLUMNS)].drop_duplicates(), on=list(GROUP_COLUMNS), how="left", indicator=True)
+    chosen = own.assign(allocation_segment=np.where(own["_merge"] == "both", own["segment_name"], "all"))
+    chosen = chosen.drop(columns="_merge")
+    slices = allocations.sort_values([*GROUP_COLUMNS, "strategy"], kind="stable").assign(
+        upper=lambda a: a.groupby(list(GROUP_COLUMNS), sort=False)["traffic_share"].cumsum())
+    slices = slices.rename(columns={"segment_name": "allocation_segment"})
+    chosen = chosen.assign(ticket=unit_hash(chosen["customer_key"].tolist(),
+                                            f"{random_state}\x1f{pd.Timestamp(period_start):%Y-%m-%d}"))
+    pairs = chosen.merge(slices[["allocation_segment", "layout_variant", "strategy", "traffic_share", "upper"]],
+                         on=["allocation_segment", "layout_variant"], how="inner")
+    # the first slice whose upper bound passes the ticket; the last one also takes rounding (sum 1 - 1e-16)
+    pairs = pairs[(pairs["ticket"] < pairs["upper"])
+                  | (pairs.groupby("customer_key")["upper"].transform("max") == pairs["upper"])]
+    out = pairs.sort_values(["customer_key", "upper"], kind="stable").drop_duplicates("customer_key")
+    out = out.assign(period_start=pd.Timestamp(period_start)).sort_values("customer_key").reset_index(drop=True)
+    return out[list(ASSIGNMENT_SCHEMA.names)]
 
 
 def _policy_shares(policy: str, rates: np.ndarray, trials: np.ndarray, successes: np.ndarray,

@@ -25,7 +25,8 @@ PARSE_FILE = "partial_parse.msgpack"
 SAMPLE = PROJECT_ROOT / "data" / "sample"
 # The committed sample's activation marts and all they need (seeds and models; data tests are
 # run where they are checked), built once per test run (conftest.sample_marts).
-SAMPLE_MARTS = ["+experiment_results", "+recommendation_feedback", "+strategy_allocations", "+marketing_audiences",
+SAMPLE_MARTS = ["+experiment_results", "+recommendation_feedback", "+strategy_allocations", "+strategy_assignments",
+                "+marketing_audiences",
                 "+fct_events", "+build_history"]
 # Without the recommender (slow to train): build_history leaves its metrics out, and
 # test_dbt_activation plants an NDCG history instead.

@@ -8,11 +8,15 @@ import pandas as pd
 import pytest
 
 from segrec.bandits import (
+    ASSIGNMENT_SCHEMA,
     ThompsonAllocator,
     allocation_settings,
+    assign_strategies,
+    assignment_period,
     evidence_weights,
     simulate_allocation,
     strategy_allocations,
+    unit_hash,
 )
 from segrec.errors import SegrecError
 
@@ -89,3 +93,60 @@ def test_thompson_regret_is_far_below_an_even_split_and_above_the_oracle() -> No
     assert final["thompson"] < 0.5 * final["fixed"]
     assert runs["thompson"]["share_b"].iloc[-1] > 0.7  # traffic moved to the best strategy
 
+
+
+# ---------------------------------------------------------------------------- assignment
+def allocation_rows(rows: list[tuple[str, str, str, float]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["segment_name", "layout_variant", "strategy", "traffic_share"])
+
+
+def test_assignment_period_counts_whole_periods_from_the_epoch():
+    # 2026-12-05 is day 20,792 since 1970-01-01; 20,792 - 20,792 % 7 = 20,790 -> 2026-12-03
+    assert assignment_period(pd.Timestamp("2026-12-05 17:45"), 7) == pd.Timestamp("2026-12-03")
+    assert assignment_period(pd.Timestamp("2026-12-05 17:45"), 1) == pd.Timestamp("2026-12-05")
+    with pytest.raises(SegrecError, match="period_days must be a whole number >= 1"):
+        assignment_period(pd.Timestamp("2026-12-03"), 0)
+
+
+def test_unit_hash_is_uniform_stable_and_salted():
+    keys = [f"C{i}" for i in range(20_000)]
+    first = unit_hash(keys, "a")
+    assert ((first >= 0) & (first < 1)).all()
+    np.testing.assert_array_equal(first, unit_hash(keys, "a"))
+    assert abs(first.mean() - 0.5) < 0.01 and abs((first < 0.2).mean() - 0.2) < 0.01
+    assert np.corrcoef(first, unit_hash(keys, "b"))[0, 1] < 0.05
+
+
+def test_strategies_are_drawn_by_traffic_share_per_group_with_the_all_fallback():
+    allocations = allocation_rows([
+        ("Loyal", "none", "als", 0.7), ("Loyal", "none", "popularity", 0.3),
+        ("all", "none", "als", 0.1), ("all", "none", "popularity", 0.9),
+    ])
+    customers = pd.DataFrame({"customer_key": [f"C{i}" for i in range(20_000)],
+                              "segment_name": ["Loyal", "New"] * 10_000, "layout_variant": "none"})
+    start = pd.Timestamp("2026-11-27")
+    assigned = assign_strategies(customers, allocations, period_start=start)
+    assert list(assigned.columns) == list(ASSIGNMENT_SCHEMA.names) and len(assigned) == len(customers)
+    shares = assigned.groupby("segment_name")["strategy"].value_counts(normalize=True)
+    # 10,000 tickets per segment: within about 4 standard errors of the shares
+    assert shares[("Loyal", "als")] == pytest.approx(0.7, abs=0.02)
+    assert shares[("New", "popularity")] == pytest.approx(0.9, abs=0.012)  # no own allocation: segment all's
+    assert set(assigned.loc[assigned["segment_name"] == "New", "allocation_segment"]) == {"all"}
+    # the ticket decides: als below 0.7 for Loyal, below 0.1 for New
+    tickets = unit_hash(customers["customer_key"].tolist(), f"0\x1f{start:%Y-%m-%d}")
+    expected = np.where(customers["segment_name"] == "Loyal", np.where(tickets < 0.7, "als", "popularity"),
+                        np.where(tickets < 0.1, "als", "popularity"))
+    np.testing.assert_array_equal(assigned.set_index("customer_key").loc[customers["customer_key"], "strategy"],
+                                  expected)
+    # the same period keeps everyone's strategy; the next one draws again
+    pd.testing.assert_frame_equal(assigned, assign_strategies(customers, allocations, period_start=start))
+    later = assign_strategies(customers, allocations, period_start=start + pd.Timedelta(days=7))
+    assert 0.2 < (later["strategy"] != assigned["strategy"]).mean() < 0.6
+
+
+def test_a_variant_without_any_allocation_assigns_nobody():
+    allocations = allocation_rows([("all", "A", "als", 1.0)])
+    customers = pd.DataFrame({"customer_key": ["x", "y"], "segment_name": ["Loyal", "Loyal"],
+                              "layout_variant": ["A", "B"]})
+    assigned = assign_strategies(customers, allocations, period_start=pd.Timestamp("2026-11-27"))
+    assert assigned[["customer_key", "strategy", "allocation_segment"]].values.tolist() == [["x", "als", "all"]]

@@ -14,8 +14,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from dbt.adapters.duckdb.plugins import BasePlugin
 
+from segrec.bandits import assign_strategies, assignment_period
 from segrec.dbt_plugin import DEMO_SALT, pii_salt
 from segrec.generate.reference import STRATEGY_CTR
 from segrec.rawio import write_raw_table
@@ -170,6 +172,36 @@ def test_strategy_allocations_favour_the_planted_best_strategy(sample_build):
     truth = pd.Series(STRATEGY_CTR)
     assert overall["traffic_share"].idxmax() == truth.idxmax() == "hybrid"
     assert overall["traffic_share"].idxmin() == truth.idxmin() == "popularity"
+
+
+def test_every_known_customer_draws_a_strategy_of_their_groups_allocation(sample_build):
+    assignments = sample_build.query("select * from strategy_assignments")
+    allocations = sample_build.query("select * from strategy_allocations")
+    groups = sample_build.query("select * from int_experiment__allocation_groups")
+    assert sorted(assignments["customer_key"]) == sorted(groups["customer_key"])  # one each, nobody lost
+    drawn = assignments.merge(allocations, left_on=["allocation_segment", "layout_variant", "strategy"],
+                              right_on=["segment_name", "layout_variant", "strategy"], suffixes=("", "_allocation"))
+    assert len(drawn) == len(assignments)  # a strategy of the allocation drawn from, with its share
+    np.testing.assert_allclose(drawn["traffic_share"], drawn["traffic_share_allocation"])
+    own = set(allocations["segment_name"])
+    assert (assignments["allocation_segment"] == assignments["segment_name"].where(
+        assignments["segment_name"].isin(own), "all")).all()
+    # the period holds the as-of moment of the evidence; the draw is the package's, ticket for ticket
+    settings = yaml.safe_load((PROJECT_ROOT / "dbt_project.yml").read_text())["vars"]["strategy_allocation"]
+    period = assignment_period(allocations["as_of"].max(), settings["period_days"])
+    assert set(assignments["period_start"]) == {period}
+    expected = assign_strategies(groups, allocations, period_start=period, random_state=settings["random_state"])
+    pd.testing.assert_frame_equal(
+        assignments.sort_values("customer_key").reset_index(drop=True)[["customer_key", "strategy"]],
+        expected[["customer_key", "strategy"]])
+    # over the ~2,000 customers each strategy gets about its traffic share (mean over customers of
+    # its share in their allocation), and the planted best strategy the most
+    offered = assignments[["customer_key", "allocation_segment", "layout_variant"]].merge(
+        allocations, left_on=["allocation_segment", "layout_variant"], right_on=["segment_name", "layout_variant"])
+    expected_share = offered.groupby("strategy")["traffic_share"].sum() / len(assignments)
+    realized = assignments["strategy"].value_counts(normalize=True).reindex(expected_share.index, fill_value=0)
+    assert (realized - expected_share).abs().max() < 0.04
+    assert realized.idxmax() == "hybrid"
 
 
 def test_audiences_hold_only_marketable_customers_under_salted_hashes(sample_build):

@@ -1,8 +1,7 @@
 -- One recommendation impression with its outcomes: clicked, and converted (the shown product
--- bought within var feedback_attribution_days), the customer's behavioural segment in the latest
--- segmentation run ('unsegmented' when not scored) and, when var strategy_allocation names a
--- layout experiment, the customer's variant in it ('none' when not assigned). Read by the
--- feedback mart and the strategy allocation (bandit).
+-- bought within var feedback_attribution_days) and the customer's allocation group (segment and
+-- layout variant, int_experiment__allocation_groups). Read by the feedback mart and the strategy
+-- allocation (bandit).
 with
 
 impressions as (
@@ -18,15 +17,8 @@ purchases as (
     where event_type = 'purchase' and product_id is not null
 ),
 
-latest_segments as (
-    select * from {{ ref('int_segmentation__member_segments') }}
-    where is_latest_run
-),
-
-assignments as (
-    select * from {{ ref('int_experiment__assignments') }}
-    {%- set layout_experiment = var('strategy_allocation')['layout_experiment'] %}
-    where {% if layout_experiment %}experiment_id = '{{ layout_experiment }}'{% else %}false{% endif %}
+allocation_groups as (
+    select * from {{ ref('int_experiment__allocation_groups') }}
 ),
 
 final as (
@@ -44,13 +36,13 @@ final as (
                 and purchases.event_time
                 <= {{ dbt.dateadd('day', var('feedback_attribution_days'), 'impressions.shown_at') }}
         ) as converted,
-        coalesce(latest_segments.segment_name, 'unsegmented') as segment_name,
-        coalesce(assignments.variant, 'none') as layout_variant
+        allocation_groups.segment_name,
+        allocation_groups.layout_variant
     from impressions
-    left join latest_segments
-        on impressions.customer_key = latest_segments.customer_key
-    left join assignments
-        on impressions.customer_key = assignments.customer_key
+    -- every impression is of a known customer (deleted ones are gone already); a left join so a
+    -- missing one shows as a null group (not_null tests) instead of a lost impression
+    left join allocation_groups
+        on impressions.customer_key = allocation_groups.customer_key
 )
 
 select * from final
