@@ -33,7 +33,14 @@ from segrec.serve.recommend import (
 )
 from segrec.serve.reload import BuildHolder, repeat
 from segrec.serve.sessions import SessionStore
-from segrec.serve.store import LIST_TYPES, PREDICTION_COLUMNS, SEGMENT_COLUMNS, SIMILARITY_METHODS, ServingBuild
+from segrec.serve.store import (
+    ASSIGNMENT_COLUMNS,
+    LIST_TYPES,
+    PREDICTION_COLUMNS,
+    SEGMENT_COLUMNS,
+    SIMILARITY_METHODS,
+    ServingBuild,
+)
 
 API_KEY_ENV = "SEGREC_SERVE_API_KEY"
 API_KEY_HEADER = "X-API-Key"
@@ -142,6 +149,9 @@ def create_app(
             "customer_id": customer_id, "list_type": list_type, "context": request_context.label(),
             "fallback": fallback, "session_reranked": bool(session) and list_type != "buy_again",
             "segment_name": segment_of(build, key).get("segment_name"),
+            # the strategy the bandit allocated this customer for the period (null: none), for
+            # the page to show and log with its impressions
+            "allocated_strategy": next(iter(build.strategies.rows(key, ASSIGNMENT_COLUMNS)), None) if key else None,
             "model_version": next(iter(build.model_versions.get("customer_recommendations", [])), None),
             "items": items[:n],
         })

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from segrec.contract import PRODUCT_EVENT_TYPES
 from segrec.serve.context import ContextModel, fit_context_model
 from segrec.serve.lookup import GroupedRows, group_rows
-from segrec.serve.published import read_manifest, read_mart
+from segrec.serve.published import mart_file, read_manifest, read_mart
 
 LIST_TYPES: tuple[str, ...] = ("blended", "buy_again", "discover")
 SIMILARITY_METHODS: tuple[str, ...] = ("cooccurrence", "content", "als")
@@ -28,10 +28,14 @@ SEGMENT_COLUMNS: tuple[str, ...] = ("segment_id", "segment_name", "rule_segments
 PREDICTION_COLUMNS: tuple[str, ...] = ("predicted_value_90d", "expected_purchases_90d", "probability_active",
                                        "churn_risk_band")
 SIMILAR_COLUMNS: tuple[str, ...] = ("method", "rank", "similar_product_id", "score")
+# A customer's strategy of the period (strategy_assignments): what the shop shows and logs.
+ASSIGNMENT_COLUMNS: tuple[str, ...] = ("strategy", "traffic_share", "period_start")
 # The marts the service reads; each must match the manifest.
 SERVED_MARTS: tuple[str, ...] = ("customer_recommendations", "item_similarities", "customer_segments",
                                  "customer_predictions", "segment_profiles", "dim_customers", "dim_products",
                                  "fct_events")
+# Served when the export has them (a build without impressions, or an older export, has none).
+OPTIONAL_MARTS: tuple[str, ...] = ("strategy_assignments",)
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class ServingBuild:
     recommendations : customer_recommendations by ``(customer_key, list_type)``, in rank order.
     segments : the latest run's customer_segments row by customer_key.
     predictions : customer_predictions by customer_key.
+    strategies : strategy_assignments by customer_key (empty when the export has none).
     similar : item_similarities by product_id, ordered by method and rank.
     segment_profiles : segment_profiles rows, by segment_id.
     categories : ``{product_id: category}`` of the active products.
@@ -62,6 +67,7 @@ class ServingBuild:
     recommendations: GroupedRows
     segments: GroupedRows
     predictions: GroupedRows
+    strategies: GroupedRows
     similar: GroupedRows
     segment_profiles: list[dict]
     categories: dict[str, str]
@@ -76,6 +82,14 @@ def load_build(export_dir: str | Path) -> ServingBuild:
     export_dir = Path(export_dir)
     manifest, fingerprint = read_manifest(export_dir)
     marts = {name: read_mart(export_dir, manifest, name) for name in SERVED_MARTS}
+    listed = manifest.get("files") or {}
+    marts |= {name: read_mart(export_dir, manifest, name) for name in OPTIONAL_MARTS if mart_file(name) in listed}
+    assignments = marts.get("strategy_assignments", pa.table({
+        "customer_key": pa.array([], pa.string()), "strategy": pa.array([], pa.string()),
+        "traffic_share": pa.array([], pa.float64()), "period_start": pa.array([], pa.timestamp("us"))}))
+    # the period as a date string: JSON-ready
+    assignments = assignments.set_column(assignments.schema.get_field_index("period_start"), "period_start",
+                                         pc.strftime(assignments["period_start"], format="%Y-%m-%d"))
 
     customers = marts["dim_customers"].filter(pc.invert(pc.is_null(marts["dim_customers"]["customer_id"])))
     products = marts["dim_products"].filter(pc.equal(marts["dim_products"]["is_active"], True))
@@ -96,6 +110,7 @@ def load_build(export_dir: str | Path) -> ServingBuild:
         segments=group_rows(segments.select(["customer_key", *SEGMENT_COLUMNS]), ["customer_key"]),
         predictions=group_rows(marts["customer_predictions"].select(["customer_key", *PREDICTION_COLUMNS]),
                                ["customer_key"]),
+        strategies=group_rows(assignments.select(["customer_key", *ASSIGNMENT_COLUMNS]), ["customer_key"]),
         similar=group_rows(marts["item_similarities"].select(["product_id", *SIMILAR_COLUMNS]),
                            ["product_id"], ["method", "rank"]),
         segment_profiles=sorted(marts["segment_profiles"].to_pylist(), key=lambda row: row["segment_id"]),

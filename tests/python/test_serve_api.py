@@ -23,7 +23,7 @@ from segrec.exports import export_warehouse  # noqa: E402
 from segrec.rawio import read_raw_table  # noqa: E402
 from segrec.serve import create_app  # noqa: E402
 from segrec.serve.journal import JOURNAL_FOLDER, EventJournal  # noqa: E402
-from segrec.serve.store import SERVED_MARTS  # noqa: E402
+from segrec.serve.store import OPTIONAL_MARTS, SERVED_MARTS  # noqa: E402
 from segrec.warehouse import load_json  # noqa: E402
 
 from .dbt_harness import PROJECT_ROOT, SAMPLE, SAMPLE_VARS, DbtProject, built_once, run_tmp  # noqa: E402
@@ -40,7 +40,8 @@ def sample_build(tmp_path_factory, request) -> DbtProject:
     """The served marts built on the committed sample (models only: their data tests run elsewhere)."""
     root = run_tmp(tmp_path_factory, request.config) / "serve-sample"
     project = DbtProject(raw_dir=SAMPLE, work_dir=root / "build")
-    built_once(root, lambda: project.run("build", "--select", *(f"+{name}" for name in SERVED_MARTS),
+    marts = (*SERVED_MARTS, *OPTIONAL_MARTS)
+    built_once(root, lambda: project.run("build", "--select", *(f"+{name}" for name in marts),
                                          "--exclude-resource-type", "test", "unit_test", vars=SAMPLE_VARS))
     return project
 
@@ -103,6 +104,18 @@ def test_n_cuts_the_list_and_the_segment_name_is_the_marts(sample_build, client)
         "select segment_name from customer_recommendations r join dim_customers c using (customer_key) "
         f"where c.customer_id = '{customer_id}' limit 1")["segment_name"][0]
     assert body["segment_name"] == segment_name
+
+
+def test_lists_carry_the_customers_allocated_strategy(sample_build, client):
+    assigned = sample_build.query(
+        "select customer_id, strategy, traffic_share, strftime(period_start, '%Y-%m-%d') as period_start "
+        "from strategy_assignments join dim_customers using (customer_key) order by customer_id limit 3")
+    assert len(assigned) == 3
+    for row in assigned.itertuples(index=False):
+        body = client.get(f"/customers/{row.customer_id}/recommendations").json()
+        assert body["allocated_strategy"] == {"strategy": row.strategy, "traffic_share": row.traffic_share,
+                                              "period_start": row.period_start}
+    assert client.get("/customers/NEVER-SEEN/recommendations").json()["allocated_strategy"] is None
 
 
 def test_context_reorders_the_same_products(sample_build, client):
