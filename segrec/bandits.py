@@ -26,6 +26,7 @@ from scipy import stats
 
 from segrec.errors import SegrecError
 from segrec.io import require_columns
+from segrec.recommend.ranker import LIST_TYPES
 
 # reward name -> the 0/1 column of int_experiment__impression_outcomes it counts
 REWARDS: dict[str, str] = {"click": "clicked", "conversion": "converted"}
@@ -42,12 +43,12 @@ ALLOCATION_SCHEMA = pa.schema([
 ASSIGNMENT_SCHEMA = pa.schema([
     ("customer_key", pa.string()), ("segment_name", pa.string()), ("layout_variant", pa.string()),
     ("strategy", pa.string()), ("traffic_share", pa.float64()), ("allocation_segment", pa.string()),
-    ("period_start", pa.timestamp("us")),
+    ("list_type", pa.string()), ("period_start", pa.timestamp("us")),
 ])
 # Keys of the dbt var strategy_allocation and their defaults.
 ALLOCATION_DEFAULTS: dict[str, Any] = {
     "reward": "click", "half_life_days": 30.0, "floor": 0.05, "credible_level": 0.95, "draws": 10_000,
-    "layout_experiment": None, "random_state": 0, "period_days": 7,
+    "layout_experiment": None, "random_state": 0, "period_days": 7, "served_lists": {},
 }
 
 
@@ -57,7 +58,11 @@ def allocation_settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
     unknown = sorted(set(settings) - set(ALLOCATION_DEFAULTS))
     if unknown:
         raise SegrecError(f"var strategy_allocation: unknown key(s) {unknown}; use {sorted(ALLOCATION_DEFAULTS)}")
-    return ALLOCATION_DEFAULTS | settings
+    served = settings.get("served_lists") or {}
+    if not isinstance(served, Mapping) or any(value not in LIST_TYPES for value in served.values()):
+        raise SegrecError("var strategy_allocation.served_lists must map strategies to list types "
+                          f"({', '.join(LIST_TYPES)}), got {served!r}")
+    return ALLOCATION_DEFAULTS | settings | {"served_lists": dict(served)}
 
 
 class ThompsonAllocator:
@@ -184,7 +189,7 @@ def unit_hash(keys: Sequence[object], salt: str) -> np.ndarray:
 
 
 def assign_strategies(customers: pd.DataFrame, allocations: pd.DataFrame, *, period_start: pd.Timestamp,
-                      random_state: int = 0) -> pd.DataFrame:
+                      random_state: int = 0, served_lists: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Each customer's strategy for the period starting at ``period_start`` (:data:`ASSIGNMENT_SCHEMA`).
 
     ``customers``: ``customer_key``, ``segment_name``, ``layout_variant``; ``allocations``: the
@@ -195,6 +200,8 @@ def assign_strategies(customers: pd.DataFrame, allocations: pd.DataFrame, *, per
     strategy's slice of [0, 1), strategies in name order. So each strategy gets its traffic share
     of the customers, a customer keeps their strategy for the whole period and draws again in the
     next. Customers with no allocation to draw from (no impressions in their variant) get none.
+    ``served_lists`` (strategy -> list type of ``customer_recommendations``) names the list that
+    serves each strategy segrec can serve: the ``list_type`` column, null for the others.
     """
     require_columns(customers, "customers", ("customer_key", *GROUP_COLUMNS))
     require_columns(allocations, "strategy allocations", (*GROUP_COLUMNS, "strategy", "traffic_share"))
@@ -213,7 +220,9 @@ def assign_strategies(customers: pd.DataFrame, allocations: pd.DataFrame, *, per
     pairs = pairs[(pairs["ticket"] < pairs["upper"])
                   | (pairs.groupby("customer_key")["upper"].transform("max") == pairs["upper"])]
     out = pairs.sort_values(["customer_key", "upper"], kind="stable").drop_duplicates("customer_key")
-    out = out.assign(period_start=pd.Timestamp(period_start)).sort_values("customer_key").reset_index(drop=True)
+    out = out.assign(period_start=pd.Timestamp(period_start),
+                     list_type=out["strategy"].map(dict(served_lists or {})).astype(object))
+    out = out.sort_values("customer_key").reset_index(drop=True)
     return out[list(ASSIGNMENT_SCHEMA.names)]
 
 

@@ -34,6 +34,7 @@ from segrec.serve.recommend import (
 from segrec.serve.reload import BuildHolder, repeat
 from segrec.serve.sessions import SessionStore
 from segrec.serve.store import (
+    ALLOCATED,
     ASSIGNMENT_COLUMNS,
     LIST_TYPES,
     PREDICTION_COLUMNS,
@@ -125,15 +126,19 @@ def create_app(
     async def recommendations(
         customer_id: str,
         n: int | None = Query(None, ge=1, le=MAX_N, description="list length (default: the build's)"),
-        list_type: str = Query("blended", description=f"one of {', '.join(LIST_TYPES)}"),
+        list_type: str = Query("blended", description=f"one of {', '.join(LIST_TYPES)}, or {ALLOCATED}: the list "
+                                                      "of the customer's allocated strategy"),
         context: str | None = Query(None, description="device and/or daypart, e.g. mobile,evening"),
     ) -> JSONResponse:
-        if list_type not in LIST_TYPES:
-            raise HTTPException(422, f"list_type: {list_type!r} is not one of {', '.join(LIST_TYPES)}")
+        if list_type not in (*LIST_TYPES, ALLOCATED):
+            raise HTTPException(422, f"list_type: {list_type!r} is not one of {', '.join((*LIST_TYPES, ALLOCATED))}")
         request_context = context_of(context)
         build = holder.build  # one build for the whole request, even if a reload swaps meanwhile
         n = n or build.list_length
         key = build.customer_keys.get(customer_id)
+        allocated = next(iter(build.strategies.rows(key, ASSIGNMENT_COLUMNS)), None) if key else None
+        if list_type == ALLOCATED:  # the list that serves their strategy (var strategy_allocation.served_lists)
+            list_type = (allocated or {}).get("list_type") or "blended"
         session = sessions.events(customer_id)
         # a known customer has a blended list; one without purchases has an empty buy_again list
         fallback = key is None or (key, "blended") not in build.recommendations
@@ -151,7 +156,7 @@ def create_app(
             "segment_name": segment_of(build, key).get("segment_name"),
             # the strategy the bandit allocated this customer for the period (null: none), for
             # the page to show and log with its impressions
-            "allocated_strategy": next(iter(build.strategies.rows(key, ASSIGNMENT_COLUMNS)), None) if key else None,
+            "allocated_strategy": allocated,
             "model_version": next(iter(build.model_versions.get("customer_recommendations", [])), None),
             "items": items[:n],
         })

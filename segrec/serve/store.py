@@ -29,7 +29,9 @@ PREDICTION_COLUMNS: tuple[str, ...] = ("predicted_value_90d", "expected_purchase
                                        "churn_risk_band")
 SIMILAR_COLUMNS: tuple[str, ...] = ("method", "rank", "similar_product_id", "score")
 # A customer's strategy of the period (strategy_assignments): what the shop shows and logs.
-ASSIGNMENT_COLUMNS: tuple[str, ...] = ("strategy", "traffic_share", "period_start")
+ASSIGNMENT_COLUMNS: tuple[str, ...] = ("strategy", "traffic_share", "list_type", "period_start")
+# list_type of a request for the list of the customer's allocated strategy (blended when none).
+ALLOCATED = "allocated"
 # The marts the service reads; each must match the manifest.
 SERVED_MARTS: tuple[str, ...] = ("customer_recommendations", "item_similarities", "customer_segments",
                                  "customer_predictions", "segment_profiles", "dim_customers", "dim_products",
@@ -86,7 +88,8 @@ def load_build(export_dir: str | Path) -> ServingBuild:
     marts |= {name: read_mart(export_dir, manifest, name) for name in OPTIONAL_MARTS if mart_file(name) in listed}
     assignments = marts.get("strategy_assignments", pa.table({
         "customer_key": pa.array([], pa.string()), "strategy": pa.array([], pa.string()),
-        "traffic_share": pa.array([], pa.float64()), "period_start": pa.array([], pa.timestamp("us"))}))
+        "traffic_share": pa.array([], pa.float64()), "list_type": pa.array([], pa.string()),
+        "period_start": pa.array([], pa.timestamp("us"))}))
     # the period as a date string: JSON-ready
     assignments = assignments.set_column(assignments.schema.get_field_index("period_start"), "period_start",
                                          pc.strftime(assignments["period_start"], format="%Y-%m-%d"))

@@ -144,6 +144,19 @@ def test_strategies_are_drawn_by_traffic_share_per_group_with_the_all_fallback()
     assert 0.2 < (later["strategy"] != assigned["strategy"]).mean() < 0.6
 
 
+def test_served_lists_name_the_list_of_each_strategy_segrec_serves():
+    allocations = allocation_rows([("all", "none", "als", 0.5), ("all", "none", "collaborative", 0.5)])
+    customers = pd.DataFrame({"customer_key": [f"C{i}" for i in range(40)], "segment_name": "Loyal",
+                              "layout_variant": "none"})
+    assigned = assign_strategies(customers, allocations, period_start=pd.Timestamp("2026-11-27"),
+                                 served_lists={"als": "discover"})
+    assert set(map(tuple, assigned[["strategy", "list_type"]].drop_duplicates().fillna("-").values)) == {
+        ("als", "discover"), ("collaborative", "-")}
+    assert allocation_settings({"served_lists": {"hybrid": "blended"}})["served_lists"] == {"hybrid": "blended"}
+    with pytest.raises(SegrecError, match="served_lists must map strategies to list types"):
+        allocation_settings({"served_lists": {"hybrid": "homepage"}})
+
+
 def test_a_variant_without_any_allocation_assigns_nobody():
     allocations = allocation_rows([("all", "A", "als", 1.0)])
     customers = pd.DataFrame({"customer_key": ["x", "y"], "segment_name": ["Loyal", "Loyal"],

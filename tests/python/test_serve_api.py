@@ -113,8 +113,11 @@ def test_lists_carry_the_customers_allocated_strategy(sample_build, client):
     assert len(assigned) == 3
     for row in assigned.itertuples(index=False):
         body = client.get(f"/customers/{row.customer_id}/recommendations").json()
+        # the default var serves none of the shop's strategies: no list type, the blended list
         assert body["allocated_strategy"] == {"strategy": row.strategy, "traffic_share": row.traffic_share,
-                                              "period_start": row.period_start}
+                                              "list_type": None, "period_start": row.period_start}
+        allocated = client.get(f"/customers/{row.customer_id}/recommendations?list_type=allocated").json()
+        assert allocated["list_type"] == "blended" and allocated["items"] == body["items"]
     assert client.get("/customers/NEVER-SEEN/recommendations").json()["allocated_strategy"] is None
 
 

@@ -2,7 +2,8 @@
 -- segment's (and layout variant's) traffic shares in strategy_allocations, the same all period
 -- (var strategy_allocation.period_days) and drawn again in the next, so each strategy gets its
 -- share of customers while the bandit keeps learning. From int_experiment__strategy_assignments.py
--- (segrec.bandits.assign_strategies).
+-- (segrec.bandits.assign_strategies). list_type: the customer_recommendations list that serves the
+-- strategy (var strategy_allocation.served_lists), null when segrec does not serve it.
 with
 
 assignments as (
@@ -17,6 +18,7 @@ final as (
         strategy,
         traffic_share,
         allocation_segment,
+        list_type,
         period_start
     from assignments
 )
