@@ -58,7 +58,9 @@ labelled as (
         case
             when event_time >= test_start then 'test'
             when event_time >= validation_start then 'validation'
-            else 'train_' || cast(floor(seconds_before_validation / {{ validation_seconds }}) + 1 as integer)
+            -- train_k is [validation_start - k windows, validation_start - (k - 1) windows): an event
+            -- exactly on a window's start belongs to it (ceil, not floor + 1)
+            else 'train_' || cast(ceil(seconds_before_validation / {{ validation_seconds }}) as integer)
         end as cutoff
     from in_windows
 ),
