@@ -11,13 +11,18 @@
     distinct_products, return_share; share_<device> of sessions, conversion_rate (sessions with a purchase), premium_share and budget_share of
     product events with a price band, new_arrival_share (as int_customers__price_sensitivity);
     share_<daypart> of events; group_share__<product_group> of product events per product group
-    (int_segmentation__product_groups). -#}
+    (int_segmentation__product_groups). Besides the features, the counts their shares and means
+    are taken over (COUNT_FEATURES of segrec.segmentation.online: count__events, count__sessions,
+    count__product_events, count__priced_product_events, count__group_events,
+    count__bought_lines), so the service can update a visitor's features by live events; the
+    clustering reads only the features of its feature groups. -#}
 {% macro customer_features_as_of(as_of) -%}
     {%- set order_features = [
         'recency_days', 'frequency', 'monetary', 'tenure_days', 'avg_order_value', 'avg_order_lines',
         'avg_line_value', 'orders_per_month', 'ipt_mean_days', 'ipt_cv', 'distinct_products', 'return_share',
         'share_morning', 'share_afternoon', 'share_evening', 'share_night',
         'share_mobile', 'share_desktop', 'share_tablet', 'conversion_rate', 'premium_share', 'budget_share', 'new_arrival_share',
+        'count__events', 'count__sessions', 'count__product_events', 'count__priced_product_events', 'count__bought_lines',
     ] -%}
 with
 
@@ -96,6 +101,7 @@ line_totals as (
         {{ sum_money("case when event_type in ('purchase', 'return') then revenue end") }} as monetary,
         {{ sum_money("case when event_type = 'purchase' and revenue > 0 then revenue end") }} as bought,
         -1 * {{ sum_money("case when event_type = 'return' and revenue < 0 then revenue end") }} as returned,
+        count(*) as n_events,
         count(case when event_type = 'purchase' and revenue > 0 then 1 end) as bought_lines,
         count(distinct case when event_type = 'purchase' and revenue > 0 then product_id end) as distinct_products,
         avg(case when daypart = 'morning' then 1.0 else 0.0 end) as share_morning,
@@ -112,7 +118,8 @@ session_totals as (
         avg(case when device_type = 'mobile' then 1.0 else 0.0 end) as share_mobile,
         avg(case when device_type = 'desktop' then 1.0 else 0.0 end) as share_desktop,
         avg(case when device_type = 'tablet' then 1.0 else 0.0 end) as share_tablet,
-        avg(case when converted then 1.0 else 0.0 end) as conversion_rate
+        avg(case when converted then 1.0 else 0.0 end) as conversion_rate,
+        count(*) as n_sessions
     from sessions
     group by customer_key
 ),
@@ -130,7 +137,9 @@ price_totals as (
                     and products.launched_at <= events.event_time then 1.0
                 else 0.0
             end
-        ) as new_arrival_share
+        ) as new_arrival_share,
+        count(*) as n_product_events,
+        count(products.price_band) as n_priced_product_events
     from events
     inner join products
         on events.product_id = products.product_id
@@ -170,6 +179,11 @@ wide as (
         price_totals.premium_share,
         price_totals.budget_share,
         price_totals.new_arrival_share,
+        line_totals.n_events as count__events,
+        coalesce(session_totals.n_sessions, 0) as count__sessions,
+        coalesce(price_totals.n_product_events, 0) as count__product_events,
+        coalesce(price_totals.n_priced_product_events, 0) as count__priced_product_events,
+        line_totals.bought_lines as count__bought_lines,
         as_of.as_of_time
     from line_totals
     cross join as_of
@@ -209,6 +223,18 @@ group_events as (
     group by events.customer_key, product_groups.group_feature
 ),
 
+group_counts as (
+    select
+        wide.customer_key,
+        'count__group_events' as feature,
+        cast(coalesce(sum(group_events.n_events), 0) as double) as feature_value,
+        wide.as_of_time
+    from wide
+    left join group_events
+        on wide.customer_key = group_events.customer_key
+    group by wide.customer_key, wide.as_of_time
+),
+
 taste as (
     -- shares of the customer's product events in each group (as the category shares of
     -- int_customers__category_affinities); a group they never touched is 0 in the Python models
@@ -224,6 +250,8 @@ taste as (
 
 final as (
     select * from behaviour
+    union all
+    select * from group_counts
     union all
     select * from taste
 )

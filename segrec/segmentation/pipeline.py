@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from segrec.errors import SegrecError
 from segrec.segmentation.candidates import (
     MIN_FEATURES,
     VALUE_NAMED,
@@ -122,11 +123,16 @@ class SegmentationRun:
     pca_x: list[float]
     pca_y: list[float]
     rule_segments: list[list[str]]
+    # How raw features become the scaled space of the centroids (validation.SCALING_COLUMNS plus
+    # feature, one dict per feature_names entry); empty for the SQL matrix of var clustering_features,
+    # whose scaling is not recorded.
+    feature_scaling: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> SegmentationRun:
-        """The run stored as ``record`` (a table row, e.g. the previous run)."""
-        return cls(**{f.name: record[f.name] for f in fields(cls)})
+        """The run stored as ``record`` (a table row, e.g. the previous run; a row stored before
+        feature_scaling existed has none)."""
+        return cls(**{f.name: record[f.name] for f in fields(cls) if f.name in record})
 
     def to_record(self) -> dict[str, Any]:
         """The run as one table row ``{column: value}``."""
@@ -145,6 +151,7 @@ class ClusteringInput:
     value_features: pd.DataFrame | None = None
     feature_groups: Mapping[str, str] | None = None
     note: str | None = None
+    scaling: pd.DataFrame | None = None  # validation.GroupMatrix.scaling of a chosen set's matrix
 
 
 def clustering_input(
@@ -168,7 +175,8 @@ def clustering_input(
             f"the chosen feature set {chosen['feature_set']!r} varies on {screened.X.shape[1]} feature(s) "
             "today: clustering var clustering_features instead"))
     return ClusteringInput(
-        screened.X, chosen, features if chosen["feature_set"] in VALUE_NAMED else None, screened.groups)
+        screened.X, chosen, features if chosen["feature_set"] in VALUE_NAMED else None, screened.groups,
+        scaling=screened.scaling)
 
 
 def min_customers(config: SegmentationConfig) -> int:
@@ -204,6 +212,7 @@ def run_segmentation(
     scored_at: pd.Timestamp,
     value_features: pd.DataFrame | None = None,
     feature_groups: Mapping[str, str] | None = None,
+    scaling: pd.DataFrame | None = None,
 ) -> SegmentationRun | None:
     """Score one run. ``matrix``: scaled features indexed by customer_key; ``readable``: readable
     features indexed by customer_key; ``rule_segments``: the list of rule segment names per customer_key;
@@ -213,7 +222,9 @@ def run_segmentation(
     ``value_features`` (readable value features by customer_key, as validation.customer_features
     has them): name refitted segments by lifecycle and value (name_value_segments) instead of by
     archetype; ``feature_groups`` (matrix column -> feature group): record which groups set each
-    segment apart (validation.group_drivers)."""
+    segment apart (validation.group_drivers); ``scaling`` (validation.GroupMatrix.scaling of
+    ``matrix``): record how raw features map into the matrix, so a live visitor can be assigned
+    (segrec.segmentation.online)."""
     if len(matrix) < min_customers(config):
         return None
     if len(matrix.drop_duplicates()) < config.k_min + 1:
@@ -225,7 +236,8 @@ def run_segmentation(
     features = list(matrix.columns)
     run_id = model_version(matrix, config.fit_params())
     if previous is not None and previous.run_id == run_id and not config.force_refit:
-        return previous  # same data, same parameters: the same run
+        # same data, same parameters: the same run (its scaling recorded if it was stored without)
+        return replace(previous, feature_scaling=previous.feature_scaling or scaling_records(scaling, features))
 
     X = as_matrix(matrix)
     prev_labels = _previous_labels(previous)
@@ -279,7 +291,19 @@ def run_segmentation(
         pca_x=xy[:, 0].tolist(),
         pca_y=xy[:, 1].tolist(),
         rule_segments=[_labels(labels) for labels in rule_segments.reindex(matrix.index)],
+        feature_scaling=scaling_records(scaling, features),
     )
+
+
+def scaling_records(scaling: pd.DataFrame | None, features: Sequence[str]) -> list[dict[str, Any]]:
+    """``scaling`` as one dict per feature of ``features`` (the run's column order); [] without."""
+    if scaling is None:
+        return []
+    rows = scaling.reindex(list(features))
+    if rows.isna().any(axis=None):
+        raise SegrecError(f"scaling_records: no scaling for {sorted(rows.index[rows.isna().any(axis=1)])}")
+    return [{"feature": name, **{c: (bool(v) if c == "is_log" else float(v)) for c, v in row.items()}}
+            for name, row in rows.iterrows()]
 
 
 def _labels(value: Any) -> list[str]:
@@ -436,6 +460,10 @@ def _drivers(matrix: pd.DataFrame, feature_groups: Mapping[str, str] | None, lab
     }
 
 
+SCALING_STRUCT = pa.struct([
+    ("feature", pa.string()), ("impute_value", pa.float64()), ("is_log", pa.bool_()), ("clip_low", pa.float64()),
+    ("clip_high", pa.float64()), ("center", pa.float64()), ("scale", pa.float64()), ("weight", pa.float64()),
+])
 SEGMENT_STRUCT = pa.struct([
     ("segment_id", pa.int64()), ("cluster_id", pa.int64()), ("segment_name", pa.string()),
     ("description", pa.string()), ("archetype", pa.string()), ("rules", pa.string()),
@@ -457,6 +485,7 @@ RUN_SCHEMA = pa.schema([
     ("customer_keys", pa.list_(pa.string())), ("segment_ids", pa.list_(pa.int64())),
     ("confidences", pa.list_(pa.float64())), ("pca_x", pa.list_(pa.float64())), ("pca_y", pa.list_(pa.float64())),
     ("rule_segments", pa.list_(pa.list_(pa.string()))),
+    ("feature_scaling", pa.list_(SCALING_STRUCT)),
 ])
 
 

@@ -171,14 +171,22 @@ def _skewed(column: pd.Series, threshold: float = 1.0) -> bool:
     return bool(abs(column.skew()) > threshold)
 
 
+# How group_matrix scaled each kept column, one row per column (:data:`GroupMatrix.scaling`):
+# x -> weight * (clip(log?(x if known else impute_value), clip_low, clip_high) - center) / scale.
+SCALING_COLUMNS: tuple[str, ...] = ("impute_value", "is_log", "clip_low", "clip_high", "center", "scale", "weight")
+
+
 @dataclass(frozen=True)
 class GroupMatrix:
     """Outcome of :func:`group_matrix`: the weighted clustering matrix, the feature group of each
-    kept column, and why the others were dropped (column -> reason)."""
+    kept column, why the others were dropped (column -> reason), and how each kept column was
+    scaled (``scaling``: index = X's columns, :data:`SCALING_COLUMNS`), so that
+    :func:`apply_scaling` puts new feature values (a live visitor's) into the same space."""
 
     X: pd.DataFrame
     groups: dict[str, str]
     dropped: dict[str, str]
+    scaling: pd.DataFrame
 
 
 def group_matrix(
@@ -207,19 +215,25 @@ def group_matrix(
     if not group_of:
         raise SegrecError("group_matrix: none of the grouped columns are in the features")
     dropped: dict[str, str] = {}
-    scaled = {}
+    scaled, steps = {}, {}
     for column, _group in group_of.items():
         values = features[column].astype(np.float64)
-        values = values.fillna(values.median() if values.notna().any() else 0.0)
-        if _skewed(values, skew_threshold):
+        impute = float(values.median()) if values.notna().any() else 0.0
+        values = values.fillna(impute)
+        is_log = _skewed(values, skew_threshold)
+        if is_log:
             values = signed_log1p(values)
+        low, high = -np.inf, np.inf
         if clip_quantile > 0:
-            values = values.clip(values.quantile(clip_quantile), values.quantile(1 - clip_quantile))
+            low, high = float(values.quantile(clip_quantile)), float(values.quantile(1 - clip_quantile))
+            values = values.clip(low, high)
         std = float(values.std(ddof=0))
         if std < min_std:
             dropped[column] = "near-constant"
             continue
-        scaled[column] = (values - values.mean()) / std
+        center = float(values.mean())
+        scaled[column] = (values - center) / std
+        steps[column] = (impute, is_log, low, high, center, std, 1.0)
     X = pd.DataFrame(scaled, index=features.index)
     kept: list[str] = []
     corr = X.corr().abs()
@@ -231,10 +245,35 @@ def group_matrix(
             kept.append(column)
     X = X[kept]
     weights = dict(group_weights or {})
+    scaling = pd.DataFrame.from_dict({c: steps[c] for c in kept}, orient="index", columns=list(SCALING_COLUMNS))
+    scaling = scaling.astype({"is_log": bool})
     for group in {group_of[c] for c in kept}:
         cols = [c for c in kept if group_of[c] == group]
-        X[cols] = X[cols] * np.sqrt(weights.get(group, 1.0) / len(cols))
-    return GroupMatrix(X=X, groups={c: group_of[c] for c in kept}, dropped=dropped)
+        weight = np.sqrt(weights.get(group, 1.0) / len(cols))
+        X[cols] = X[cols] * weight
+        scaling.loc[cols, "weight"] = weight
+    return GroupMatrix(X=X, groups={c: group_of[c] for c in kept}, dropped=dropped, scaling=scaling)
+
+
+def apply_scaling(features: pd.DataFrame, scaling: pd.DataFrame) -> pd.DataFrame:
+    """``features`` (rows of raw values; columns by name) in the space ``scaling`` describes
+    (:data:`GroupMatrix.scaling`): the same steps group_matrix took, with its fitted numbers, so
+    ``apply_scaling(features, group_matrix(features, ...).scaling)`` is that matrix's X. A
+    column of ``scaling`` missing from ``features`` counts as unknown (its impute value)."""
+    raw = features.reindex(columns=scaling.index).to_numpy(dtype=np.float64)
+    return pd.DataFrame(scale_values(raw, scaling), index=features.index, columns=scaling.index)
+
+
+def scale_values(raw: np.ndarray, scaling: pd.DataFrame) -> np.ndarray:
+    """:func:`apply_scaling` on a plain array whose columns are ``scaling.index`` in order (NaN:
+    unknown): the steps once, for a table or for one live visitor."""
+    values = np.where(np.isnan(raw), scaling["impute_value"].to_numpy(dtype=np.float64), raw)
+    is_log = scaling["is_log"].to_numpy(dtype=bool)
+    values = np.where(is_log, signed_log1p(values), values)
+    values = np.clip(values, scaling["clip_low"].to_numpy(dtype=np.float64),
+                     scaling["clip_high"].to_numpy(dtype=np.float64))
+    centered = (values - scaling["center"].to_numpy(dtype=np.float64)) / scaling["scale"].to_numpy(dtype=np.float64)
+    return centered * scaling["weight"].to_numpy(dtype=np.float64)
 
 
 def group_drivers(X: pd.DataFrame, groups: Mapping[str, str], labels: np.ndarray) -> pd.DataFrame:

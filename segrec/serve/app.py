@@ -21,17 +21,18 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from segrec.segmentation.online import LiveEvent
 from segrec.serve.context import Context, parse_context
-from segrec.serve.events import EventRules, check_events
+from segrec.serve.events import EventRules, check_events, live_event
 from segrec.serve.journal import EventJournal, recover
 from segrec.serve.recommend import (
-    SessionEvent,
     cold_start_list,
     published_list,
     rerank_by_context,
     rerank_by_session,
 )
 from segrec.serve.reload import BuildHolder, repeat
+from segrec.serve.segments import live_segment
 from segrec.serve.sessions import SessionStore
 from segrec.serve.store import (
     ALLOCATED,
@@ -149,11 +150,12 @@ def create_app(
         if session and list_type != "buy_again":
             items = rerank_by_session(build, items, session, bought=bought_products(build, key, list_type, session),
                                       n=n, share=session_share)
+        published, live = segment_now(build, customer_id, key)  # the live segment when they have events
         log.info("recommendations customer_id=%s list_type=%s fallback=%s", customer_id, list_type, fallback)
         return JSONResponse({
             "customer_id": customer_id, "list_type": list_type, "context": request_context.label(),
             "fallback": fallback, "session_reranked": bool(session) and list_type != "buy_again",
-            "segment_name": segment_of(build, key).get("segment_name"),
+            "segment_name": (live or published).get("segment_name"),
             # the strategy the bandit allocated this customer for the period (null: none), for
             # the page to show and log with its impressions
             "allocated_strategy": allocated,
@@ -161,14 +163,25 @@ def create_app(
             "items": items[:n],
         })
 
+    def segment_now(build: ServingBuild, customer_id: str, key: str | None) -> tuple[dict, dict | None]:
+        """The published segment row and the live one (None without live events since the build)."""
+        row = segment_of(build, key)
+        if rules is None:
+            return row, None
+        live = live_segment(build, key, sessions.events(customer_id), datetime.now(UTC).replace(tzinfo=None),
+                            new_arrival_days=rules.new_arrival_days, session_gap=rules.session_gap)
+        return row, live
+
     @app.get("/customers/{customer_id}/segment")
     async def segment(customer_id: str) -> dict:
         build = holder.build
         key = build.customer_keys.get(customer_id)
-        row = segment_of(build, key)
+        row, live = segment_now(build, customer_id, key)
         prediction = next(iter(build.predictions.rows(key, PREDICTION_COLUMNS)), {}) if key else {}
-        return {"customer_id": customer_id, "fallback": not row,
-                **{c: row.get(c) for c in SEGMENT_COLUMNS}, **{c: prediction.get(c) for c in PREDICTION_COLUMNS}}
+        current = {**row, **live} if live else row
+        return {"customer_id": customer_id, "fallback": not row and not live, "live": live is not None,
+                "published_segment_id": row.get("segment_id"),
+                **{c: current.get(c) for c in SEGMENT_COLUMNS}, **{c: prediction.get(c) for c in PREDICTION_COLUMNS}}
 
     @app.get("/products/{product_id}/similar")
     async def similar(
@@ -230,8 +243,7 @@ def create_app(
             journal.write(events, loaded_at)
             for event, event_type in zip(events, types, strict=True):
                 visitor = str(event.get("customer_id") or event.get("anonymous_id")).strip()
-                product = str(event["product_id"]).strip() if event.get("product_id") is not None else None
-                sessions.add(visitor, SessionEvent(event_type, product), str(event["event_id"]).strip())
+                sessions.add(visitor, live_event(event, event_type, rules), str(event["event_id"]).strip())
         log.info("events accepted=%d", len(types))
         return {"accepted": len(types)}
 
@@ -244,7 +256,7 @@ def segment_of(build: ServingBuild, customer_key: str | None) -> dict:
 
 
 def bought_products(build: ServingBuild, customer_key: str | None, list_type: str,
-                    session: list[SessionEvent]) -> set[str]:
+                    session: list[LiveEvent]) -> set[str]:
     """Products the list may not propose again: bought in the session; for discover also the
     customer's past purchases as far as the build shows them (their buy_again list)."""
     bought = {e.product_id for e in session if e.event_type == "purchase" and e.product_id}

@@ -15,7 +15,7 @@ import os
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,22 +25,33 @@ import yaml
 from segrec.contract import ORDER_EVENT_TYPES, PRODUCT_EVENT_TYPES, RAW_TABLES
 from segrec.errors import SegrecError
 from segrec.rawio import TIMESTAMP_FORMAT, write_raw_table
+from segrec.segmentation.online import LiveEvent, daypart_of
 
 EVENTS = RAW_TABLES["events"]
 # loaded_at is when the row lands: the service sets it, a client cannot.
 CLIENT_COLUMNS: tuple[str, ...] = tuple(c for c in EVENTS.columns if c != "loaded_at")
 _ALIAS_SEPARATORS = re.compile(r"[\s_\-]+")
+# stg_raw__events' user-agent rules for a device type without a known alias
+_TABLET_AGENT, _MOBILE_AGENT = re.compile("ipad|tablet"), re.compile("mobi|android|iphone")
 
 
 @dataclass(frozen=True)
 class EventRules:
-    """The project's seeds and vars the checks need (see :meth:`from_project`)."""
+    """The project's seeds and vars the checks and live events need (see :meth:`from_project`)."""
 
     event_type_aliases: Mapping[str, str]
     currencies: frozenset[str]
     bot_patterns: tuple[str, ...]
     default_currency: str
     future_tolerance: timedelta
+    # what live_event derives as staging and int_events__enriched do
+    device_type_aliases: Mapping[str, str] = field(default_factory=dict)
+    rates_to_base: Mapping[str, float] = field(default_factory=dict)
+    utc_offset_hours: Mapping[str, float] = field(default_factory=dict)  # by country key
+    base_currency: str = "USD"
+    # what a live visitor's features need (segrec.serve.segments)
+    new_arrival_days: int = 30
+    session_gap: timedelta = timedelta(minutes=30)
 
     @classmethod
     def from_project(cls, project_dir: str | Path = ".") -> EventRules:
@@ -51,6 +62,8 @@ class EventRules:
             aliases = _read_seed(project_dir, "event_type_aliases")
             currencies = _read_seed(project_dir, "currency_rates")
             bots = _read_seed(project_dir, "bot_user_agents")
+            devices = _read_seed(project_dir, "device_type_aliases")
+            countries = _read_seed(project_dir, "country_regions")
         except (OSError, KeyError, TypeError) as exc:
             raise SegrecError(f"cannot read the event rules of the dbt project in {project_dir}: {exc}") from exc
         return cls(
@@ -59,6 +72,12 @@ class EventRules:
             bot_patterns=tuple(row["pattern"].lower() for row in bots),
             default_currency=str(variables["default_currency"]),
             future_tolerance=timedelta(minutes=float(variables["future_tolerance_minutes"])),
+            device_type_aliases={row["alias_key"]: row["device_type"] for row in devices},
+            rates_to_base={row["currency"]: float(row["rate_to_base"]) for row in currencies},
+            utc_offset_hours={row["country_key"]: float(row["utc_offset_hours"] or 0) for row in countries},
+            base_currency=str(variables["base_currency"]),
+            new_arrival_days=int(variables["new_arrival_days"]),
+            session_gap=timedelta(minutes=float(variables["session_inactivity_minutes"])),
         )
 
 
@@ -151,6 +170,41 @@ def check_events(
         else:
             rejected.append({"index": index, "event_id": event_id, "reason_code": reason, "detail": detail})
     return types, rejected
+
+
+def live_event(event: Mapping[str, object], event_type: str, rules: EventRules) -> LiveEvent:
+    """An accepted ``event`` (canonical ``event_type``) as a visitor's live features need it,
+    derived as staging and int_events__enriched do: the device from its alias, else the user
+    agent; the daypart of the local hour (the country's UTC offset); revenue in the base
+    currency (quantity 1 when missing; negative for a return)."""
+    raw = {c: _text(event.get(c)) for c in CLIENT_COLUMNS}
+    moment = _utc(raw["event_time"])
+    if moment is None:
+        raise SegrecError(f"live_event: event_time {raw['event_time']!r} was not checked")
+    offset = rules.utc_offset_hours.get((raw["country"] or "").upper(), 0.0)
+    revenue = None
+    if event_type in ORDER_EVENT_TYPES:
+        currency = (raw["currency"] or rules.default_currency).upper()
+        revenue = ((1.0 if event_type == "purchase" else -1.0) * (_number(raw["quantity"]) or 1.0)
+                   * (_number(raw["unit_price"]) or 0.0) * rules.rates_to_base[currency]
+                   / rules.rates_to_base[rules.base_currency])
+    return LiveEvent(
+        event_time=pd.Timestamp(moment), event_type=event_type, event_id=str(raw["event_id"]),
+        product_id=raw["product_id"], order_id=raw["order_id"], device_type=_device_type(raw, rules),
+        daypart=daypart_of((moment + timedelta(hours=offset)).hour), revenue=revenue,
+    )
+
+
+def _device_type(raw: Mapping[str, str | None], rules: EventRules) -> str:
+    alias = rules.device_type_aliases.get(_ALIAS_SEPARATORS.sub("", (raw["device_type"] or "").lower()))
+    if alias is not None:
+        return alias
+    agent = (raw["user_agent"] or "").lower()
+    if _TABLET_AGENT.search(agent):
+        return "tablet"
+    if _MOBILE_AGENT.search(agent):
+        return "mobile"
+    return "desktop" if agent else "unknown"
 
 
 def append_events(events: Sequence[Mapping[str, object]], raw_dir: str | Path, loaded_at: datetime) -> Path:

@@ -8,10 +8,10 @@ tested without HTTP.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
+from segrec.segmentation.online import LiveEvent
 from segrec.serve.context import Context
 from segrec.serve.store import ITEM_COLUMNS, ServingBuild
 
@@ -19,14 +19,6 @@ from segrec.serve.store import ITEM_COLUMNS, ServingBuild
 SESSION_SIGNALS: dict[str, float] = {"product_view": 1.0, "add_to_cart": 2.0}
 CONTEXT_STRATEGY = "context_popularity"
 SESSION_STRATEGY = "session"
-
-
-@dataclass(frozen=True)
-class SessionEvent:
-    """One accepted live event of a visitor, as the re-rank needs it."""
-
-    event_type: str
-    product_id: str | None
 
 
 def published_list(build: ServingBuild, customer_key: str, list_type: str) -> list[dict]:
@@ -59,7 +51,7 @@ def cold_start_list(build: ServingBuild, context: Context, n: int) -> list[dict]
 
 
 def session_neighbours(
-    build: ServingBuild, session: Sequence[SessionEvent], exclude: set[str], methods: Sequence[str]
+    build: ServingBuild, session: Sequence[LiveEvent], exclude: set[str], methods: Sequence[str]
 ) -> list[dict]:
     """Products similar to what the visitor viewed or carted in ``session``, best first.
 
@@ -99,7 +91,7 @@ def session_neighbours(
 def rerank_by_session(
     build: ServingBuild,
     items: list[dict],
-    session: Sequence[SessionEvent],
+    session: Sequence[LiveEvent],
     *,
     bought: set[str],
     n: int,

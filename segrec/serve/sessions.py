@@ -8,7 +8,7 @@ import threading
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 
-from segrec.serve.recommend import SessionEvent
+from segrec.segmentation.online import LiveEvent
 
 
 class SessionStore:
@@ -17,11 +17,11 @@ class SessionStore:
 
     def __init__(self, max_visitors: int = 100_000, max_events: int = 50, max_event_ids: int = 1_000_000) -> None:
         self.max_visitors, self.max_events, self.max_event_ids = max_visitors, max_events, max_event_ids
-        self._sessions: OrderedDict[str, deque[SessionEvent]] = OrderedDict()
+        self._sessions: OrderedDict[str, deque[LiveEvent]] = OrderedDict()
         self._event_ids: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
 
-    def add(self, visitor_id: str, event: SessionEvent, event_id: str) -> None:
+    def add(self, visitor_id: str, event: LiveEvent, event_id: str) -> None:
         with self._lock:
             events = self._sessions.pop(visitor_id, None) or deque(maxlen=self.max_events)
             events.append(event)
@@ -32,7 +32,7 @@ class SessionStore:
             if len(self._event_ids) > self.max_event_ids:
                 self._event_ids.popitem(last=False)
 
-    def events(self, visitor_id: str) -> list[SessionEvent]:
+    def events(self, visitor_id: str) -> list[LiveEvent]:
         with self._lock:
             return list(self._sessions.get(visitor_id, ()))
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from segrec.contract import PRODUCT_EVENT_TYPES
+from segrec.segmentation.online import CentroidModel, ProductFacts
 from segrec.serve.context import ContextModel, fit_context_model
 from segrec.serve.lookup import GroupedRows, group_rows
 from segrec.serve.published import mart_file, read_manifest, read_mart
@@ -36,8 +38,10 @@ ALLOCATED = "allocated"
 SERVED_MARTS: tuple[str, ...] = ("customer_recommendations", "item_similarities", "customer_segments",
                                  "customer_predictions", "segment_profiles", "dim_customers", "dim_products",
                                  "fct_events")
-# Served when the export has them (a build without impressions, or an older export, has none).
-OPTIONAL_MARTS: tuple[str, ...] = ("strategy_assignments",)
+# Served when the export has them (a build without impressions, or an older export, has none);
+# the last three re-assign live visitors' segments (segrec.serve.segments).
+OPTIONAL_MARTS: tuple[str, ...] = ("strategy_assignments", "segment_centroids", "customer_segment_features",
+                                   "product_groups")
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,10 @@ class ServingBuild:
     context : the context model (cold-start lists and context lifts).
     list_length : the longest list in the build (var recommendation_list_length).
     row_counts : rows of every served mart.
+    segment_model : the latest run's centroids and scaling (segment_centroids); None when the
+        export has none (then live visitors keep their published segment).
+    segment_features : the customers' raw features as of the build (customer_segment_features).
+    product_facts : what live features need of each product (dim_products, product_groups).
     """
 
     export_dir: Path
@@ -76,6 +84,9 @@ class ServingBuild:
     context: ContextModel
     list_length: int
     row_counts: dict[str, int]
+    segment_model: CentroidModel | None
+    segment_features: FeatureTable
+    product_facts: dict[str, ProductFacts]
 
 
 def load_build(export_dir: str | Path) -> ServingBuild:
@@ -99,6 +110,7 @@ def load_build(export_dir: str | Path) -> ServingBuild:
     segments = marts["customer_segments"].filter(pc.equal(marts["customer_segments"]["is_latest_run"], True))
     recommendations = marts["customer_recommendations"]
     active = pd.Index(sorted(products["product_id"].to_pylist()))
+    model, features, facts = _segment_parts(marts, marts["dim_products"])
     events = marts["fct_events"].select(["customer_key", "device_type", "daypart", "product_id", "event_type"])
     events = events.filter(pc.is_in(events["event_type"], pa.array([*PRODUCT_EVENT_TYPES, "purchase"])))
     return ServingBuild(
@@ -121,4 +133,44 @@ def load_build(export_dir: str | Path) -> ServingBuild:
         context=fit_context_model(events.drop_columns(["event_type"]).to_pandas(), active),
         list_length=int(pc.max(recommendations["rank"]).as_py() or 0),
         row_counts={name: table.num_rows for name, table in marts.items()},
+        segment_model=model,
+        segment_features=features,
+        product_facts=facts,
     )
+
+
+@dataclass(frozen=True)
+class FeatureTable:
+    """Raw features by customer_key as one float matrix (NaN: none), ``as_of`` their moment."""
+
+    rows: dict[str, int]
+    names: list[str]
+    values: np.ndarray
+    as_of: pd.Timestamp | None
+
+    def features(self, customer_key: str | None) -> dict[str, float]:
+        """The customer's features ({} for a customer without any)."""
+        row = self.rows.get(customer_key) if customer_key is not None else None
+        return {} if row is None else dict(zip(self.names, self.values[row].tolist(), strict=True))
+
+
+def _segment_parts(marts: dict[str, pa.Table], products: pa.Table) -> tuple[
+        CentroidModel | None, FeatureTable, dict[str, ProductFacts]]:
+    """The centroid model, the customers' features and the product facts of a live visitor's
+    segment; no model and no features when the export lacks them or the run recorded no scaling."""
+    empty = FeatureTable({}, [], np.empty((0, 0)), None)
+    if any(name not in marts for name in ("segment_centroids", "customer_segment_features", "product_groups")) \
+            or marts["segment_centroids"].num_rows == 0:
+        return None, empty, {}
+    model = CentroidModel.from_rows(marts["segment_centroids"].to_pandas())
+    long = marts["customer_segment_features"].to_pandas()
+    wide = long.pivot(index="customer_key", columns="feature", values="feature_value")
+    features = FeatureTable({key: i for i, key in enumerate(wide.index)}, list(wide.columns),
+                            wide.to_numpy(dtype=np.float64), long["as_of_time"].max() if len(long) else None)
+    groups = dict(zip(marts["product_groups"]["product_id"].to_pylist(),
+                      marts["product_groups"]["group_feature"].to_pylist(), strict=True))
+    launched = products["launched_at"].to_pandas()
+    facts = {product: ProductFacts(band, None if pd.isna(at) else pd.Timestamp(at), groups.get(product))
+             for product, band, at in zip(products["product_id"].to_pylist(), products["price_band"].to_pylist(),
+                                          launched, strict=True)}
+    return model, features, facts

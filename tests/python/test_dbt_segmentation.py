@@ -8,12 +8,15 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
+from segrec.segmentation.online import CentroidModel, LiveEvent, ProductFacts, update_features
+
 from .dbt_harness import SAMPLE, DbtProject
 
 pytestmark = pytest.mark.dbt
 
 SELECT = ["--select", "+segment_profiles", "+segment_transitions", "+segmentation_k_selection", "+segmentation_runs",
-          "+segment_validation", "+segmentation_candidates", "fct_events"]
+          "+segment_validation", "+segmentation_candidates", "fct_events", "+customer_segment_features",
+          "+product_groups"]
 WEEK_BEFORE_END = "2026-06-23"  # the sample ends 2026-06-30
 
 
@@ -23,6 +26,7 @@ def runs(tmp_path_factory) -> DbtProject:
     project = DbtProject(raw_dir=SAMPLE, work_dir=tmp_path_factory.mktemp("segmentation"))
     project.run("build", *SELECT, vars={"as_of_date": WEEK_BEFORE_END})
     project.snapshot_week_before = project.query("select * from segmentation_runs")
+    project.features_week_before = project.query("select * from customer_segment_features")
     project.run("build", *SELECT)
     project.snapshot_end = project.query("select * from segmentation_runs order by scored_at")
     project.run("build", *SELECT)
@@ -97,3 +101,67 @@ def test_the_hold_out_keeps_the_personas_and_beats_spend_quintiles(runs):
     assert validation.loc[validation["segmentation"] == "chosen", "passes_baseline"].all()
     latest = runs.query("select drivers from segment_profiles")
     assert latest["drivers"].str.match(r"^[a-z]+ \d").all()  # "price 1.23, taste 0.80, ..."
+
+
+def features_by_customer(long: pd.DataFrame) -> dict[str, dict[str, float]]:
+    return {key: dict(zip(rows["feature"], rows["feature_value"], strict=True))
+            for key, rows in long.groupby("customer_key")}
+
+
+def test_published_centroids_and_features_assign_every_customer_as_the_warehouse_did(runs):
+    """The latest run is between refits (nearest kept centroid): from the two marts alone, the
+    service's model gives every customer the warehouse's segment and confidence."""
+    model = CentroidModel.from_rows(runs.query("select * from segment_centroids"))
+    segments = runs.query("select customer_key, run_id, segment_id, confidence from customer_segments "
+                          "where is_latest_run")
+    assert set(segments["run_id"]) == {model.run_id}
+    features = features_by_customer(runs.query("select * from customer_segment_features"))
+    assigned = [model.assign(features.get(key, {})) for key in segments["customer_key"]]
+    assert [segment for segment, _ in assigned] == segments["segment_id"].tolist()
+    assert [confidence for _, confidence in assigned] == pytest.approx(segments["confidence"].tolist(), abs=1e-12)
+
+
+SESSION_GAP = pd.Timedelta(minutes=30)
+NOT_UPDATED = {"distinct_products"}  # the build's purchase history is not in the service
+
+
+def test_a_week_of_live_events_updates_features_as_the_next_build_computes_them(runs):
+    """The online update is the warehouse's definition: the features as of a week before the end,
+    updated with each customer's events of the last week (online.update_features), equal the end
+    build's features. Customers whose session or order spans the week's start are left out (the
+    service sees the week's events as new sessions and orders)."""
+    before = runs.features_week_before
+    after = runs.query("select * from customer_segment_features")
+    start, now = before["as_of_time"].iloc[0], after["as_of_time"].iloc[0]
+    events = runs.query(f"select * from fct_events where event_time > '{start}' order by event_time, event_id")
+    history = runs.query(
+        f"""
+        select customer_key, max(event_time) as last_time, list(distinct coalesce(order_id, event_id)) as orders
+        from fct_events where event_time <= '{start}' group by customer_key
+        """
+    ).set_index("customer_key")
+    products = runs.query(
+        "select p.product_id, p.price_band, p.launched_at, g.group_feature from int_products__enriched as p "
+        "left join product_groups as g using (product_id)"
+    )
+    facts = {row.product_id: ProductFacts(row.price_band, row.launched_at, row.group_feature)
+             for row in products.itertuples()}
+    built, expected = features_by_customer(before), features_by_customer(after)
+    compared = 0
+    for key, rows in events.groupby("customer_key"):
+        first = rows["event_time"].min()
+        if key in history.index and (first - history.at[key, "last_time"] <= SESSION_GAP or set(
+                rows["order_id"].fillna(rows["event_id"])) & set(history.at[key, "orders"])):
+            continue
+        live = [LiveEvent(e.event_time, e.event_type, e.event_id, e.product_id, e.order_id, e.device_type,
+                          e.daypart, e.revenue) for e in rows.itertuples()]
+        updated = update_features(built.get(key, {}), live, facts, as_of=start if key in built else None, now=now)
+        want = expected[key]
+        for name, value in want.items():
+            if name in NOT_UPDATED:
+                continue
+            got = updated.get(name, 0.0 if name.startswith("group_share__") else None)
+            same = (got is None or pd.isna(got)) if pd.isna(value) else got == pytest.approx(value, rel=1e-9, abs=1e-9)
+            assert same, (key, name, got, value)
+        compared += 1
+    assert compared >= 600  # on the sample 649 of the week's active customers, new ones included

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 pytest.importorskip("fastapi")
@@ -21,6 +22,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from segrec.exports import export_warehouse  # noqa: E402
 from segrec.rawio import read_raw_table  # noqa: E402
+from segrec.segmentation.online import CentroidModel, LiveEvent, ProductFacts, update_features  # noqa: E402
 from segrec.serve import create_app  # noqa: E402
 from segrec.serve.journal import JOURNAL_FOLDER, EventJournal  # noqa: E402
 from segrec.serve.store import OPTIONAL_MARTS, SERVED_MARTS  # noqa: E402
@@ -330,6 +332,65 @@ def test_a_session_reranks_the_visitors_list(sample_build, client):
     fresh = client.get("/customers/new-visitor/recommendations").json()
     assert fresh["fallback"] is True and fresh["session_reranked"] is True
     assert [i["product_id"] for i in fresh["items"][:5]] == best_neighbours(sample_build, viewed, set())[:5]
+
+
+def expected_live_segment(project: DbtProject, customer_key: str | None, live: list[LiveEvent]) -> tuple[int, float]:
+    """The segment the warehouse's definitions give, from the marts read here (not the service's)."""
+    model = CentroidModel.from_rows(project.query("select * from segment_centroids"))
+    rows = project.query(f"select feature, feature_value, as_of_time from customer_segment_features "
+                         f"where customer_key = '{customer_key}'")
+    products = project.query("select p.product_id, p.price_band, p.launched_at, g.group_feature from dim_products p "
+                             "left join product_groups g using (product_id)")
+    facts = {r.product_id: ProductFacts(r.price_band, r.launched_at, r.group_feature) for r in products.itertuples()}
+    features = update_features(dict(zip(rows["feature"], rows["feature_value"], strict=True)), live, facts,
+                               as_of=rows["as_of_time"].iloc[0] if len(rows) else None,
+                               now=pd.Timestamp.now("UTC").tz_localize(None))
+    return model.assign(features)
+
+
+def test_live_events_reassign_the_visitors_segment_to_the_nearest_centroid(sample_build, client):
+    customer_id = customer_ids(sample_build)[1]
+    key = sample_build.query(f"select customer_key from dim_customers where customer_id = '{customer_id}'").iloc[0, 0]
+    before = client.get(f"/customers/{customer_id}/segment").json()
+    assert before["live"] is False and before["published_segment_id"] == before["segment_id"] is not None
+    product = sample_build.query("select product_id from product_groups order by product_id limit 1").iloc[0, 0]
+    views = [event(f"live{i}", "product_view", customer_id, product, event_time=f"2026-07-0{i + 1}T01:00:00Z",
+                   device_type="Smartphone", country="US") for i in range(5)]
+    purchase = event("live-buy", "purchase", customer_id, product, event_time="2026-07-06T01:00:00Z",
+                     device_type="Smartphone", country="US", order_id="o-live", quantity="2", unit_price="10",
+                     currency="EUR")
+    assert client.post("/events", json={"events": [*views, purchase]}, headers=HEADERS).status_code == 200
+    after = client.get(f"/customers/{customer_id}/segment").json()
+    # by hand: the US is UTC-5, so 01:00Z is 20:00 there (evening); a Smartphone is mobile; 2 x 10 EUR
+    # is 21.60 USD (seeds/currency_rates.csv); the five views and the purchase are days apart: 6 sessions
+    live = [LiveEvent(pd.Timestamp(f"2026-07-0{i + 1} 01:00"), "product_view", f"live{i}", product, None, "mobile",
+                      "evening") for i in range(5)]
+    live.append(LiveEvent(pd.Timestamp("2026-07-06 01:00"), "purchase", "live-buy", product, "o-live", "mobile",
+                          "evening", 21.6))
+    segment_id, confidence = expected_live_segment(sample_build, key, live)
+    assert after["live"] is True and after["fallback"] is False
+    assert after["published_segment_id"] == before["segment_id"]
+    assert (after["segment_id"], after["confidence"]) == (segment_id, pytest.approx(confidence, abs=1e-4))
+    names = {s["segment_id"]: s["segment_name"] for s in client.get("/segments").json()["segments"]}
+    assert after["segment_name"] == names[segment_id]
+    listed = client.get(f"/customers/{customer_id}/recommendations").json()
+    assert listed["segment_name"] == names[segment_id]
+
+    # a visitor the build has never seen gets a segment from their live events alone
+    client.post("/events", json={"events": [event("new1", "product_view", "brand-new", product,
+                                                  event_time="2026-07-01T01:00:00Z", device_type="tablet")]},
+                headers=HEADERS)
+    fresh = client.get("/customers/brand-new/segment").json()
+    new_segment, _ = expected_live_segment(sample_build, None, [LiveEvent(
+        pd.Timestamp("2026-07-01 01:00"), "product_view", "new1", product, None, "tablet", "night")])
+    assert fresh["live"] is True and fresh["fallback"] is False and fresh["published_segment_id"] is None
+    assert fresh["segment_id"] == new_segment
+
+    # events older than the build are in its features already: the published segment stays
+    client.post("/events", json={"events": [event("old1", "product_view", customer_ids(sample_build)[2], product)]},
+                headers=HEADERS)
+    old = client.get(f"/customers/{customer_ids(sample_build)[2]}/segment").json()
+    assert old["live"] is False and old["segment_id"] == old["published_segment_id"]
 
 
 def test_reload_swaps_a_new_export_and_refuses_a_damaged_one(sample_build, exports, tmp_path):

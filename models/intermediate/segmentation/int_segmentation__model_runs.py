@@ -20,7 +20,9 @@ from segrec.segmentation.pipeline import (
 
 
 def model(dbt, session):
-    dbt.config(materialized="incremental", unique_key="run_id", incremental_strategy="delete+insert")
+    # append_new_columns: a table from before a new column (feature_scaling) keeps its runs
+    dbt.config(materialized="incremental", unique_key="run_id", incremental_strategy="delete+insert",
+               on_schema_change="append_new_columns")
     value_features = dbt.ref("int_customers__value_features")  # a lazy relation: read only if a set was chosen
     clustered = clustering_input(
         dbt.ref("int_customers__feature_matrix").df(), dbt.ref("int_segmentation__candidates").df(),
@@ -58,6 +60,7 @@ def model(dbt, session):
     record = run_segmentation(
         matrix, readable, rules, previous, config, scored_at=scored_at,
         value_features=clustered.value_features, feature_groups=clustered.feature_groups,
+        scaling=clustered.scaling,
     )
     if record is None:  # too few customers or no variation: no run is recorded (the marts stay empty)
         needed = min_customers(config)

@@ -1,0 +1,60 @@
+-- The kept model of the latest segmentation run in its scaled space: one row per (segment,
+-- feature) with the centroid's value and how a raw feature value is scaled into that space
+-- (segrec.segmentation.validation.apply_scaling). The service assigns a live visitor to the
+-- nearest centroid with it (segrec.segmentation.online). Empty when the run clustered the SQL
+-- matrix of var clustering_features, whose scaling is not recorded.
+with
+
+runs as (
+    select * from {{ ref('int_segmentation__model_runs') }}
+),
+
+latest as (
+    select *
+    from runs
+    where scored_at = (select max(scored_at) from runs)
+        and len(feature_scaling) = len(feature_names)
+),
+
+segments as (
+    select
+        run_id,
+        model_version,
+        feature_names,
+        feature_scaling,
+        unnest(centroid_segment_ids) as segment_id,
+        unnest(centroids) as centroid
+    from latest
+),
+
+cells as (
+    select
+        run_id,
+        model_version,
+        segment_id,
+        generate_subscripts(feature_names, 1) as feature_position,
+        unnest(feature_names) as feature,
+        unnest(centroid) as centroid_value,
+        unnest(feature_scaling) as scaling
+    from segments
+),
+
+final as (
+    select
+        run_id,
+        model_version,
+        segment_id,
+        feature_position,
+        feature,
+        centroid_value,
+        scaling.impute_value,
+        scaling.is_log,
+        scaling.clip_low,
+        scaling.clip_high,
+        scaling.center,
+        scaling.scale,
+        scaling.weight
+    from cells
+)
+
+select * from final
