@@ -6,13 +6,16 @@
 with
 
 runs as (
-    select * from {{ ref('int_segmentation__model_runs') }}
+    select
+        *,
+        scored_at = max(scored_at) over () as is_latest_run
+    from {{ ref('int_segmentation__model_runs') }}
 ),
 
 latest as (
     select *
     from runs
-    where scored_at = (select max(scored_at) from runs)
+    where is_latest_run
         and len(feature_scaling) = len(feature_names)
 ),
 
@@ -41,19 +44,19 @@ cells as (
 
 final as (
     select
-        run_id,
-        model_version,
-        segment_id,
-        feature_position,
-        feature,
-        centroid_value,
-        scaling.impute_value,
-        scaling.is_log,
-        scaling.clip_low,
-        scaling.clip_high,
-        scaling.center,
-        scaling.scale,
-        scaling.weight
+        cells.run_id,
+        cells.model_version,
+        cells.segment_id,
+        cells.feature_position,
+        cells.feature,
+        cells.centroid_value,
+        cells.scaling.impute_value,
+        cells.scaling.is_log,
+        cells.scaling.clip_low,
+        cells.scaling.clip_high,
+        cells.scaling.center,
+        cells.scaling.scale,
+        cells.scaling.weight
     from cells
 )
 
