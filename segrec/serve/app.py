@@ -21,6 +21,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from segrec.recommend.ranker import LIST_TYPES
 from segrec.segmentation.online import LiveEvent
 from segrec.serve.context import Context, parse_context
 from segrec.serve.events import EventRules, check_events, live_event
@@ -37,7 +38,6 @@ from segrec.serve.sessions import SessionStore
 from segrec.serve.store import (
     ALLOCATED,
     ASSIGNMENT_COLUMNS,
-    LIST_TYPES,
     PREDICTION_COLUMNS,
     SEGMENT_COLUMNS,
     SIMILARITY_METHODS,
@@ -47,6 +47,7 @@ from segrec.serve.store import (
 API_KEY_ENV = "SEGREC_SERVE_API_KEY"
 API_KEY_HEADER = "X-API-Key"
 MAX_N = 100
+LIST_NAMES = ", ".join(sorted(LIST_TYPES))  # the list types a request may name, for messages
 log = logging.getLogger("segrec.serve")
 
 
@@ -127,12 +128,12 @@ def create_app(
     async def recommendations(
         customer_id: str,
         n: int | None = Query(None, ge=1, le=MAX_N, description="list length (default: the build's)"),
-        list_type: str = Query("blended", description=f"one of {', '.join(LIST_TYPES)}, or {ALLOCATED}: the list "
+        list_type: str = Query("blended", description=f"one of {LIST_NAMES}, or {ALLOCATED}: the list "
                                                       "of the customer's allocated strategy"),
         context: str | None = Query(None, description="device and/or daypart, e.g. mobile,evening"),
     ) -> JSONResponse:
         if list_type not in (*LIST_TYPES, ALLOCATED):
-            raise HTTPException(422, f"list_type: {list_type!r} is not one of {', '.join((*LIST_TYPES, ALLOCATED))}")
+            raise HTTPException(422, f"list_type: {list_type!r} is not one of {LIST_NAMES}, {ALLOCATED}")
         request_context = context_of(context)
         build = holder.build  # one build for the whole request, even if a reload swaps meanwhile
         n = n or build.list_length

@@ -15,13 +15,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from segrec.bandits import ASSIGNMENT_SCHEMA
 from segrec.contract import PRODUCT_EVENT_TYPES
 from segrec.segmentation.online import CentroidModel, ProductFacts
 from segrec.serve.context import ContextModel, fit_context_model
 from segrec.serve.lookup import GroupedRows, group_rows
 from segrec.serve.published import mart_file, read_manifest, read_mart
 
-LIST_TYPES: tuple[str, ...] = ("blended", "buy_again", "discover")
 SIMILARITY_METHODS: tuple[str, ...] = ("cooccurrence", "content", "als")
 # The columns of customer_recommendations a list item carries in responses (the mart's names).
 ITEM_COLUMNS: tuple[str, ...] = ("rank", "product_id", "score", "strategy", "reason")
@@ -97,10 +97,7 @@ def load_build(export_dir: str | Path) -> ServingBuild:
     marts = {name: read_mart(export_dir, manifest, name) for name in SERVED_MARTS}
     listed = manifest.get("files") or {}
     marts |= {name: read_mart(export_dir, manifest, name) for name in OPTIONAL_MARTS if mart_file(name) in listed}
-    assignments = marts.get("strategy_assignments", pa.table({
-        "customer_key": pa.array([], pa.string()), "strategy": pa.array([], pa.string()),
-        "traffic_share": pa.array([], pa.float64()), "list_type": pa.array([], pa.string()),
-        "period_start": pa.array([], pa.timestamp("us"))}))
+    assignments = marts.get("strategy_assignments", ASSIGNMENT_SCHEMA.empty_table())
     # the period as a date string: JSON-ready
     assignments = assignments.set_column(assignments.schema.get_field_index("period_start"), "period_start",
                                          pc.strftime(assignments["period_start"], format="%Y-%m-%d"))
