@@ -75,6 +75,10 @@ def start_server(exports: Path, raw_dir: Path, port: int) -> subprocess.Popen:
     raise SystemExit(f"the service did not start: {process.stderr.read().decode()[-2000:]}")
 
 
+class StaleConnection(ConnectionError):
+    """A keep-alive connection the server had closed: nothing came back."""
+
+
 @dataclass(frozen=True)
 class Response:
     status_code: int
@@ -112,18 +116,29 @@ class LoopbackClient:
                       headers: dict[str, str] | None = None) -> Response:
         if self.idle:
             reader, writer = self.idle.pop()
-        else:
-            if self.open >= self.max_connections:
-                raise ConnectionError("connection pool exhausted")
-            reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-            self.open += 1
+            try:
+                return await self._exchange(reader, writer, method, path, body, headers)
+            except (StaleConnection, ConnectionResetError, BrokenPipeError):
+                pass  # the server closed the idle keep-alive connection (uvicorn after 5 s) as it was
+                # reused: nothing was answered, so the request goes again on a new one, as any client does
+        if self.open >= self.max_connections:
+            raise ConnectionError("connection pool exhausted")
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        self.open += 1
+        return await self._exchange(reader, writer, method, path, body, headers)
+
+    async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, method: str, path: str,
+                        body: bytes, headers: dict[str, str] | None) -> Response:
         try:
             lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1",
                      *(f"{name}: {value}" for name, value in (headers or {}).items())]
             if body:
                 lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
             writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
-            status = int((await reader.readline()).split()[1])
+            status_line = await reader.readline()
+            if not status_line:
+                raise StaleConnection
+            status = int(status_line.split()[1])
             length = 0
             while (line := await reader.readline()) not in (b"\r\n", b""):
                 name, _, value = line.decode("latin-1").partition(":")

@@ -6,6 +6,7 @@ POST /events (API key) and POST /reload (API key). JSON fields carry the marts' 
 
 from __future__ import annotations
 
+import gc
 import hmac
 import json
 import logging
@@ -96,6 +97,7 @@ def create_app(
         stop.set()
         if journal is not None:
             journal.flush()
+        gc.unfreeze()  # the builds load_quietly froze: collectable again when the service stops
 
     app = FastAPI(title="segrec", summary="Recommendations and segments of the last published build",
                   lifespan=lifespan)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from segrec.generate.personas import DAYPARTS
@@ -74,20 +76,40 @@ class ContextModel:
         return [(str(self.product_ids[i]), float(score[i])) for i in top]
 
 
-def fit_context_model(activity: pd.DataFrame, product_ids: pd.Index, prior_strength: float = 20.0) -> ContextModel:
+def fit_context_model(activity: pa.Table, product_ids: pd.Index, prior_strength: float = 20.0) -> ContextModel:
     """Fit the context model on ``activity`` (customer_key, device_type, daypart, product_id:
-    the product events of the build) over the products ``product_ids`` (the active ones)."""
-    activity = activity[activity["product_id"].isin(product_ids)]
-    rows = activity[["customer_key", "device_type", "daypart"]].drop_duplicates().reset_index(drop=True)
-    row_of = pd.MultiIndex.from_frame(rows).get_indexer(pd.MultiIndex.from_frame(activity[rows.columns]))
+    the product events of the build) over the products ``product_ids`` (the active ones).
+
+    Works on Arrow dictionary codes and integer arrays, not pandas objects: a reload fits this on
+    millions of events in a thread beside the one answering requests, and Arrow's kernels release
+    the GIL where pandas' object factorizing holds it for a second."""
+    customer, _ = _codes(activity["customer_key"])
+    device, devices = _codes(activity["device_type"])
+    daypart, dayparts = _codes(activity["daypart"])
+    product_code, products = _codes(activity["product_id"])
+    product = product_ids.get_indexer(pd.Index(products, dtype=object))[product_code]
+    keep = product >= 0
+    combined = (customer[keep] * len(devices) + device[keep]) * len(dayparts) + daypart[keep]
+    keys, row_of = np.unique(combined, return_inverse=True)
+    n_rows = len(keys)
     binary = sp.csr_matrix(
-        (np.ones(len(activity), dtype=np.float32), (row_of, product_ids.get_indexer(activity["product_id"]))),
-        shape=(len(rows), len(product_ids)),
+        (np.ones(len(row_of), dtype=np.float32), (row_of, product[keep])), shape=(n_rows, len(product_ids)),
     )
     binary.data[:] = 1.0  # duplicates summed by the constructor: a product touched is 1
-    contexts = pd.DataFrame({DEVICE_COLUMN: rows["device_type"], DAYPART_COLUMN: rows["daypart"]}, dtype=object)
+    contexts = pd.DataFrame({
+        DEVICE_COLUMN: np.asarray(devices, dtype=object)[(keys // len(dayparts)) % len(devices)],
+        DAYPART_COLUMN: np.asarray(dayparts, dtype=object)[keys % len(dayparts)],
+    }, dtype=object)
     contexts = contexts.where(contexts.isin([*DEVICE_TYPES, *DAYPARTS]))  # 'unknown' device: no context
     lifts = fit_context_lifts(binary, contexts, columns=(DEVICE_COLUMN, DAYPART_COLUMN), prior_strength=prior_strength)
     customers = np.bincount(binary.indices, minlength=len(product_ids)).astype(np.float64)
-    log_share = np.log((customers + 1.0) / (max(len(rows), 1) + 1.0))  # +1: never-touched products stay finite
+    log_share = np.log((customers + 1.0) / (max(n_rows, 1) + 1.0))  # +1: never-touched products stay finite
     return ContextModel(product_ids=product_ids, log_share=log_share, lifts=lifts)
+
+
+def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list]:
+    """(code per row, distinct values by code) of a column; null is the last code (value None)."""
+    encoded = column.combine_chunks().dictionary_encode()
+    values = encoded.dictionary.to_pylist()
+    codes = pc.fill_null(encoded.indices, len(values)).to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, [*values, None]

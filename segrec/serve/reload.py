@@ -4,7 +4,9 @@ is answered from one build, old or new; a refused export leaves the old build se
 
 from __future__ import annotations
 
+import gc
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +20,7 @@ class BuildHolder:
 
     def __init__(self, export_dir: str | Path, build: ServingBuild | None = None) -> None:
         self.export_dir = Path(export_dir)
-        self.build = build if build is not None else load_build(self.export_dir)
+        self.build = build if build is not None else load_quietly(self.export_dir)
         self.last_error: str | None = None
         self._lock = threading.Lock()  # one reload at a time; readers never wait on it
 
@@ -32,15 +34,46 @@ class BuildHolder:
             if manifest_fingerprint(self.export_dir) in (None, self.build.manifest_sha256):
                 return False
             try:
-                fresh = load_build(self.export_dir)
+                fresh = load_quietly(self.export_dir)
             except SegrecError as exc:
                 self.last_error = str(exc)
                 return False
             except Exception as exc:  # whatever else breaks a load, the served build stays
                 self.last_error = f"loading {self.export_dir}: {type(exc).__name__}: {exc}"
                 return False
-            self.build, self.last_error = fresh, None  # the swap: one reference assignment
-            return True
+            stale, self.build, self.last_error = self.build, fresh, None  # the swap: one reference assignment
+        threading.Thread(target=release_gradually, args=(stale,), name="segrec-serve-release", daemon=True).start()
+        return True
+
+
+def load_quietly(export_dir: Path) -> ServingBuild:
+    """:func:`load_build` without pausing the requests answered meanwhile: the cyclic garbage
+    collector stays off while millions of objects are made (each of its passes would hold the GIL
+    for a tenth of a second or more), and the loaded build is frozen out of its later passes
+    (it is not cyclic garbage; scanning it made every collection during serving slow too)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        build = load_build(export_dir)
+    finally:
+        if enabled:
+            gc.enable()
+    gc.freeze()
+    return build
+
+
+def release_gradually(build: ServingBuild, grace: float = 2.0, rows: int = 65_536, pause: float = 0.001) -> None:
+    """Drop the Python objects of a replaced build a slice at a time, after ``grace`` seconds:
+    freeing millions of strings at once holds the GIL for about half a second, which requests
+    would wait for. The grace period lets the requests that read the old reference before the
+    swap finish first (a lookup reads the build without awaiting, in a millisecond or so)."""
+    time.sleep(grace)
+    for grouped in (build.recommendations, build.segments, build.predictions, build.strategies, build.similar):
+        for values in grouped.columns.values():
+            if values.dtype == object:
+                for start in range(0, len(values), rows):
+                    values[start:start + rows] = None
+                    time.sleep(pause)
 
 
 def repeat(action: Callable[[], object], interval: float, stop: threading.Event, name: str) -> threading.Thread:

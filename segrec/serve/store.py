@@ -127,7 +127,7 @@ def load_build(export_dir: str | Path) -> ServingBuild:
                            ["product_id"], ["method", "rank"]),
         segment_profiles=sorted(marts["segment_profiles"].to_pylist(), key=lambda row: row["segment_id"]),
         categories=dict(zip(products["product_id"].to_pylist(), products["category"].to_pylist(), strict=True)),
-        context=fit_context_model(events.drop_columns(["event_type"]).to_pandas(), active),
+        context=fit_context_model(events, active),
         list_length=int(pc.max(recommendations["rank"]).as_py() or 0),
         row_counts={name: table.num_rows for name, table in marts.items()},
         segment_model=model,
