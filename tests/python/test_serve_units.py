@@ -7,7 +7,10 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
+import pandas as pd
+import pyarrow as pa
 import pytest
 import yaml
 
@@ -16,8 +19,10 @@ pytest.importorskip("fastapi")
 from segrec.cli import main  # noqa: E402
 from segrec.errors import SegrecError  # noqa: E402
 from segrec.serve.context import Context, parse_context  # noqa: E402
-from segrec.serve.events import EventRules, check_event  # noqa: E402
+from segrec.serve.events import EventRules, check_event, live_event  # noqa: E402
+from segrec.serve.lookup import group_rows  # noqa: E402
 from segrec.serve.published import read_manifest, read_verified  # noqa: E402
+from segrec.serve.reload import release_gradually  # noqa: E402
 
 from .dbt_harness import PROJECT_ROOT  # noqa: E402
 
@@ -101,3 +106,45 @@ def test_cli_refuses_a_missing_export_in_one_line(tmp_path, capsys):
     assert main(["serve", "--exports", str(tmp_path / "none")]) == 2
     err = capsys.readouterr().err
     assert err == f"segrec serve: error: no manifest.json in {tmp_path / 'none'}: run `segrec export` first\n"
+
+
+def test_live_event_derives_device_daypart_and_revenue_as_staging_does(rules):
+    event = {"event_id": "e", "event_time": "2026-07-01T01:30:00Z", "event_type": "purchase", "customer_id": "c",
+             "product_id": "p", "order_id": "o", "quantity": "2", "unit_price": "10", "currency": "eur",
+             "device_type": " Smart-Phone ", "country": "us"}
+    live = live_event(event, "purchase", rules)
+    # US is UTC-5 (seeds/country_regions.csv): 01:30Z is 20:30 there; 2 x 10 EUR at 1.08 = 21.60 USD
+    assert (live.event_time, live.daypart, live.device_type, live.order_id) == (
+        datetime(2026, 7, 1, 1, 30), "evening", "mobile", "o")
+    assert live.revenue == pytest.approx(21.6)
+    view = live_event({**event, "event_type": "return", "device_type": None, "user_agent": "Mozilla (iPad)",
+                       "country": None, "quantity": None}, "return", rules)
+    assert (view.daypart, view.device_type, view.revenue) == ("night", "tablet", pytest.approx(-10.8))
+    assert live_event({**event, "device_type": None, "user_agent": None}, "product_view", rules).revenue is None
+    assert live_event({**event, "device_type": None, "user_agent": None}, "product_view", rules).device_type == \
+        "unknown"
+
+
+def test_group_rows_spans_every_group_across_conversion_slices():
+    n = 70_000  # more rows than one conversion slice (65,536)
+    keys = [f"c{i // 3:06d}" if i % 7 else None for i in range(n)]
+    table = pa.table({"customer_key": keys, "list_type": ["a", "b"] * (n // 2), "rank": list(range(n, 0, -1))})
+    grouped = group_rows(table, ["customer_key", "list_type"], ["rank"])
+    frame = table.to_pandas()
+    expected = frame.groupby(["customer_key", "list_type"], dropna=False).size()
+    assert len(grouped) == len(expected)
+    for (customer, list_type), size in expected.items():
+        key = (None if pd.isna(customer) else customer, list_type)
+        rows = grouped.rows(key)
+        assert len(rows) == size and [r["rank"] for r in rows] == sorted(r["rank"] for r in rows)
+        assert {(r["customer_key"], r["list_type"]) for r in rows} == {key}
+    assert group_rows(table.slice(0, 0), ["customer_key"]).spans == {}
+
+
+def test_a_released_build_lets_go_of_its_objects_and_the_new_one_is_untouched():
+    old = SimpleNamespace(**{name: group_rows(pa.table({"k": ["a", "b"], "v": ["x", "y"]}), ["k"])
+                             for name in ("recommendations", "segments", "predictions", "strategies", "similar")})
+    kept = group_rows(pa.table({"k": ["a"], "v": ["z"]}), ["k"])
+    release_gradually(old, grace=0, pause=0)
+    assert old.recommendations.rows("a") == [{"k": None, "v": None}]
+    assert kept.rows("a") == [{"k": "a", "v": "z"}]
