@@ -28,12 +28,14 @@ $(SERVE_INSTALLED): pyproject.toml $(INSTALLED)
 .PHONY: install-serve serve
 install-serve: $(SERVE_INSTALLED)
 
-# What the tests need on top of dev, in one pip run: the serve extra (the service's API tests)
-# and the tracking extra (mlflow-skinny, about 15 s more: the MLflow tests log fits to a local
-# file store, docs/tracking.md). `segrec track` needs tracking, the demo neither.
+# What the tests need on top of dev, in one pip run: the serve extra (the service's API tests),
+# the tracking extra (mlflow-skinny, about 15 s more: the MLflow tests log fits to a local file
+# store, docs/tracking.md) and the spark extra (pyspark and dbt-spark, about 50 s more: the
+# cross-engine tests on a local SparkSession, which skip with the reason without Java;
+# docs/spark.md). `segrec track` needs tracking, the demo none of them.
 TEST_INSTALLED := $(VENV)/.installed-test
 $(TEST_INSTALLED): pyproject.toml $(INSTALLED)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev,serve,tracking]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev,serve,tracking,spark]"
 	@touch $@
 
 .PHONY: install-test
@@ -62,7 +64,8 @@ docs: install
 	$(DBT) parse --target dev
 	$(BIN)/segrec docs --manifest target/manifest.json --out docs/architecture-dag.md
 
-## test: the whole suite (sqlfluff, ruff, pytest incl. dbt builds on fixtures, the service's API tests and MLflow logging)
+## test: the whole suite (sqlfluff, ruff, pytest incl. dbt builds on fixtures, the service's API tests, MLflow logging
+## and the core marts built on local Spark and compared with DuckDB)
 test: install lint pytest
 
 # two workers, one test file each at a time (module fixtures build dbt once); conftest.py

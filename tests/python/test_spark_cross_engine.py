@@ -10,10 +10,14 @@ Java (conftest.spark_session)."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import time
 from datetime import date
+from pathlib import Path
+from types import SimpleNamespace
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -173,3 +177,31 @@ def test_spark_build_equals_duckdb_build(table, key, duckdb_build, spark_build):
     spark = spark_build.table(f"{SPARK_SCHEMA}.{table}").toArrow().to_pandas()
     assert len(duck) > 0, f"{table} is empty on the sample: nothing compared"
     assert differences(duck, spark, key) == []
+
+
+def load_model(path: str):
+    """A dbt Python model file's ``model`` function (the file needs no dbt to import)."""
+    spec = importlib.util.spec_from_file_location(Path(path).stem, PROJECT_ROOT / path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.model
+
+
+class FakeDbt:
+    """What a model's body uses of dbt: ref (here a read function) and config.get."""
+
+    def __init__(self, read, config: dict) -> None:
+        self.ref, self.config = read, SimpleNamespace(get=config.get)
+
+
+def test_a_python_model_runs_on_spark_dataframes_as_on_duckdb(duckdb_build, spark_build):
+    """The same model file (through segrec.engine) on Spark DataFrames and on DuckDB relations:
+    equal results, returned as a Spark DataFrame on Spark."""
+    model = load_model("models/intermediate/segmentation/int_segmentation__product_groups.py")
+    config = {"product_groups": 12, "random_state": 0}
+    spark_result = model(FakeDbt(lambda name: spark_build.table(f"{SPARK_SCHEMA}.{name}"), config), spark_build)
+    assert type(spark_result).__name__ == "DataFrame" and hasattr(spark_result, "sparkSession")
+    with duckdb.connect(str(duckdb_build.db_path), read_only=True) as con:
+        duck_result = model(FakeDbt(lambda name: con.table(name), config), con)
+    assert len(duck_result) > 0
+    assert differences(duck_result.to_pandas(), spark_result.toPandas(), ["product_id"]) == []

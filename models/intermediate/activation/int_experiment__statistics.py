@@ -3,6 +3,7 @@ segrec.experiments.analyze_experiment over the int_experiment__* inputs (assignm
 sessions and recommendation impressions after assignment). Read it through the contracted mart
 experiment_results."""
 
+from segrec.engine import to_output, to_pandas
 from segrec.experiments import analyze_experiment
 
 
@@ -10,14 +11,14 @@ def model(dbt, session):
     dbt.config(materialized="table")
     # dbt parses ref() arguments as literals: one call per input
     results = analyze_experiment(
-        dbt.ref("int_experiment__assignments").df(),
-        dbt.ref("int_experiment__orders").df(),
-        impressions=dbt.ref("int_experiment__impressions").df(),
-        sessions=dbt.ref("int_experiment__sessions").df(),
+        to_pandas(dbt.ref("int_experiment__assignments")),
+        to_pandas(dbt.ref("int_experiment__orders")),
+        impressions=to_pandas(dbt.ref("int_experiment__impressions")),
+        sessions=to_pandas(dbt.ref("int_experiment__sessions")),
         control=dbt.config.get("controls"),
         confidence=dbt.config.get("confidence"),
         minimum_effect=dbt.config.get("minimum_effect"),
         power=dbt.config.get("power"),
         srm_alpha=dbt.config.get("srm_alpha"),
     )
-    return results  # typed by segrec.experiments.RESULT_SCHEMA
+    return to_output(results, session)  # typed by segrec.experiments.RESULT_SCHEMA

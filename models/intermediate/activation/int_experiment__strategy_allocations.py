@@ -3,6 +3,7 @@ layout variant) from int_experiment__impression_outcomes (segrec.bandits.strateg
 var strategy_allocation). Read it through the contracted mart strategy_allocations."""
 
 from segrec.bandits import ALLOCATION_SCHEMA, ThompsonAllocator, allocation_settings, strategy_allocations
+from segrec.engine import to_output, to_pandas
 from segrec.schemas import typed_table
 
 
@@ -16,9 +17,9 @@ def model(dbt, session):
         random_state=settings["random_state"],
     )
     allocations = strategy_allocations(
-        dbt.ref("int_experiment__impression_outcomes").df(),
+        to_pandas(dbt.ref("int_experiment__impression_outcomes")),
         reward=settings["reward"],
         half_life_days=settings["half_life_days"],
         allocator=allocator,
     )
-    return typed_table(allocations, ALLOCATION_SCHEMA)
+    return to_output(typed_table(allocations, ALLOCATION_SCHEMA), session)

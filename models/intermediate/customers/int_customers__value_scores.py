@@ -6,11 +6,12 @@ model without a finite population mean (Gamma-Gamma q <= 1) is logged too. Read 
 mart customer_predictions."""
 
 from segrec.clv import score_customers
+from segrec.engine import to_output, to_pandas
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    days = dbt.ref("int_customers__purchase_days").df()
+    days = to_pandas(dbt.ref("int_customers__purchase_days"))
     scores, message = score_customers(
         days,
         days["as_of_time"].max(),  # one value on every row; NaT without purchases
@@ -19,4 +20,4 @@ def model(dbt, session):
     )
     if message:
         print(f"int_customers__value_scores: {message} (dbt var customer_value)")
-    return scores
+    return to_output(scores, session)

@@ -4,6 +4,7 @@ and data_version (segrec.recommend.pipeline). int_recommendation__lists and int_
 reuse them; read them through the marts recommendation_user_factors and recommendation_item_factors, and
 the fit itself through model_fits."""
 
+from segrec.engine import select, to_arrow, to_output
 from segrec.recommend.pipeline import (
     INTERACTION_COLUMNS,
     als_parameters,
@@ -18,11 +19,11 @@ def model(dbt, session):
     dbt.config(materialized="table")
     # Only what training needs: the matrix has the same keys as the lists' cutoff_data.
     matrix = cutoff_matrix(
-        dbt.ref("int_interactions__latest").project(", ".join(INTERACTION_COLUMNS)).to_arrow_table(),
-        dbt.ref("int_recommendation__products").filter("cutoff = 'latest'").project("product_id").to_arrow_table(),
-        dbt.ref("int_recommendation__customers").project("customer_key").to_arrow_table(),
+        to_arrow(select(dbt.ref("int_interactions__latest"), INTERACTION_COLUMNS)),
+        to_arrow(select(dbt.ref("int_recommendation__products").filter("cutoff = 'latest'"), ["product_id"])),
+        to_arrow(select(dbt.ref("int_recommendation__customers"), ["customer_key"])),
     )
     _, random_state = als_parameters(dbt.config.get("als"))
-    params = selected_parameters(dbt.ref("int_recommendation__als_grid").to_arrow_table())
+    params = selected_parameters(to_arrow(dbt.ref("int_recommendation__als_grid")))
     als = fit_als(matrix, params, random_state=random_state)
-    return factors_table(als, matrix)
+    return to_output(factors_table(als, matrix), session)

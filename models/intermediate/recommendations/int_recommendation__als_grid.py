@@ -2,6 +2,7 @@
 combination of var recommendation_als_grid with its NDCG@10 over the evaluation sample; the
 selected one trains the test and the serving models. Read it through the mart recommendation_tuning."""
 
+from segrec.engine import to_arrow, to_output
 from segrec.recommend.pipeline import (
     als_parameters,
     as_frame,
@@ -15,13 +16,13 @@ from segrec.recommend.pipeline import (
 def model(dbt, session):
     dbt.config(materialized="table")
     cutoff = "cutoff = 'validation'"
-    customers = as_frame(dbt.ref("int_recommendation__customers").to_arrow_table())
+    customers = as_frame(to_arrow(dbt.ref("int_recommendation__customers")))
     data = cutoff_data(
-        dbt.ref("int_interactions__holdout").filter(cutoff).to_arrow_table(),
-        dbt.ref("int_recommendation__products").filter(cutoff).to_arrow_table(),
+        to_arrow(dbt.ref("int_interactions__holdout").filter(cutoff)),
+        to_arrow(dbt.ref("int_recommendation__products").filter(cutoff)),
         customers,
     )
-    truth = as_frame(dbt.ref("int_recommendation__holdout_truth").filter(cutoff).to_arrow_table())
+    truth = as_frame(to_arrow(dbt.ref("int_recommendation__holdout_truth").filter(cutoff)))
     base, random_state = als_parameters(dbt.config.get("als"))
     table = tune_als(
         data,
@@ -31,5 +32,5 @@ def model(dbt, session):
         random_state=random_state,
         max_per_category=dbt.config.get("max_per_category"),
     )
-    windows = dbt.ref("int_recommendation__windows").to_arrow_table()
-    return table.assign(split_description=windows_description(windows))
+    windows = to_arrow(dbt.ref("int_recommendation__windows"))
+    return to_output(table.assign(split_description=windows_description(windows)), session)

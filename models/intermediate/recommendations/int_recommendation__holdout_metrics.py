@@ -7,6 +7,7 @@ new/returning, age band, gender, region, country) and k, over the evaluation sam
 (int_recommendation__customers.is_evaluated). Read it through recommendation_metrics and
 recommendation_fairness."""
 
+from segrec.engine import to_arrow, to_output
 from segrec.recommend.evaluation import KS
 from segrec.recommend.pipeline import (
     METRICS_SCHEMA,
@@ -26,29 +27,30 @@ from segrec.schemas import typed_table
 def model(dbt, session):
     dbt.config(materialized="table")
     test = "cutoff = 'test'"
-    customers = as_frame(dbt.ref("int_recommendation__customers").to_arrow_table())
+    customers = as_frame(to_arrow(dbt.ref("int_recommendation__customers")))
     data = cutoff_data(
-        dbt.ref("int_interactions__holdout").filter(test).to_arrow_table(),
-        dbt.ref("int_recommendation__products").filter(test).to_arrow_table(),
+        to_arrow(dbt.ref("int_interactions__holdout").filter(test)),
+        to_arrow(dbt.ref("int_recommendation__products").filter(test)),
         customers,
     )
     _, random_state = als_parameters(dbt.config.get("als"))
-    windows = dbt.ref("int_recommendation__windows").to_arrow_table()
-    extra = ranker_strategy_lists(as_frame(dbt.ref("int_recommendation__ranker_lists").filter(test).to_arrow_table()))
+    windows = to_arrow(dbt.ref("int_recommendation__windows"))
+    extra = ranker_strategy_lists(as_frame(to_arrow(dbt.ref("int_recommendation__ranker_lists").filter(test))))
     extra["buy_again"] = buy_again_lists(
-        as_frame(dbt.ref("int_recommendation__purchase_lines").to_arrow_table()),
+        as_frame(to_arrow(dbt.ref("int_recommendation__purchase_lines"))),
         as_frame(windows)["test_start"].iloc[0],
         n=max(KS),
     )
     metrics = holdout_metrics(
         data,
-        dbt.ref("int_recommendation__holdout_truth").filter(test).to_arrow_table(),
-        dbt.ref("int_recommendation__recent_events").filter(test).to_arrow_table(),
+        to_arrow(dbt.ref("int_recommendation__holdout_truth").filter(test)),
+        to_arrow(dbt.ref("int_recommendation__recent_events").filter(test)),
         customer_keys=evaluated_keys(customers),
-        als_params=selected_parameters(dbt.ref("int_recommendation__als_grid").to_arrow_table()),
+        als_params=selected_parameters(to_arrow(dbt.ref("int_recommendation__als_grid"))),
         random_state=random_state,
         max_per_category=dbt.config.get("max_per_category"),
         extra_lists=extra,
         groups=fairness_groups(customers),
     )
-    return typed_table(metrics.assign(split_description=windows_description(windows)), METRICS_SCHEMA)
+    metrics = metrics.assign(split_description=windows_description(windows))
+    return to_output(typed_table(metrics, METRICS_SCHEMA), session)

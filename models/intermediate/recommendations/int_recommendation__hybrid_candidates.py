@@ -4,6 +4,7 @@ cutoff reuses the stored serving ALS; the hold-out cutoffs train ALS with the se
 
 import pandas as pd
 
+from segrec.engine import to_arrow, to_output
 from segrec.recommend.pipeline import (
     als_parameters,
     as_frame,
@@ -19,11 +20,11 @@ from segrec.schemas import typed_table
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    customers = as_frame(dbt.ref("int_recommendation__customers").to_arrow_table())
-    params = selected_parameters(dbt.ref("int_recommendation__als_grid").to_arrow_table())
+    customers = as_frame(to_arrow(dbt.ref("int_recommendation__customers")))
+    params = selected_parameters(to_arrow(dbt.ref("int_recommendation__als_grid")))
     _, random_state = als_parameters(dbt.config.get("als"))
     settings = ranker_settings(dbt.config.get("ranker"))
-    windows = as_frame(dbt.ref("int_recommendation__windows").to_arrow_table()).iloc[0]
+    windows = as_frame(to_arrow(dbt.ref("int_recommendation__windows"))).iloc[0]
     frames = []
     # served lists for everybody, hold-out lists for the evaluation sample
     keys = {"latest": customers["customer_key"], "sample": evaluated_keys(customers)}
@@ -34,16 +35,16 @@ def model(dbt, session):
         else:
             interactions = dbt.ref("int_interactions__holdout").filter(where)
         data = cutoff_data(
-            interactions.to_arrow_table(),
-            dbt.ref("int_recommendation__products").filter(where).to_arrow_table(),
+            to_arrow(interactions),
+            to_arrow(dbt.ref("int_recommendation__products").filter(where)),
             customers,
         )
         als = None
         if cutoff == "latest":
-            als, _ = restore_als(dbt.ref("int_recommendation__als_factors").to_arrow_table(), data)
+            als, _ = restore_als(to_arrow(dbt.ref("int_recommendation__als_factors")), data)
         frames.append(hybrid_candidates(
             data,
-            dbt.ref("int_recommendation__recent_events").filter(where).to_arrow_table(),
+            to_arrow(dbt.ref("int_recommendation__recent_events").filter(where)),
             keys["latest" if cutoff == "latest" else "sample"],
             cutoff=cutoff,
             n=settings["n_hybrid"],
@@ -53,4 +54,4 @@ def model(dbt, session):
             als=als,
             explain=cutoff == "latest",
         ))
-    return typed_table(pd.concat(frames, ignore_index=True), HYBRID_CANDIDATES_SCHEMA)
+    return to_output(typed_table(pd.concat(frames, ignore_index=True), HYBRID_CANDIDATES_SCHEMA), session)

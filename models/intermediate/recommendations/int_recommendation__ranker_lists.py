@@ -3,6 +3,7 @@ discover and blended lists per customer, for the test cutoff (judged in recommen
 and the latest cutoff (served through customer_recommendations); the discover and blended lists of
 both re-ranked by var recommendation_rerank (segrec.recommend.bias_rerank)."""
 
+from segrec.engine import select, to_arrow, to_output
 from segrec.recommend.bias_rerank import rerank_settings
 from segrec.recommend.pipeline import as_frame
 from segrec.recommend.ranker_pipeline import RANKER_LISTS_SCHEMA, ranker_lists
@@ -11,24 +12,24 @@ from segrec.schemas import typed_table
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    windows = as_frame(dbt.ref("int_recommendation__windows").to_arrow_table()).iloc[0]
+    windows = as_frame(to_arrow(dbt.ref("int_recommendation__windows"))).iloc[0]
     rerank = rerank_settings(dbt.config.get("rerank"))
     history = None
     if rerank.needs_history:
         # what customers used before each listed cutoff: the category mix calibrated re-ranking pulls toward
-        columns = "customer_key, product_id"
-        test = dbt.ref("int_interactions__holdout").filter("cutoff = 'test' and meets_min_activity") \
-            .project(f"cutoff, {columns}")
-        latest = dbt.ref("int_interactions__latest").filter("meets_min_activity") \
-            .project(f"'latest' as cutoff, {columns}")
-        history = as_frame(test.union(latest).to_arrow_table())
+        columns = ["customer_key", "product_id"]
+        test = select(dbt.ref("int_interactions__holdout").filter("cutoff = 'test' and meets_min_activity"),
+                      ["cutoff", *columns])
+        latest = select(dbt.ref("int_interactions__latest").filter("meets_min_activity"),
+                        ["'latest' as cutoff", *columns])
+        history = as_frame(to_arrow(test.union(latest)))
     lists = ranker_lists(
-        as_frame(dbt.ref("int_recommendation__purchase_lines").to_arrow_table()),
+        as_frame(to_arrow(dbt.ref("int_recommendation__purchase_lines"))),
         windows,
-        as_frame(dbt.ref("int_recommendation__hybrid_candidates").to_arrow_table()),
-        as_frame(dbt.ref("int_recommendation__holdout_truth").to_arrow_table()),
-        as_frame(dbt.ref("int_recommendation__products").to_arrow_table()),
-        as_frame(dbt.ref("int_recommendation__customers").to_arrow_table()),
+        as_frame(to_arrow(dbt.ref("int_recommendation__hybrid_candidates"))),
+        as_frame(to_arrow(dbt.ref("int_recommendation__holdout_truth"))),
+        as_frame(to_arrow(dbt.ref("int_recommendation__products"))),
+        as_frame(to_arrow(dbt.ref("int_recommendation__customers"))),
         settings=dbt.config.get("ranker"),
         list_length=dbt.config.get("list_length"),
         horizon_days=dbt.config.get("test_days"),
@@ -36,4 +37,4 @@ def model(dbt, session):
         rerank=dbt.config.get("rerank"),
         history=history,
     )
-    return typed_table(lists, RANKER_LISTS_SCHEMA)
+    return to_output(typed_table(lists, RANKER_LISTS_SCHEMA), session)

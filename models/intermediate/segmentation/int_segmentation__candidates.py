@@ -3,18 +3,19 @@ and the baselines (segrec.segmentation.candidates.evaluate_candidates). Empty wh
 is disabled or the data too short (int_segmentation__holdout_window says why): the run then
 clusters as before. Read through the marts segmentation_candidates and segment_validation."""
 
+from segrec.engine import to_output, to_pandas
 from segrec.errors import SegrecError
 from segrec.segmentation.candidates import ValidationConfig, candidate_table, evaluate_candidates, wide_features
 
 
 def model(dbt, session):
-    window = dbt.ref("int_segmentation__holdout_window").df().iloc[0]
-    features = wide_features(dbt.ref("int_segmentation__holdout_features").df())
-    outcomes = dbt.ref("int_segmentation__holdout_outcomes").df().set_index("customer_key")
+    window = to_pandas(dbt.ref("int_segmentation__holdout_window")).iloc[0]
+    features = wide_features(to_pandas(dbt.ref("int_segmentation__holdout_features")))
+    outcomes = to_pandas(dbt.ref("int_segmentation__holdout_outcomes")).set_index("customer_key")
     k_min, k_max = int(dbt.config.get("k_min")), int(dbt.config.get("k_max"))
     if not window["is_enabled"] or len(outcomes) < max(10, 3 * k_max):
         print(f"segmentation validation skipped: {window['reason']}, {len(outcomes)} customers before the cutoff")
-        return candidate_table(None, None, None)
+        return to_output(candidate_table(None, None, None), session)
     config = ValidationConfig(
         horizon_days=int(window["horizon_days"]),
         value_weight=float(dbt.config.get("value_weight")),
@@ -36,5 +37,5 @@ def model(dbt, session):
         )
     except SegrecError as error:  # e.g. no feature varies: the run clusters as before
         print(f"segmentation validation skipped: {error}")
-        return candidate_table(None, None, None)
-    return candidate_table(result, window["cutoff_time"], config.horizon_days)
+        return to_output(candidate_table(None, None, None), session)
+    return to_output(candidate_table(result, window["cutoff_time"], config.horizon_days), session)

@@ -9,6 +9,7 @@ var clustering_features with k by silhouette."""
 
 import pandas as pd
 
+from segrec.engine import query, to_output, to_pandas
 from segrec.segmentation.pipeline import (
     SegmentationConfig,
     clustering_input,
@@ -25,21 +26,20 @@ def model(dbt, session):
                on_schema_change="append_new_columns")
     value_features = dbt.ref("int_customers__value_features")  # a lazy relation: read only if a set was chosen
     clustered = clustering_input(
-        dbt.ref("int_customers__feature_matrix").df(), dbt.ref("int_segmentation__candidates").df(),
-        value_features.df, dbt.config.get("value_weight"),
+        to_pandas(dbt.ref("int_customers__feature_matrix")), to_pandas(dbt.ref("int_segmentation__candidates")),
+        lambda: to_pandas(value_features), dbt.config.get("value_weight"),
     )
     if clustered.note:
         print(f"segmentation: {clustered.note}")
     matrix, chosen = clustered.matrix, clustered.chosen
     readable = readable_features(
-        dbt.ref("int_customers__features").df(), dbt.ref("int_customers__category_affinities").df()
+        to_pandas(dbt.ref("int_customers__features")), to_pandas(dbt.ref("int_customers__category_affinities"))
     )
-    rules = dbt.ref("int_customers__rule_segments").df().set_index("customer_key")["rule_segments"]
+    rules = to_pandas(dbt.ref("int_customers__rule_segments")).set_index("customer_key")["rule_segments"]
 
     previous = None
     if dbt.is_incremental:
-        latest = session.sql(f"select * from {dbt.this} order by scored_at desc limit 1")
-        rows = latest.to_arrow_table().to_pylist()
+        rows = query(session, f"select * from {dbt.this} order by scored_at desc limit 1").to_pylist()
         previous = rows[0] if rows else None
 
     config = SegmentationConfig(
@@ -65,4 +65,4 @@ def model(dbt, session):
     if record is None:  # too few customers or no variation: no run is recorded (the marts stay empty)
         needed = min_customers(config)
         print(f"segmentation: {len(matrix)} customers, at least {needed} with varied features needed: no run")
-    return run_table([] if record is None else [record])
+    return to_output(run_table([] if record is None else [record]), session)

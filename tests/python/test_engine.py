@@ -1,0 +1,39 @@
+"""segrec.engine: a dbt Python model's refs read the same from a DuckDB relation, pandas or Arrow,
+and its result goes back as the engine takes it (the Spark side: test_spark_cross_engine.py)."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from segrec.engine import query, select, to_arrow, to_output, to_pandas
+from segrec.errors import SegrecError
+
+
+@pytest.fixture
+def con():
+    connection = duckdb.connect()
+    connection.sql("create table t as select * from (values ('a', 1, 'x'), ('b', 2, 'y')) v(k, n, s)")
+    yield connection
+    connection.close()
+
+
+def test_refs_read_the_same_from_duckdb_pandas_and_arrow(con):
+    relation = con.table("t")
+    expected = pd.DataFrame({"k": ["a", "b"], "n": [1, 2], "s": ["x", "y"]})
+    for ref in (relation, expected, pa.Table.from_pandas(expected)):
+        assert to_arrow(ref).to_pydict() == {"k": ["a", "b"], "n": [1, 2], "s": ["x", "y"]}
+        assert to_pandas(ref).to_dict("list") == expected.to_dict("list")
+    # filters are the engine's own, selections are lazy and take SQL expressions
+    assert to_arrow(select(relation.filter("n > 1"), ["k", "'latest' as cutoff"])).to_pylist() == [
+        {"k": "b", "cutoff": "latest"}]
+    assert query(con, "select count(*) as n from t").to_pylist() == [{"n": 2}]
+    with pytest.raises(SegrecError, match="cannot read a int"):
+        to_arrow(3)
+
+
+def test_results_go_back_unchanged_on_duckdb(con):
+    table = pa.table({"k": ["a"]})
+    assert to_output(table, con) is table
