@@ -44,7 +44,7 @@ COUNT_FEATURES: tuple[str, ...] = (
     "count__events", "count__sessions", "count__product_events", "count__priced_product_events",
     "count__group_events", "count__bought_lines",
 )
-DAYPART_SHARES: tuple[str, ...] = ("morning", "afternoon", "evening", "night")
+DAYPART_SHARES: tuple[str, ...] = tuple(name.removeprefix("share_") for name, _, _ in DAYPARTS)
 DEVICE_SHARES: tuple[str, ...] = ("mobile", "desktop", "tablet")
 # The event types the product shares count (customer_features_as_of's product events).
 SHARE_EVENT_TYPES: frozenset[str] = frozenset({"product_view", "add_to_cart", "purchase"})
@@ -149,7 +149,6 @@ def _update_shares(f: dict, events: Sequence[LiveEvent], products: Mapping[str, 
             # a group the customer never touched is 0 (wide_features)
             f[name] = _share(_value(f, name), n_group, groups[name], live_group)
         f["count__group_events"] = n_group + live_group
-
 
 
 def _gap_moments(n_gaps: int, mean: float | None, cv: float | None) -> tuple[float, float]:

@@ -46,7 +46,7 @@ from segrec.segmentation.tracking import (
     should_refit,
     stability,
 )
-from segrec.segmentation.validation import group_drivers, name_value_segments
+from segrec.segmentation.validation import SCALING_COLUMNS, group_drivers, name_value_segments
 
 # Readable columns that are identifiers, dates or scores derived from others: not used to
 # name or explain segments.
@@ -460,10 +460,8 @@ def _drivers(matrix: pd.DataFrame, feature_groups: Mapping[str, str] | None, lab
     }
 
 
-SCALING_STRUCT = pa.struct([
-    ("feature", pa.string()), ("impute_value", pa.float64()), ("is_log", pa.bool_()), ("clip_low", pa.float64()),
-    ("clip_high", pa.float64()), ("center", pa.float64()), ("scale", pa.float64()), ("weight", pa.float64()),
-])
+SCALING_STRUCT = pa.struct([("feature", pa.string()),
+                            *((c, pa.bool_() if c == "is_log" else pa.float64()) for c in SCALING_COLUMNS)])
 SEGMENT_STRUCT = pa.struct([
     ("segment_id", pa.int64()), ("cluster_id", pa.int64()), ("segment_name", pa.string()),
     ("description", pa.string()), ("archetype", pa.string()), ("rules", pa.string()),

@@ -153,7 +153,7 @@ def create_app(
         if session and list_type != "buy_again":
             items = rerank_by_session(build, items, session, bought=bought_products(build, key, list_type, session),
                                       n=n, share=session_share)
-        published, live = segment_now(build, customer_id, key)  # the live segment when they have events
+        published, live = segment_now(build, key, session)  # the live segment when they have events
         log.info("recommendations customer_id=%s list_type=%s fallback=%s", customer_id, list_type, fallback)
         return JSONResponse({
             "customer_id": customer_id, "list_type": list_type, "context": request_context.label(),
@@ -166,12 +166,12 @@ def create_app(
             "items": items[:n],
         })
 
-    def segment_now(build: ServingBuild, customer_id: str, key: str | None) -> tuple[dict, dict | None]:
+    def segment_now(build: ServingBuild, key: str | None, session: list[LiveEvent]) -> tuple[dict, dict | None]:
         """The published segment row and the live one (None without live events since the build)."""
         row = segment_of(build, key)
-        if rules is None:
+        if rules is None or not session:
             return row, None
-        live = live_segment(build, key, sessions.events(customer_id), datetime.now(UTC).replace(tzinfo=None),
+        live = live_segment(build, key, session, datetime.now(UTC).replace(tzinfo=None),
                             new_arrival_days=rules.new_arrival_days, session_gap=rules.session_gap)
         return row, live
 
@@ -179,7 +179,7 @@ def create_app(
     async def segment(customer_id: str) -> dict:
         build = holder.build
         key = build.customer_keys.get(customer_id)
-        row, live = segment_now(build, customer_id, key)
+        row, live = segment_now(build, key, sessions.events(customer_id))
         prediction = next(iter(build.predictions.rows(key, PREDICTION_COLUMNS)), {}) if key else {}
         current = {**row, **live} if live else row
         return {"customer_id": customer_id, "fallback": not row and not live, "live": live is not None,
@@ -246,7 +246,7 @@ def create_app(
             journal.write(events, loaded_at)
             for event, event_type in zip(events, types, strict=True):
                 visitor = str(event.get("customer_id") or event.get("anonymous_id")).strip()
-                sessions.add(visitor, live_event(event, event_type, rules), str(event["event_id"]).strip())
+                sessions.add(visitor, live_event(event, event_type, rules))
         log.info("events accepted=%d", len(types))
         return {"accepted": len(types)}
 

@@ -81,6 +81,11 @@ class EventRules:
         )
 
 
+def _alias_key(text: str | None) -> str:
+    """The key an alias seed is matched on (macro alias_key): lower case without spaces, '_', '-'."""
+    return _ALIAS_SEPARATORS.sub("", (text or "").lower())
+
+
 def _read_seed(project_dir: Path, name: str) -> list[dict[str, str]]:
     with (project_dir / "seeds" / f"{name}.csv").open(encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle))
@@ -116,7 +121,7 @@ def check_event(event: Mapping[str, object], rules: EventRules, loaded_at: datet
     """``(reason_code, detail)`` of the first rule ``event`` breaks, or ``(None, event_type)``
     with its canonical event type; the rules and their order are int_events__validated's."""
     raw = {c: _text(event.get(c)) for c in CLIENT_COLUMNS}
-    event_type = rules.event_type_aliases.get(_ALIAS_SEPARATORS.sub("", (raw["event_type"] or "").lower()))
+    event_type = rules.event_type_aliases.get(_alias_key(raw["event_type"]))
     event_time = _utc(raw["event_time"])
     if raw["event_id"] is None:
         return "missing_event_id", "event_id is missing or blank"
@@ -196,7 +201,7 @@ def live_event(event: Mapping[str, object], event_type: str, rules: EventRules) 
 
 
 def _device_type(raw: Mapping[str, str | None], rules: EventRules) -> str:
-    alias = rules.device_type_aliases.get(_ALIAS_SEPARATORS.sub("", (raw["device_type"] or "").lower()))
+    alias = rules.device_type_aliases.get(_alias_key(raw["device_type"]))
     if alias is not None:
         return alias
     agent = (raw["user_agent"] or "").lower()

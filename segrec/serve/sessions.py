@@ -21,14 +21,14 @@ class SessionStore:
         self._event_ids: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
 
-    def add(self, visitor_id: str, event: LiveEvent, event_id: str) -> None:
+    def add(self, visitor_id: str, event: LiveEvent) -> None:
         with self._lock:
             events = self._sessions.pop(visitor_id, None) or deque(maxlen=self.max_events)
             events.append(event)
             self._sessions[visitor_id] = events
             if len(self._sessions) > self.max_visitors:
                 self._sessions.popitem(last=False)
-            self._event_ids[event_id] = None
+            self._event_ids[event.event_id] = None
             if len(self._event_ids) > self.max_event_ids:
                 self._event_ids.popitem(last=False)
 

@@ -6,17 +6,21 @@
 with
 
 runs as (
-    select
-        *,
-        scored_at = max(scored_at) over () as is_latest_run
-    from {{ ref('int_segmentation__model_runs') }}
+    select * from {{ ref('int_segmentation__model_runs') }}
+),
+
+-- which run is the latest is decided once, in segmentation_runs
+run_flags as (
+    select * from {{ ref('segmentation_runs') }}
 ),
 
 latest as (
-    select *
+    select runs.*
     from runs
-    where is_latest_run
-        and len(feature_scaling) = len(feature_names)
+    inner join run_flags
+        on runs.run_id = run_flags.run_id
+    where run_flags.is_latest
+        and len(runs.feature_scaling) = len(runs.feature_names)
 ),
 
 segments as (
