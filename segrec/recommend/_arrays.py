@@ -16,16 +16,29 @@ def top_k_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     k = min(k, n_cols)
     if k <= 0 or n_rows == 0:
         return np.empty((n_rows, 0), dtype=np.int64), np.empty((n_rows, 0), dtype=scores.dtype)
-    kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1 : k]
-    above = scores > kth
-    ties = scores == kth
-    # Exactly k per row: everything above the k-th value, then the lowest-index ties.
-    needed = k - above.sum(axis=1, keepdims=True)
-    chosen = above | (ties & (np.cumsum(ties, axis=1) <= needed))
-    cols = np.nonzero(chosen)[1].reshape(n_rows, k)
+    if k == n_cols:
+        cols = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols))
+    else:
+        # argpartition finds the k largest in one pass; it is exact unless the k-th value ties
+        # with a column it left out, and only those rows take the tie-aware path.
+        cols = np.sort(np.argpartition(scores, n_cols - k, axis=1)[:, n_cols - k :], axis=1)
+        kth = np.take_along_axis(scores, cols, axis=1).min(axis=1, keepdims=True)
+        tied = np.flatnonzero((scores >= kth).sum(axis=1) != k)
+        if len(tied):
+            cols[tied] = _top_k_columns_with_ties(scores[tied], k)
     values = np.take_along_axis(scores, cols, axis=1)
     order = np.argsort(-values, axis=1, kind="stable")
     return np.take_along_axis(cols, order, axis=1), np.take_along_axis(values, order, axis=1)
+
+
+def _top_k_columns_with_ties(scores: np.ndarray, k: int) -> np.ndarray:
+    """The columns of the ``k`` largest entries of each row, ascending, lowest-index ties first."""
+    kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1 : k]
+    above = scores > kth
+    ties = scores == kth
+    needed = k - above.sum(axis=1, keepdims=True)
+    chosen = above | (ties & (np.cumsum(ties, axis=1) <= needed))
+    return np.nonzero(chosen)[1].reshape(len(scores), k)
 
 
 def scale_rows(scores: np.ndarray) -> np.ndarray:

@@ -182,30 +182,39 @@ def select_top_n(
     if max_per_category is not None and max_per_category < 1:
         raise SegrecError(f"max_per_category must be at least 1 or None, got {max_per_category}")
     masked = np.where(eligible, scores, -np.inf)
-    n_rows, n_items = masked.shape
-    items = np.full((n_rows, n), -1, dtype=np.int64)
-    values = np.full((n_rows, n), np.nan)
-    # Most rows fill from a short candidate list; rows that do not retry with longer ones.
-    width = n if max_per_category is None else n * 4
-    todo = np.arange(n_rows)
-    while len(todo):
-        width = min(width, n_items)
-        cols, vals = top_k_rows(masked[todo], width)
-        keep = np.isfinite(vals)
-        if max_per_category is not None:
-            keep &= _occurrence(categories[cols]) < max_per_category
-        position = np.cumsum(keep, axis=1)
-        chosen = keep & (position <= n)
-        r, c = np.nonzero(chosen)
-        items[todo[r], position[r, c] - 1] = cols[r, c]
-        values[todo[r], position[r, c] - 1] = vals[r, c]
-        short = chosen.sum(axis=1) < n
-        todo = todo[short] if width < n_items else todo[:0]
-        width *= 4
-    short = np.flatnonzero((items < 0).any(axis=1))
+    allowed = np.isfinite(masked)
+    if max_per_category is not None:
+        allowed &= _within_category_cap(masked, categories, max_per_category)
+    items, values = top_k_rows(np.where(allowed, masked, -np.inf), n)
+    if items.shape[1] < n:  # a catalog shorter than the list
+        items = np.pad(items, ((0, 0), (0, n - items.shape[1])), constant_values=-1)
+        values = np.pad(values.astype(float), ((0, 0), (0, n - values.shape[1])), constant_values=np.nan)
+    values = values.astype(float)
+    unused = ~np.isfinite(values)
+    items[unused], values[unused] = -1, np.nan
+    short = np.flatnonzero(unused.any(axis=1))
     if max_per_category is not None and len(short):
         items[short], values[short] = _fill_without_cap(masked[short], items[short], values[short])
     return items, values
+
+
+def _within_category_cap(masked: np.ndarray, categories: np.ndarray, cap: int) -> np.ndarray:
+    """True where an item is among the ``cap`` best of its category in its row (ties: lower
+    index first); items of unknown category (-1) are all True. One pass over each category's
+    columns, instead of walking each row's ranking until the cap is met (which scans the whole
+    catalog when the categories cannot fill a list)."""
+    keep = np.ones(masked.shape, dtype=bool)
+    order = np.argsort(categories, kind="stable")
+    bounds = np.flatnonzero(np.diff(categories[order])) + 1
+    for columns in np.split(order, bounds):
+        if len(columns) <= cap or categories[columns[0]] < 0:
+            continue
+        block = masked[:, columns]
+        kth = -np.partition(-block, cap - 1, axis=1)[:, cap - 1 : cap]
+        above, ties = block > kth, block == kth
+        needed = cap - above.sum(axis=1, keepdims=True)
+        keep[:, columns] = above | (ties & (np.cumsum(ties, axis=1) <= needed))
+    return keep
 
 
 def _fill_without_cap(
@@ -230,22 +239,6 @@ def _fill_without_cap(
     unused = ~np.take_along_axis(valid, order, axis=1)
     out_items[unused], out_values[unused] = -1, np.nan
     return out_items, out_values
-
-
-def _occurrence(categories: np.ndarray) -> np.ndarray:
-    """For each cell, how many earlier cells of its row share its category (unknown: 0)."""
-    n_rows, width = categories.shape
-    position = np.broadcast_to(np.arange(width), categories.shape)
-    # Unknown categories get a private code per position, so they never group.
-    keyed = np.where(categories >= 0, categories, categories.max(initial=0) + 1 + position)
-    order = np.lexsort((position, keyed), axis=1)
-    ordered = np.take_along_axis(keyed, order, axis=1)
-    starts = np.ones_like(ordered, dtype=bool)
-    starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
-    group_start = np.maximum.accumulate(np.where(starts, position, 0), axis=1)
-    out = np.empty_like(position)
-    np.put_along_axis(out, order, position - group_start, axis=1)
-    return out
 
 
 def apply_business_rules(

@@ -284,6 +284,39 @@ def test_select_top_n_caps_categories_and_pads_when_the_catalog_runs_out():
     assert unlimited[0].tolist() == [0, 1, 2, 3]
 
 
+def _walked_lists(scores, eligible, categories, n, cap):
+    """The definition select_top_n implements, row by row: walk each row best first (ties: lower
+    index), keep an item while its category is under the cap, then fill with the best left."""
+    items = np.full((len(scores), n), -1)
+    for r, row in enumerate(scores):
+        ranking = [c for c in sorted(range(len(row)), key=lambda c: (-row[c], c)) if eligible[r, c]]
+        seen: dict[int, int] = {}
+        picked = []
+        for c in ranking:
+            if cap is None or categories[c] < 0 or seen.get(categories[c], 0) < cap:
+                picked.append(c)
+                seen[categories[c]] = seen.get(categories[c], 0) + 1
+        picked = picked[:n]
+        picked += [c for c in ranking if c not in picked][: n - len(picked)]
+        picked.sort(key=lambda c: -row[c])  # stable: capped picks before fillers of equal score
+        items[r, : len(picked)] = picked
+    return items
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_select_top_n_and_top_k_rows_match_the_row_by_row_definition_with_ties(seed):
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(0, 4, (12, 30)).astype(np.float32)  # many ties at every cut
+    eligible = rng.random((12, 30)) < 0.8
+    categories = rng.integers(-1, 4, 30)
+    for cap in (None, 1, 2):
+        items, _ = select_top_n(scores, eligible, categories, 9, max_per_category=cap)
+        assert items.tolist() == _walked_lists(scores, eligible, categories, 9, cap).tolist()
+    columns, values = top_k_rows(scores, 7)
+    expected = [sorted(range(30), key=lambda c: (-row[c], c))[:7] for row in scores]
+    assert columns.tolist() == expected and values.tolist() == np.take_along_axis(scores, columns, 1).tolist()
+
+
 def test_repeat_purchase_categories_from_distinct_purchase_days():
     day1, day2 = pd.Timestamp("2024-01-01 10:00"), pd.Timestamp("2024-01-05 09:00")
     purchases = pd.DataFrame(
