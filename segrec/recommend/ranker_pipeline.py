@@ -252,6 +252,12 @@ class _Cutoffs:
                 .fit(self.purchases, self.moments[cutoff])
         return self._generators[cutoff]
 
+    def keep_only(self, cutoff: str) -> None:
+        """Free the generators of every other cutoff: once a window's training pairs are made,
+        only the served cutoff's generator is asked again (each holds an ALS and the items x
+        items co-occurrence of its window)."""
+        self._generators = {c: g for c, g in self._generators.items() if c == cutoff}
+
     def pairs(self, cutoff: str, batch: np.ndarray) -> pd.DataFrame:
         empty_hybrid = pd.DataFrame({c: pd.Series([], dtype=object) for c in HYBRID_CANDIDATES_SCHEMA.names})
         products = self.products.get(cutoff, pd.DataFrame(
@@ -360,6 +366,7 @@ def scored_batches(inputs: RankerInputs, *, settings: Mapping[str, Any], horizon
         status = "fallback" if model is None else "trained"
         data_version = training_data_version([moments[c] for c in used], training, labels)
         rng = np.random.default_rng(settings["random_state"])
+        cutoffs.keep_only(serve)
         learned = []
         for batch in batches["latest" if serve == "latest" else "sample"]:
             pairs = cutoffs.pairs(serve, batch)
