@@ -15,6 +15,7 @@ from segrec.recommend.candidates import (
     CandidateConfig,
     CandidateGenerator,
     candidate_pairs,
+    _max_similarity,
     cooccurrence_cosine,
     customer_stats,
     label_pairs,
@@ -130,7 +131,21 @@ def test_cooccurrence_cosine_of_customer_sets() -> None:
     import scipy.sparse as sp
 
     cosine = cooccurrence_cosine(sp.csr_matrix(binary))
-    assert np.allclose(cosine, [[0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]])
+    assert sp.issparse(cosine) and np.allclose(cosine.toarray(), [[0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]])
+
+
+def test_max_similarity_is_the_same_in_any_chunking(monkeypatch) -> None:
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    binary = sp.csr_matrix((rng.random((40, 25)) < 0.15).astype(np.float32))
+    cosine = cooccurrence_cosine(binary)
+    dense = cosine.toarray()
+    rows, items = rng.integers(0, 40, 300), rng.integers(0, 25, 300)
+    expected = [max((dense[o, i] for o in binary[r].indices), default=0.0) for r, i in zip(rows, items)]
+    for cells in (1, 60, 10_000):  # a customer per chunk, a few, all at once
+        monkeypatch.setattr("segrec.recommend.candidates.DENSE_CELLS", cells)
+        assert _max_similarity(binary, cosine, rows, items).tolist() == np.float32(expected).tolist()
 
 
 def test_candidate_pairs_features_and_sources() -> None:
