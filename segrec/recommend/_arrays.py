@@ -41,6 +41,35 @@ def _top_k_columns_with_ties(scores: np.ndarray, k: int) -> np.ndarray:
     return np.nonzero(chosen)[1].reshape(len(scores), k)
 
 
+def row_ranks(scores: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """1-based rank of each cell ``scores[rows[i], cols[i]]`` within its row, best first, ties
+    by the lower column: its position in a stable sort of the row by descending score.
+
+    Why not sort every row: a row of a whole catalog is sorted once by value (no indices),
+    and only the asked cells are looked up; rows where an asked value is tied fall back to
+    the full stable sort.
+    """
+    scores = np.asarray(scores)
+    ranks = np.zeros(len(rows), dtype=np.int64)
+    if len(rows) == 0:
+        return ranks
+    values = scores[rows, cols]
+    order = np.argsort(rows, kind="stable")
+    bounds = np.searchsorted(rows[order], np.arange(scores.shape[0] + 1))
+    width = scores.shape[1]
+    for r in np.unique(rows):
+        chosen = order[bounds[r] : bounds[r + 1]]
+        ordered = np.sort(scores[r])
+        right = np.searchsorted(ordered, values[chosen], side="right")
+        if (right - np.searchsorted(ordered, values[chosen], side="left") > 1).any():
+            position = np.empty(width, dtype=np.int64)
+            position[np.argsort(-scores[r], kind="stable")] = np.arange(width)
+            ranks[chosen] = position[cols[chosen]] + 1
+        else:
+            ranks[chosen] = width - right + 1
+    return ranks
+
+
 def scale_rows(scores: np.ndarray) -> np.ndarray:
     """Positive part of each row (or a 1-D vector) divided by the row maximum, in [0, 1].
 

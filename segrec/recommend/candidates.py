@@ -19,6 +19,7 @@ Input ``purchases``: one row per purchase line with ``customer_key``, ``product_
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +30,7 @@ import scipy.sparse as sp
 
 from segrec.errors import SegrecError
 from segrec.io import require_columns
-from segrec.recommend._arrays import top_k_rows
+from segrec.recommend._arrays import row_ranks, top_k_rows
 from segrec.recommend.als import ALSRecommender
 from segrec.recommend.interactions import InteractionMatrix
 
@@ -362,10 +363,12 @@ def sorted_by_customer(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def customer_slice(frame: pd.DataFrame, first: str, last: str) -> pd.DataFrame:
-    """The rows of a :func:`sorted_by_customer` frame with ``first <= customer_key <= last``."""
-    keys = frame["customer_key"].to_numpy(dtype=object)
-    lo, hi = np.searchsorted(keys, first, side="left"), np.searchsorted(keys, last, side="right")
-    return frame.iloc[lo:hi]
+    """The rows of a :func:`sorted_by_customer` frame with ``first <= customer_key <= last``.
+
+    Binary search reading ~log2(rows) keys: converting the (Arrow-backed) key column to
+    NumPy for each batch cost a pass over every row of the frame."""
+    keys = frame["customer_key"].array
+    return frame.iloc[bisect.bisect_left(keys, first):bisect.bisect_right(keys, last)]
 
 
 class CandidateGenerator:
@@ -461,6 +464,7 @@ class CandidateGenerator:
             known = (r >= 0) & (c >= 0)
             for name, grid in scores.items():
                 pairs.loc[known, name] = grid[r[known], c[known]]
+            pairs.loc[known, "als_rank"] = row_ranks(scores["als_score"], r[known], c[known]).astype(np.float32)
             pairs.loc[known, "cooc_max"] = _max_similarity(self.binary_.matrix[rows], self.cosine_, r[known],
                                                            c[known])
         if extra is not None:
@@ -488,9 +492,6 @@ class CandidateGenerator:
         als_scores = self.als_.score(rows).astype(np.float32)
         n_own_items = np.maximum(np.diff(sub_binary.indptr), 1).astype(np.float32)
         cooc_sum = (sub_binary @ self.cosine_).toarray().astype(np.float32, copy=False)
-        als_rank = np.empty_like(als_scores)
-        order = np.argsort(-als_scores, axis=1, kind="stable")
-        np.put_along_axis(als_rank, order, np.arange(1, als_scores.shape[1] + 1, dtype=np.float32)[None, :], axis=1)
         if len(keys):
             own = customer_slice(self.own_keep_, min(keys), max(keys))
             own = own[own["customer_key"].isin(set(keys))]
@@ -510,7 +511,7 @@ class CandidateGenerator:
                 "product_id": np.tile(chosen, len(keys)),
                 f"src_{name}": 1,
             }))
-        grids = {"als_score": als_scores, "als_rank": als_rank, "cooc_score": cooc_sum / n_own_items[:, None]}
+        grids = {"als_score": als_scores, "cooc_score": cooc_sum / n_own_items[:, None]}
         return parts, (rows, grids)
 
     def _customer_rows(self, frame: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:

@@ -19,7 +19,7 @@ from segrec.recommend import (
     purchased_pairs,
     repeat_purchase_categories,
 )
-from segrec.recommend._arrays import scale_rows, top_k_rows
+from segrec.recommend._arrays import row_ranks, scale_rows, top_k_rows
 from segrec.recommend.baselines import (
     content_features,
     content_similarity,
@@ -315,6 +315,14 @@ def test_select_top_n_and_top_k_rows_match_the_row_by_row_definition_with_ties(s
     columns, values = top_k_rows(scores, 7)
     expected = [sorted(range(30), key=lambda c: (-row[c], c))[:7] for row in scores]
     assert columns.tolist() == expected and values.tolist() == np.take_along_axis(scores, columns, 1).tolist()
+
+
+def test_row_ranks_are_positions_in_a_stable_descending_sort():
+    rng = np.random.default_rng(0)
+    scores = np.vstack([rng.random((3, 40)), rng.integers(0, 3, (3, 40))]).astype(np.float32)  # rows 3-5 tie
+    rows, cols = rng.integers(0, 6, 100), rng.integers(0, 40, 100)
+    position = np.argsort(np.argsort(-scores, axis=1, kind="stable"), axis=1) + 1
+    assert row_ranks(scores, rows, cols).tolist() == position[rows, cols].tolist()
 
 
 def test_repeat_purchase_categories_from_distinct_purchase_days():

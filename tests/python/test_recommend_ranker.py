@@ -14,8 +14,8 @@ from segrec.recommend.candidates import (
     NEVER_DAYS,
     CandidateConfig,
     CandidateGenerator,
-    candidate_pairs,
     _max_similarity,
+    candidate_pairs,
     cooccurrence_cosine,
     customer_stats,
     label_pairs,
@@ -142,7 +142,7 @@ def test_max_similarity_is_the_same_in_any_chunking(monkeypatch) -> None:
     cosine = cooccurrence_cosine(binary)
     dense = cosine.toarray()
     rows, items = rng.integers(0, 40, 300), rng.integers(0, 25, 300)
-    expected = [max((dense[o, i] for o in binary[r].indices), default=0.0) for r, i in zip(rows, items)]
+    expected = [max((dense[o, i] for o in binary[r].indices), default=0.0) for r, i in zip(rows, items, strict=True)]
     for cells in (1, 60, 10_000):  # a customer per chunk, a few, all at once
         monkeypatch.setattr("segrec.recommend.candidates.DENSE_CELLS", cells)
         assert _max_similarity(binary, cosine, rows, items).tolist() == np.float32(expected).tolist()
