@@ -48,14 +48,28 @@ the direct side alone. Quality: adjusted Rand index of the latest segments again
 generator's personas, and NDCG@10 of the served lists (ranker_blended) against popularity on the
 temporal hold-out (recommendation_metrics).
 
-Open at 10M events (a partial run, 2026-12-03, on a shared machine, so no result file): the
-generated shop then has 190,476 customers and 19,047 products, and the recommenders' dense
-customer x catalog score grids (the hybrid per cutoff, the ranker's candidate batches) and the
-items x items co-occurrence cosine (1.45 GB) grow with both: int_recommendation__hybrid_candidates
-had not finished after 32 minutes. int_events__validated took 594 s in that contended build and 97 s
-alone (10 s at 1M), 74 s of it in staging's event_id_occurrence window, which spills 6.1 GB at
-the default 4 GB. The first attempt also found that DuckDB refuses to switch temp_directory after a
-spill when it is re-set per cursor, so profiles.yml sets it once, in config_options.
+What the 10M run shows (commit 15ce98c, alone on the machine; `10M` below): the whole build
+finishes and every test passes, with segments and lists as good as at 1M (ARI 0.97, served lists
+5.1x popularity), but it takes 46 minutes and 13.8 GB, far from the targets (5 minutes, 4 GB).
+Two models are 77% of it: int_recommendation__ranker_lists (1,078 s) and
+int_recommendation__hybrid_candidates (1,046 s). Both score every customer against the whole
+catalog, and at 190,476 customers x 19,047 products that is 3.6 billion cells per pass:
+sampled during the build, the hybrid spent its time picking each row's top 50 under the category
+cap, the ranker's candidate generator in a stable argsort of every customer's ALS row (26%, for an
+`als_rank` read at ~300 cells of 19,047), the dense items x items co-occurrence (1.45 GB, 11%) and
+re-converting a sorted key column per batch (8%). Fixed after that run, with the same lists
+(checked equal on the 1M build): the category cap takes each category's best items in one pass
+(the hybrid model 61 s -> 32 s at 1M, measured alone), `als_rank` is looked up for the candidate
+pairs only, the co-occurrence cosine is sparse, training windows' generators are freed, and batches
+binary-search the key column. What is left is structural: the hybrid and the ranker still touch
+customers x catalog cells, so their cost grows with both; the next step is to score only each
+customer's candidates (top-M per source from sparse or factorized scores, with an exactness bound
+and a dense fallback per row), and to recompute lists only for customers with new events.
+int_events__validated (132 s at 10M, 10 s at 1M) is the largest SQL cost: staging's
+event_id_occurrence window sorts the whole parsed row and spills at the default 4 GB; ranking on
+the few columns it needs and joining back is the candidate fix, not yet measured. DuckDB refuses to
+switch temp_directory after a spill when it is re-set per cursor, so profiles.yml sets it once, in
+config_options.
 """
 
 PENDING = """
