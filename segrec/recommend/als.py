@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,21 @@ from segrec.recommend.interactions import InteractionMatrix
 ALS_DEFAULTS: dict[str, Any] = {"factors": 16, "regularization": 0.1, "alpha": 5.0, "iterations": 15}
 ALS_TYPES: dict[str, type] = {"factors": int, "regularization": float, "alpha": float, "iterations": int}
 ALS_PARAMETERS: tuple[str, ...] = tuple(ALS_DEFAULTS)
+# Where ALS trains (dbt var ml_engine): implicit in this process, or pyspark.ml on a SparkSession
+# (segrec.recommend.spark_als.SparkALS). Both give an ALSRecommender.
+ML_ENGINES: tuple[str, ...] = ("local", "spark")
+
+
+class ALSEstimator(Protocol):
+    """Anything that trains ALS factors on an interaction matrix into a fitted ALSRecommender."""
+
+    def fit(self, interactions: InteractionMatrix) -> ALSRecommender: ...
+
+
+# What the recommenders train ALS with: called with the ALS parameters and ``random_state``, it
+# gives an unfitted ALSEstimator. ALSRecommender itself is one (implicit); SparkALS bound to a
+# session the other (segrec.recommend.pipeline.als_factory_for picks by ml_engine).
+ALSFactory = Callable[..., ALSEstimator]
 
 
 def typed_als_params(values: Mapping[str, Any], source: str = "ALS parameters") -> dict[str, Any]:
@@ -28,6 +43,13 @@ def typed_als_params(values: Mapping[str, Any], source: str = "ALS parameters") 
     if missing:
         raise SegrecError(f"{source}: missing ALS parameter(s) {missing}; expected {list(ALS_PARAMETERS)}")
     return {name: ALS_TYPES[name](values[name]) for name in ALS_PARAMETERS}
+
+
+def check_als_ranges(params: Mapping[str, Any]) -> None:
+    """A SegrecError when an ALS parameter is out of range (the same rule for every engine)."""
+    if (params["factors"] < 1 or params["iterations"] < 1 or params["regularization"] < 0
+            or params["alpha"] <= 0):
+        raise SegrecError(f"ALS parameters out of range: {dict(params)}")
 
 
 class ALSRecommender:
@@ -44,6 +66,10 @@ class ALSRecommender:
         change the result).
     num_threads : implicit's solver threads (0: all cores). BLAS itself is held at one
         thread, because implicit parallelises over rows and nested BLAS threads only contend.
+    ml_engine : what trained the factors: ``local`` (``fit``, implicit) or ``spark`` (factors
+        from SparkALS, given to :meth:`from_factors`). Recorded by ``get_params`` only when not
+        local, so local fits keep the parameters and model versions they always had, and a
+        Spark fit of the same matrix and parameters gets another version.
     """
 
     def __init__(
@@ -54,6 +80,7 @@ class ALSRecommender:
         iterations: int = ALS_DEFAULTS["iterations"],
         random_state: int = 0,
         num_threads: int = 0,
+        ml_engine: str = "local",
     ) -> None:
         self.factors = factors
         self.regularization = regularization
@@ -61,21 +88,28 @@ class ALSRecommender:
         self.iterations = iterations
         self.random_state = random_state
         self.num_threads = num_threads
+        self.ml_engine = ml_engine
 
     def get_params(self) -> dict[str, Any]:
-        """The constructor parameters, e.g. to record a run or build a ``model_version``."""
-        return {
+        """The constructor parameters, e.g. to record a run or build a ``model_version``
+        (``ml_engine`` only when not local)."""
+        params = {
             "factors": self.factors,
             "regularization": self.regularization,
             "alpha": self.alpha,
             "iterations": self.iterations,
             "random_state": self.random_state,
         }
+        return params if self.ml_engine == "local" else params | {"ml_engine": self.ml_engine}
 
     def fit(self, interactions: InteractionMatrix) -> ALSRecommender:
         """Learn user and item factors from ``interactions`` (weights are the raw confidence)."""
-        if self.factors < 1 or self.iterations < 1 or self.regularization < 0 or self.alpha <= 0:
-            raise SegrecError(f"ALS parameters out of range: {self.get_params()}")
+        if self.ml_engine != "local":
+            raise SegrecError(
+                f"ALSRecommender.fit trains with implicit (ml_engine local); ml_engine {self.ml_engine!r} "
+                "factors come from its own estimator (spark: segrec.recommend.spark_als.SparkALS)"
+            )
+        check_als_ranges(self.get_params())
         if interactions.matrix.nnz == 0:
             # Nothing to learn from (e.g. a catalog without events yet, or a hold-out window that
             # holds all the data): zero factors give every strategy "no preference" instead of

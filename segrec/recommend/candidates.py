@@ -20,6 +20,7 @@ Input ``purchases``: one row per purchase line with ``customer_key``, ``product_
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +32,7 @@ import scipy.sparse as sp
 from segrec.errors import SegrecError
 from segrec.io import require_columns
 from segrec.recommend._arrays import row_ranks, top_k_rows
-from segrec.recommend.als import ALSRecommender
+from segrec.recommend.als import ALSFactory, ALSRecommender
 from segrec.recommend.interactions import InteractionMatrix
 
 PURCHASE_COLUMNS: tuple[str, ...] = ("customer_key", "product_id", "order_id", "event_time", "quantity", "unit_price")
@@ -382,13 +383,17 @@ class CandidateGenerator:
     the customers asked for, the same rows whether asked one by one or all together.
 
     Parameters: ``config`` (how many candidates per source, ALS settings), ``random_state``
-    (ALS seed), ``num_threads`` (implicit's solver threads; BLAS is held at one).
+    (ALS seed), ``num_threads`` (implicit's solver threads; BLAS is held at one), ``als_factory``
+    (what trains ALS, segrec.recommend.pipeline.als_factory_for; None: implicit with
+    ``num_threads``).
     """
 
-    def __init__(self, config: CandidateConfig | None = None, random_state: int = 0, num_threads: int = 1) -> None:
+    def __init__(self, config: CandidateConfig | None = None, random_state: int = 0, num_threads: int = 1,
+                 als_factory: ALSFactory | None = None) -> None:
         self.config = config
         self.random_state = random_state
         self.num_threads = num_threads
+        self.als_factory = als_factory
 
     def fit(self, purchases: pd.DataFrame, cutoff: pd.Timestamp) -> CandidateGenerator:
         """Learn what the sources need from the purchases strictly before ``cutoff``."""
@@ -410,8 +415,9 @@ class CandidateGenerator:
         counts, self.binary_ = _binary_matrix(history)
         confidence = counts.matrix.copy()
         confidence.data = np.log1p(confidence.data).astype(np.float32)
-        self.als_ = ALSRecommender(**dict(config.als), random_state=self.random_state, num_threads=self.num_threads)
-        self.als_.fit(InteractionMatrix(confidence, self.binary_.customer_keys, self.binary_.product_ids))
+        factory = self.als_factory or functools.partial(ALSRecommender, num_threads=self.num_threads)
+        self.als_ = factory(**dict(config.als), random_state=self.random_state).fit(
+            InteractionMatrix(confidence, self.binary_.customer_keys, self.binary_.product_ids))
         self.cosine_ = cooccurrence_cosine(self.binary_.matrix)
         own_keep = own.sort_values(["customer_key", "own_days", "days_since_last_own"], ascending=[True, False, True])
         self.own_keep_ = sorted_by_customer(own_keep.groupby("customer_key", sort=False).head(config.n_own)[

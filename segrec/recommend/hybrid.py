@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 from segrec.errors import SegrecError
 from segrec.recommend._arrays import scale_rows
-from segrec.recommend.als import ALSRecommender
+from segrec.recommend.als import ALSFactory, ALSRecommender
 from segrec.recommend.baselines import (
     CONTENT_WEIGHTS,
     content_features,
@@ -97,6 +97,7 @@ class HybridRecommender:
     trending_window_days : length of the recent and the previous trending windows.
     als_params : ALS parameters (keys of :data:`segrec.recommend.als.ALS_DEFAULTS` plus ``num_threads``).
     random_state : seed of ALS.
+    als_factory : what trains ALS (default implicit; segrec.recommend.pipeline.als_factory_for).
     batch_size : customers scored at once (None: sized to the catalog).
     """
 
@@ -117,6 +118,7 @@ class HybridRecommender:
         als_params: Mapping[str, Any] | None = None,
         random_state: int = 0,
         batch_size: int | None = None,
+        als_factory: ALSFactory = ALSRecommender,
     ) -> None:
         self.n = n
         self.max_per_category = max_per_category
@@ -132,6 +134,7 @@ class HybridRecommender:
         self.als_params = als_params
         self.random_state = random_state
         self.batch_size = batch_size
+        self.als_factory = als_factory
 
     # ------------------------------------------------------------------ fitting
     def fit(
@@ -154,7 +157,7 @@ class HybridRecommender:
 
         self.data_ = data
         if als is None:
-            als = ALSRecommender(**dict(self.als_params or {}), random_state=self.random_state).fit(data.interactions)
+            als = self.als_factory(**dict(self.als_params or {}), random_state=self.random_state).fit(data.interactions)
         elif not (
             np.array_equal(als.customer_keys_, data.interactions.customer_keys)
             and np.array_equal(als.product_ids_, data.interactions.product_ids)

@@ -17,7 +17,8 @@ Python models stay thin:
 
 ALS is trained once per grid combination, once per hold-out cutoff of the hybrid candidates,
 once on the test cutoff of the evaluation and once for serving; the latest hybrid candidates
-and the similarities reuse the stored serving factors instead of training again.
+and the similarities reuse the stored serving factors instead of training again. Every one of
+these fits (and the ranker's ALS candidates) takes an ``als_factory``: what trains ALS.
 """
 
 from __future__ import annotations
@@ -33,7 +34,13 @@ import pyarrow.compute as pc
 
 from segrec.errors import SegrecError
 from segrec.io import require_columns
-from segrec.recommend.als import ALS_PARAMETERS, ALS_TYPES, ALSRecommender, typed_als_params
+from segrec.recommend.als import (
+    ALS_PARAMETERS,
+    ALS_TYPES,
+    ALSFactory,
+    ALSRecommender,
+    typed_als_params,
+)
 from segrec.recommend.data import RecData, check_unique_keys, prepare_data
 from segrec.recommend.evaluation import KS, METRIC_COLUMNS, describe_windows, evaluate_recommender
 from segrec.recommend.hybrid import SIMILARITY_METHODS, STRATEGIES, HybridRecommender, item_similarity_table
@@ -194,6 +201,7 @@ def tune_als(
     k: int = 10,
     metric: str = "ndcg",
     max_per_category: int | None = None,
+    als_factory: ALSFactory = ALSRecommender,
 ) -> pd.DataFrame:
     """Grid search of ALS on the validation window: the ``int_recommendation__als_grid`` table.
 
@@ -202,7 +210,7 @@ def tune_als(
     ``is_selected`` (the best; ties go to the earlier combination), columns
     :data:`TUNING_SCHEMA`. With a single combination, or no known validation customer, there
     is nothing to choose: that combination (or ``base``) is selected untried, value NaN,
-    and no ALS is trained.
+    and no ALS is trained. ``als_factory`` trains each combination (segrec.recommend.als.ALSFactory).
     """
     truth = as_frame(truth)
     require_columns(truth, "validation ground truth", ("customer_key", "product_id"))
@@ -215,7 +223,8 @@ def tune_als(
         table = pd.DataFrame([row])
     else:
         _, table = grid_search_als(
-            data, known, grid=combos, k=k, metric=metric, max_per_category=max_per_category, random_state=random_state
+            data, known, grid=combos, k=k, metric=metric, max_per_category=max_per_category,
+            random_state=random_state, als_factory=als_factory,
         )
         table = table.rename(columns={"selected": "is_selected"})
     return typed_frame(table, TUNING_SCHEMA).reset_index(drop=True)
@@ -254,11 +263,16 @@ def model_version(interactions: InteractionMatrix, params: Mapping[str, Any]) ->
 
 
 def fit_als(
-    data: RecData | InteractionMatrix, params: Mapping[str, Any], *, random_state: int, num_threads: int = 0
+    data: RecData | InteractionMatrix,
+    params: Mapping[str, Any],
+    *,
+    random_state: int,
+    als_factory: ALSFactory = ALSRecommender,
 ) -> ALSRecommender:
-    """Train the serving ALS on the latest interactions (BLAS held at one thread inside)."""
+    """Train the serving ALS on the latest interactions with ``als_factory``
+    (segrec.recommend.als.ALSFactory; default implicit, BLAS held at one thread inside)."""
     matrix = data.interactions if isinstance(data, RecData) else data
-    return ALSRecommender(**params, random_state=random_state, num_threads=num_threads).fit(matrix)
+    return als_factory(**params, random_state=random_state).fit(matrix)
 
 
 def factors_table(als: ALSRecommender, interactions: InteractionMatrix) -> pa.Table:
@@ -339,6 +353,7 @@ def holdout_metrics(
     strategies: Sequence[str] = STRATEGIES,
     extra_lists: Mapping[str, pd.DataFrame] | None = None,
     groups: pd.DataFrame | None = None,
+    als_factory: ALSFactory = ALSRecommender,
 ) -> pd.DataFrame:
     """Every strategy and the hybrid on the test window, overall and per customer group: the
     rows of ``recommendation_metrics`` and ``recommendation_fairness``.
@@ -348,8 +363,9 @@ def holdout_metrics(
     included. One ALS is trained and shared by the ``als`` strategy and the hybrid. Adds the
     JSON of the ALS ``parameters`` used. ``extra_lists`` (strategy -> lists made elsewhere,
     e.g. the ranker's) are judged beside them. ``groups``: group dimensions beyond segment and
-    new/returning (:func:`fairness_groups`). No products or no listed customer in the test
-    window: nothing to evaluate, no rows.
+    new/returning (:func:`fairness_groups`). ``als_factory`` trains the ALS
+    (segrec.recommend.als.ALSFactory). No products or no listed customer in the test window: nothing
+    to evaluate, no rows.
     """
     truth = as_frame(truth)
     require_columns(truth, "test ground truth", ("customer_key", "product_id"))
@@ -357,7 +373,8 @@ def holdout_metrics(
     if data.interactions.n_items == 0 or served.empty:
         return pd.DataFrame({name: pd.Series([], dtype=object) for name in (*METRIC_COLUMNS, "parameters")})
     model = HybridRecommender(
-        n=max(ks), max_per_category=max_per_category, als_params=als_params, random_state=random_state
+        n=max(ks), max_per_category=max_per_category, als_params=als_params, random_state=random_state,
+        als_factory=als_factory,
     ).fit(data, None if events is None else as_frame(events))
     metrics = evaluate_recommender(model, served, strategies=strategies, ks=ks, extra_lists=extra_lists,
                                    groups=groups)
@@ -376,17 +393,20 @@ def hybrid_candidates(
     max_per_category: int | None = None,
     als: ALSRecommender | None = None,
     explain: bool = False,
+    als_factory: ALSFactory = ALSRecommender,
 ) -> pd.DataFrame:
     """The hybrid's top ``n`` per customer at one cutoff, as a candidate source of the ranker
     (``int_recommendation__hybrid_candidates``): ``hybrid_score``, ``hybrid_rank``, the row's
     ``strategy`` and, with ``explain``, its ``reason`` (for the served cutoff). ``als``: a
-    stored fitted model of the same matrix (else one is trained with ``als_params``)."""
+    stored fitted model of the same matrix (else one is trained with ``als_params`` by
+    ``als_factory``, segrec.recommend.als.ALSFactory)."""
     if data.interactions.n_items == 0 or n == 0 or len(customer_keys) == 0:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in
                              ("cutoff", "customer_key", "product_id", "hybrid_score", "hybrid_rank", "strategy",
                               "reason")})
     model = HybridRecommender(
-        n=n, max_per_category=max_per_category, als_params=als_params, random_state=random_state
+        n=n, max_per_category=max_per_category, als_params=als_params, random_state=random_state,
+        als_factory=als_factory,
     ).fit(data, None if events is None else as_frame(events), als=als)
     lists = model.recommend(list(customer_keys), explain=explain)
     return pd.DataFrame({

@@ -33,6 +33,7 @@ import pyarrow as pa
 
 from segrec.errors import SegrecError
 from segrec.io import require_columns
+from segrec.recommend.als import ALSFactory
 from segrec.recommend.bias_rerank import POPULARITY_COLUMN, RerankSettings, rerank_settings
 from segrec.recommend.candidates import (
     PURCHASE_COLUMNS,
@@ -237,8 +238,9 @@ class _Cutoffs:
 
     def __init__(self, purchases: pd.DataFrame, moments: dict[str, pd.Timestamp], hybrid: pd.DataFrame,
                  truth: pd.DataFrame, products: pd.DataFrame, config: CandidateConfig,
-                 settings: Mapping[str, Any]) -> None:
+                 settings: Mapping[str, Any], als_factory: ALSFactory | None = None) -> None:
         self.purchases, self.moments, self.config, self.settings = purchases, moments, config, settings
+        self.als_factory = als_factory
         hybrid = sorted_by_customer(hybrid) if len(hybrid) else hybrid.assign(customer_key=pd.Series([], dtype=object))
         self.hybrid = {c: part for c, part in hybrid.groupby("cutoff", sort=False)}
         self.truth = {c: part for c, part in truth.groupby("cutoff", sort=False)}
@@ -248,7 +250,8 @@ class _Cutoffs:
 
     def generator(self, cutoff: str) -> CandidateGenerator:
         if cutoff not in self._generators:
-            self._generators[cutoff] = CandidateGenerator(self.config, random_state=self.settings["random_state"]) \
+            self._generators[cutoff] = CandidateGenerator(self.config, random_state=self.settings["random_state"],
+                                                          als_factory=self.als_factory) \
                 .fit(self.purchases, self.moments[cutoff])
         return self._generators[cutoff]
 
@@ -334,7 +337,7 @@ class RankerInputs(NamedTuple):
 
 
 def scored_batches(inputs: RankerInputs, *, settings: Mapping[str, Any], horizon_days: int,
-                   batch_size: int = BATCH_CUSTOMERS) -> Iterator[ScoredBatch]:
+                   batch_size: int = BATCH_CUSTOMERS, als_factory: ALSFactory | None = None) -> Iterator[ScoredBatch]:
     """The scored candidate pairs behind :func:`ranker_lists` (its arguments), cutoff ``test``
     first (the evaluation sample), then ``latest`` (everybody), a batch of customers at a time.
     Lazy: a caller that needs only the test cutoff never trains the served ranker."""
@@ -345,7 +348,7 @@ def scored_batches(inputs: RankerInputs, *, settings: Mapping[str, Any], horizon
                      **{key: settings[key] for key in CANDIDATE_KEYS})
     moments = holdout_moments(windows)
     truth = truth.assign(customer_key=truth["customer_key"].astype(str))
-    cutoffs = _Cutoffs(purchases, moments, hybrid, truth, products, config, settings)
+    cutoffs = _Cutoffs(purchases, moments, hybrid, truth, products, config, settings, als_factory)
     batches = {"latest": customer_batches(customers["customer_key"], batch_size),
                "sample": customer_batches(evaluated_keys(customers), batch_size)}
     params = {key: settings[key] for key in RANKER_KEYS} | {"random_state": settings["random_state"]}
@@ -420,6 +423,7 @@ def ranker_lists(
     batch_size: int = BATCH_CUSTOMERS,
     rerank: Mapping[str, Any] | None = None,
     history: pd.DataFrame | None = None,
+    als_factory: ALSFactory | None = None,
 ) -> pd.DataFrame:
     """The ``int_recommendation__ranker_lists`` rows (:data:`RANKER_LISTS_SCHEMA`).
 
@@ -440,6 +444,8 @@ def ranker_lists(
     to the discover and blended lists of both cutoffs, so the offline figures judge it too;
     ``history`` (cutoff, customer_key, product_id: the interactions known at each cutoff) is the
     category mix ``calibrated`` pulls toward, as category_kl measures it (None: own purchases).
+    ``als_factory`` trains the ALS candidate source (segrec.recommend.pipeline.als_factory_for;
+    None: implicit).
     """
     control = rerank_settings(rerank)
     histories = history_by_cutoff(history) if control.needs_history else {}
@@ -447,7 +453,8 @@ def ranker_lists(
     lengths = {"latest": list_length, "test": max(list_length, *KS)}
     served: dict[str, list[pd.DataFrame]] = {}
     inputs = RankerInputs(purchases, windows, hybrid, truth, products, customers)
-    for batch in scored_batches(inputs, settings=settings, horizon_days=horizon_days, batch_size=batch_size):
+    for batch in scored_batches(inputs, settings=settings, horizon_days=horizon_days, batch_size=batch_size,
+                                als_factory=als_factory):
         version = batch.model_version if control.is_identity else content_version(batch.model_version, asdict(control))
         lists = _batch_lists(batch.pairs, batch.scores, length=lengths[batch.cutoff],
                              categories=cutoff_categories(products, batch.cutoff),

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from segrec.errors import SegrecError
-from segrec.recommend.als import ALS_PARAMETERS, ALSRecommender
+from segrec.recommend.als import ALS_PARAMETERS, ALSFactory, ALSRecommender
 from segrec.recommend.data import RecData
 from segrec.recommend.evaluation import RANKING_METRICS, ranking_metrics
 from segrec.recommend.rerank import apply_business_rules
@@ -42,6 +42,7 @@ def grid_search_als(
     max_per_category: int | None = None,
     random_state: int = 0,
     batch_size: int = 2000,
+    als_factory: ALSFactory = ALSRecommender,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Fit ALS for every combination of ``grid`` on ``data`` and score it on ``truth``.
 
@@ -49,6 +50,7 @@ def grid_search_als(
     Lists obey the same business rules as production. Returns the chosen parameters (best
     ``metric`` at ``k``; ties go to the earlier combination) and the grid table: one row per
     combination with its parameters, ``metric``, ``k``, ``value``, ``n_users`` and ``selected``.
+    ``als_factory`` trains each combination (default implicit).
     """
     if metric not in RANKING_METRICS:
         raise SegrecError(f"grid search: metric must be one of {list(RANKING_METRICS)}, got {metric!r}")
@@ -63,7 +65,7 @@ def grid_search_als(
     records = []
     for values in itertools.product(*(grid[name] for name in names)):
         params = dict(zip(names, values, strict=True))
-        als = ALSRecommender(**params, random_state=random_state).fit(data.interactions)
+        als = als_factory(**params, random_state=random_state).fit(data.interactions)
         frames = []
         for start in range(0, len(user_rows), batch_size):
             rows = user_rows[start : start + batch_size]
