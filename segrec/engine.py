@@ -5,11 +5,19 @@ dbt-spark and dbt-databricks; a model returns what its engine accepts (an Arrow 
 on DuckDB, a Spark or pandas DataFrame on Spark). The models call these functions instead of
 either engine's own methods, so the same model file runs on both (issue 14, docs/spark.md).
 Filters stay the engines' own ``relation.filter("sql condition")``: both take the SQL text.
+
+The learning that has a Spark version (dbt var ``ml_engine: spark``) runs in
+:func:`spark_session_for`: the model's own session on a Spark target, a local one otherwise.
+pyspark is optional (the ``spark`` extra): it is imported inside the functions that need it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import importlib.util
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -17,9 +25,20 @@ import pyarrow as pa
 
 from segrec.errors import SegrecError
 
+# dbt var spark_ml: the local session ml_engine spark starts on a target that is not Spark, and
+# the checkpoint folder of Spark ALS (relative paths resolve where dbt runs: the project root).
+SPARK_ML_DEFAULTS: dict[str, str] = {
+    "master": "local[2]", "driver_memory": "1g", "checkpoint_dir": "target/spark-checkpoints",
+}
+
 
 def _is_spark(relation: Any) -> bool:
     return hasattr(relation, "toPandas") and hasattr(relation, "sparkSession")
+
+
+def is_spark_session(session: Any) -> bool:
+    """True for a SparkSession (a dbt model's ``session`` on Spark), False for DuckDB's connection."""
+    return hasattr(session, "createDataFrame")
 
 
 def to_arrow(relation: Any) -> pa.Table:
@@ -66,7 +85,66 @@ def query(session: Any, sql: str) -> pa.Table:
 def to_output(result: pa.Table | pd.DataFrame, session: Any) -> Any:
     """A model's result as its engine accepts it: as it is on DuckDB (Arrow or pandas), a Spark
     DataFrame on Spark."""
-    if not hasattr(session, "createDataFrame"):  # DuckDB
+    if not is_spark_session(session):  # DuckDB
         return result
     frame = result.to_pandas() if isinstance(result, pa.Table) else result
     return session.createDataFrame(frame)
+
+
+def spark_unavailable() -> str | None:
+    """Why a Spark session cannot start here (None: it can): pyspark comes with the optional
+    ``spark`` extra, and Spark needs a Java runtime (17 or 21)."""
+    try:
+        found = importlib.util.find_spec("pyspark") is not None
+    except ModuleNotFoundError:
+        found = False
+    if not found:
+        return 'pyspark is not installed (pip install -e ".[spark]")'
+    java_home = os.environ.get("JAVA_HOME")
+    if not shutil.which("java") and not (java_home and (Path(java_home) / "bin" / "java").exists()):
+        return "no Java runtime (java not on PATH and no JAVA_HOME): Spark needs Java 17 or 21"
+    return None
+
+
+def spark_ml_settings(settings: Mapping[str, Any] | None) -> dict[str, str]:
+    """The dbt var ``spark_ml`` checked: :data:`SPARK_ML_DEFAULTS` with the keys it sets."""
+    settings = dict(settings or {})
+    unknown = sorted(set(settings) - set(SPARK_ML_DEFAULTS))
+    if unknown:
+        raise SegrecError(f"var spark_ml: unknown key(s) {unknown}; expected {sorted(SPARK_ML_DEFAULTS)}")
+    merged = SPARK_ML_DEFAULTS | settings
+    empty = sorted(key for key, value in merged.items() if not isinstance(value, str) or not value.strip())
+    if empty:
+        raise SegrecError(f"var spark_ml: {empty} must be non-empty text")
+    return merged
+
+
+def spark_session_for(session: Any, settings: Mapping[str, Any] | None = None) -> Any:
+    """The SparkSession pyspark.ml trains in: the dbt model's own ``session`` on a Spark target,
+    else the process's local session (getOrCreate: started once, ~13 s, then shared by every
+    model of the build) with var ``spark_ml``'s master and driver memory. A SegrecError says
+    why when pyspark or Java is missing."""
+    if is_spark_session(session):
+        return session
+    chosen = spark_ml_settings(settings)
+    reason = spark_unavailable()
+    if reason:
+        raise SegrecError(f"ml_engine spark: {reason}")
+    from pyspark.sql import SparkSession
+
+    local = (
+        SparkSession.builder.master(chosen["master"])
+        .appName("segrec-ml")
+        .config("spark.driver.memory", chosen["driver_memory"])
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.sources.default", "parquet")  # Delta needs jars the local session has not
+        .config("spark.sql.shuffle.partitions", "4")  # the default 200 makes small fits slow
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        # checkpoint files of finished fits are removed once Spark no longer references them
+        .config("spark.cleaner.referenceTracking.cleanCheckpoints", "true")
+        .getOrCreate()
+    )
+    local.sparkContext.setLogLevel("ERROR")
+    return local

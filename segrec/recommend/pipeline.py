@@ -18,11 +18,13 @@ Python models stay thin:
 ALS is trained once per grid combination, once per hold-out cutoff of the hybrid candidates,
 once on the test cutoff of the evaluation and once for serving; the latest hybrid candidates
 and the similarities reuse the stored serving factors instead of training again. Every one of
-these fits (and the ranker's ALS candidates) takes an ``als_factory``: what trains ALS.
+these fits (and the ranker's ALS candidates) trains with the factory :func:`als_factory_for`
+gives for the dbt var ``ml_engine``: implicit in the dbt process, or Spark.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -32,11 +34,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from segrec.engine import spark_ml_settings, spark_session_for
 from segrec.errors import SegrecError
 from segrec.io import require_columns
 from segrec.recommend.als import (
     ALS_PARAMETERS,
     ALS_TYPES,
+    ML_ENGINES,
     ALSFactory,
     ALSRecommender,
     typed_als_params,
@@ -45,6 +49,7 @@ from segrec.recommend.data import RecData, check_unique_keys, prepare_data
 from segrec.recommend.evaluation import KS, METRIC_COLUMNS, describe_windows, evaluate_recommender
 from segrec.recommend.hybrid import SIMILARITY_METHODS, STRATEGIES, HybridRecommender, item_similarity_table
 from segrec.recommend.interactions import InteractionMatrix, build_interaction_matrix
+from segrec.recommend.spark_als import SparkALS
 from segrec.recommend.tuning import grid_search_als
 from segrec.schemas import typed_frame
 from segrec.versioning import content_version
@@ -177,6 +182,20 @@ def als_parameters(settings: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
     return typed_als_params(settings, "var recommendation_als"), int(settings.get("random_state", 0))
 
 
+def als_factory_for(ml_engine: str, session: Any = None, spark_ml: Mapping[str, Any] | None = None) -> ALSFactory:
+    """What trains ALS under the dbt var ``ml_engine``: ``local``, ALSRecommender (implicit in
+    this process); ``spark``, SparkALS in :func:`segrec.engine.spark_session_for` ``(session,
+    spark_ml)`` (the model's SparkSession on a Spark target, else a local one), checkpointing
+    to var ``spark_ml``'s ``checkpoint_dir``."""
+    if ml_engine == "local":
+        return ALSRecommender
+    if ml_engine == "spark":
+        settings = spark_ml_settings(spark_ml)
+        return functools.partial(SparkALS, session=spark_session_for(session, settings),
+                                 checkpoint_dir=settings["checkpoint_dir"])
+    raise SegrecError(f"var ml_engine: expected one of {list(ML_ENGINES)}, got {ml_engine!r}")
+
+
 def _grid_combinations(base: Mapping[str, Any], grid: Mapping[str, Sequence[Any]] | None) -> dict[str, tuple]:
     """Values to try per ALS parameter: the grid's, else the base value alone."""
     grid = dict(grid or {})
@@ -210,7 +229,7 @@ def tune_als(
     ``is_selected`` (the best; ties go to the earlier combination), columns
     :data:`TUNING_SCHEMA`. With a single combination, or no known validation customer, there
     is nothing to choose: that combination (or ``base``) is selected untried, value NaN,
-    and no ALS is trained. ``als_factory`` trains each combination (segrec.recommend.als.ALSFactory).
+    and no ALS is trained. ``als_factory`` trains each combination (:func:`als_factory_for`).
     """
     truth = as_frame(truth)
     require_columns(truth, "validation ground truth", ("customer_key", "product_id"))
@@ -270,7 +289,7 @@ def fit_als(
     als_factory: ALSFactory = ALSRecommender,
 ) -> ALSRecommender:
     """Train the serving ALS on the latest interactions with ``als_factory``
-    (segrec.recommend.als.ALSFactory; default implicit, BLAS held at one thread inside)."""
+    (:func:`als_factory_for`; default implicit, BLAS held at one thread inside)."""
     matrix = data.interactions if isinstance(data, RecData) else data
     return als_factory(**params, random_state=random_state).fit(matrix)
 
@@ -364,7 +383,7 @@ def holdout_metrics(
     JSON of the ALS ``parameters`` used. ``extra_lists`` (strategy -> lists made elsewhere,
     e.g. the ranker's) are judged beside them. ``groups``: group dimensions beyond segment and
     new/returning (:func:`fairness_groups`). ``als_factory`` trains the ALS
-    (segrec.recommend.als.ALSFactory). No products or no listed customer in the test window: nothing
+    (:func:`als_factory_for`). No products or no listed customer in the test window: nothing
     to evaluate, no rows.
     """
     truth = as_frame(truth)
@@ -399,7 +418,7 @@ def hybrid_candidates(
     (``int_recommendation__hybrid_candidates``): ``hybrid_score``, ``hybrid_rank``, the row's
     ``strategy`` and, with ``explain``, its ``reason`` (for the served cutoff). ``als``: a
     stored fitted model of the same matrix (else one is trained with ``als_params`` by
-    ``als_factory``, segrec.recommend.als.ALSFactory)."""
+    ``als_factory``, :func:`als_factory_for`)."""
     if data.interactions.n_items == 0 or n == 0 or len(customer_keys) == 0:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in
                              ("cutoff", "customer_key", "product_id", "hybrid_score", "hybrid_rank", "strategy",

@@ -19,6 +19,8 @@ import duckdb
 import pandas as pd
 import yaml
 
+from segrec.engine import spark_unavailable as engine_spark_unavailable
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT = Path(sys.executable).with_name("dbt")
 PARSE_FILE = "partial_parse.msgpack"
@@ -64,19 +66,42 @@ def built_once(folder: Path, build: Callable[[], object]) -> None:
 
 
 def spark_unavailable() -> str | None:
-    """Why the Spark tests cannot run here (None: they can): pyspark and dbt-spark come with the
-    optional `spark` extra (pip install -e ".[dev,spark]"), and Spark needs a Java runtime."""
-    for module, extra in (("pyspark", "pyspark"), ("dbt.adapters.spark", "dbt-spark")):
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except ModuleNotFoundError:
-            found = False
-        if not found:
-            return f'{extra} is not installed (pip install -e ".[dev,spark]")'
-    java_home = os.environ.get("JAVA_HOME")
-    if not shutil.which("java") and not (java_home and (Path(java_home) / "bin" / "java").exists()):
-        return "no Java runtime (java not on PATH and no JAVA_HOME): Spark needs Java 17 or 21"
-    return None
+    """Why the Spark tests cannot run here (None: they can): pyspark and a Java runtime (as the
+    package checks them, segrec.engine.spark_unavailable) and dbt-spark, all from the optional
+    `spark` extra (pip install -e ".[dev,spark]")."""
+    reason = engine_spark_unavailable()
+    if reason:
+        return reason
+    try:
+        found = importlib.util.find_spec("dbt.adapters.spark") is not None
+    except ModuleNotFoundError:
+        found = False
+    return None if found else 'dbt-spark is not installed (pip install -e ".[dev,spark]")'
+
+
+def load_model(path: str):
+    """A dbt Python model file's ``model`` function (the file needs no dbt to import)."""
+    spec = importlib.util.spec_from_file_location(Path(path).stem, PROJECT_ROOT / path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.model
+
+
+class FakeConfig:
+    """A model's ``dbt.config``: called to set materialization (nothing to do here), read with get."""
+
+    def __init__(self, values: dict) -> None:
+        self.get = values.get
+
+    def __call__(self, **settings) -> None:
+        pass
+
+
+class FakeDbt:
+    """What a model's body uses of dbt: ref (here a read function) and config."""
+
+    def __init__(self, read, config: dict) -> None:
+        self.ref, self.config = read, FakeConfig(config)
 
 
 def datasets_dir() -> Path:

@@ -10,19 +10,16 @@ Java (conftest.spark_session)."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import time
 from datetime import date
-from pathlib import Path
-from types import SimpleNamespace
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
-from .dbt_harness import PROJECT_ROOT, SAMPLE, DbtProject
+from .dbt_harness import PROJECT_ROOT, SAMPLE, DbtProject, FakeDbt, load_model
 
 pytestmark = [pytest.mark.dbt, pytest.mark.spark]
 
@@ -177,21 +174,6 @@ def test_spark_build_equals_duckdb_build(table, key, duckdb_build, spark_build):
     spark = spark_build.table(f"{SPARK_SCHEMA}.{table}").toArrow().to_pandas()
     assert len(duck) > 0, f"{table} is empty on the sample: nothing compared"
     assert differences(duck, spark, key) == []
-
-
-def load_model(path: str):
-    """A dbt Python model file's ``model`` function (the file needs no dbt to import)."""
-    spec = importlib.util.spec_from_file_location(Path(path).stem, PROJECT_ROOT / path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.model
-
-
-class FakeDbt:
-    """What a model's body uses of dbt: ref (here a read function) and config.get."""
-
-    def __init__(self, read, config: dict) -> None:
-        self.ref, self.config = read, SimpleNamespace(get=config.get)
 
 
 def test_a_python_model_runs_on_spark_dataframes_as_on_duckdb(duckdb_build, spark_build):
