@@ -12,9 +12,10 @@ import pytest
 import yaml
 
 from segrec.clv import score_customers
+from segrec.engine import SPARK_ML_DEFAULTS
 from segrec.experiments import analyze_experiment
 from segrec.recommend import HybridRecommender
-from segrec.recommend.als import ALS_DEFAULTS, ALSRecommender
+from segrec.recommend.als import ALS_DEFAULTS, ML_ENGINES, ALSRecommender
 from segrec.recommend.bias_rerank import RERANK_DEFAULTS
 from segrec.recommend.candidates import CandidateConfig
 from segrec.recommend.pipeline import holdout_metrics, tune_als
@@ -49,6 +50,12 @@ def test_als_defaults_equal_the_dbt_vars(dbt_vars):
     assert dbt_vars["recommendation_als"] == ALS_DEFAULTS | {"random_state": defaults(ALSRecommender)["random_state"]}
     assert dbt_vars["recommendation_als_grid"] == {name: list(values) for name, values in DEFAULT_ALS_GRID.items()}
     assert {name: defaults(ALSRecommender)[name] for name in ALS_DEFAULTS} == ALS_DEFAULTS
+
+
+def test_ml_engine_defaults_equal_the_dbt_vars(dbt_vars):
+    # local by default: make demo needs no Spark
+    assert dbt_vars["ml_engine"] == ML_ENGINES[0] == defaults(ALSRecommender)["ml_engine"] == "local"
+    assert dbt_vars["spark_ml"] == SPARK_ML_DEFAULTS
 
 
 def test_recommendation_defaults_equal_the_dbt_vars(dbt_vars):

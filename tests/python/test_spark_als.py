@@ -5,6 +5,8 @@ local session for the run) and skip, saying why, without them; the parameter che
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import numpy as np
 import pandas as pd
@@ -17,6 +19,7 @@ from segrec.recommend import ALSRecommender, build_interaction_matrix
 from segrec.recommend.pipeline import als_factory_for, model_version
 from segrec.recommend.spark_als import SparkALS, factor_rows, ratings_table
 
+from .dbt_harness import FakeDbt, load_model
 from .test_recommend import planted_blocks
 
 # small and quick: two blocks, few sweeps, few Spark partitions
@@ -138,3 +141,33 @@ def test_spark_als_is_reproducible_and_recorded_as_a_spark_fit(fit_spark):
                       "ml_engine": "spark"}
     local = ALSRecommender(**{k: v for k, v in params.items() if k != "ml_engine"}).fit(matrix)
     assert model_version(matrix, first.get_params()) != model_version(matrix, local.get_params())
+
+
+@pytest.mark.spark
+def test_the_serving_als_model_trains_on_spark_when_ml_engine_says_so(spark_session, tmp_path):
+    """int_recommendation__als_factors.py on the DuckDB target (refs are DuckDB relations): with
+    ml_engine spark it trains in the process's SparkSession (getOrCreate joins the running one)
+    and records the fit as Spark's; the same input with ml_engine local is implicit's."""
+    interactions = planted_blocks().assign(is_purchased=False, meets_min_activity=True)
+    con = duckdb.connect()
+    tables = {
+        "int_interactions__latest": interactions,
+        "int_recommendation__products": pd.DataFrame({"cutoff": "latest",
+                                                      "product_id": sorted(interactions["product_id"].unique())}),
+        "int_recommendation__customers": pd.DataFrame({"customer_key": sorted(interactions["customer_key"].unique())}),
+        "int_recommendation__als_grid": pd.DataFrame([{"factors": 2, "regularization": 0.01, "alpha": 10.0,
+                                                       "iterations": 6, "is_selected": True}]),
+    }
+    model = load_model("models/intermediate/recommendations/int_recommendation__als_factors.py")
+    config = {"als": {"factors": 2, "regularization": 0.01, "alpha": 10.0, "iterations": 6, "random_state": 0},
+              "spark_ml": {"checkpoint_dir": str(tmp_path / "checkpoints")}}
+    results = {}
+    for ml_engine in ("spark", "local"):
+        dbt = FakeDbt(lambda name: con.from_df(tables[name]), config | {"ml_engine": ml_engine})
+        results[ml_engine] = model(dbt, con).to_pandas()
+    spark, local = results["spark"], results["local"]
+    assert json.loads(spark["parameters"].iloc[0])["ml_engine"] == "spark"
+    assert "ml_engine" not in json.loads(local["parameters"].iloc[0])
+    assert spark["data_version"].iloc[0] == local["data_version"].iloc[0]  # the same training input
+    assert spark["model_version"].iloc[0] != local["model_version"].iloc[0]  # trained by another engine
+    assert len(spark) == len(local) == 120 + 40

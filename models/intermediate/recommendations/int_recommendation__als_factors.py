@@ -2,11 +2,12 @@
 int_recommendation__als_grid: user and item factors as one artifact table tagged with model_version
 and data_version (segrec.recommend.pipeline). int_recommendation__lists and int_recommendation__item_neighbors
 reuse them; read them through the marts recommendation_user_factors and recommendation_item_factors, and
-the fit itself through model_fits."""
+the fit itself through model_fits. Trained by implicit or Spark (var ml_engine)."""
 
 from segrec.engine import select, to_arrow, to_output
 from segrec.recommend.pipeline import (
     INTERACTION_COLUMNS,
+    als_factory_for,
     als_parameters,
     cutoff_matrix,
     factors_table,
@@ -25,5 +26,6 @@ def model(dbt, session):
     )
     _, random_state = als_parameters(dbt.config.get("als"))
     params = selected_parameters(to_arrow(dbt.ref("int_recommendation__als_grid")))
-    als = fit_als(matrix, params, random_state=random_state)
+    als_factory = als_factory_for(dbt.config.get("ml_engine"), session, dbt.config.get("spark_ml"))
+    als = fit_als(matrix, params, random_state=random_state, als_factory=als_factory)
     return to_output(factors_table(als, matrix), session)

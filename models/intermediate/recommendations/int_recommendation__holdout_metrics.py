@@ -4,13 +4,14 @@ parameters selected on the validation window, the learned ranker's lists of the 
 (ranker_buy_again, ranker_discover, ranker_blended) and the buy-again baseline (each customer's
 own most often bought products), scored on the test window overall and per customer group (segment,
 new/returning, age band, gender, region, country) and k, over the evaluation sample
-(int_recommendation__customers.is_evaluated). Read it through recommendation_metrics and
-recommendation_fairness."""
+(int_recommendation__customers.is_evaluated); ALS trained by implicit or Spark (var ml_engine). Read it
+through recommendation_metrics and recommendation_fairness."""
 
 from segrec.engine import to_arrow, to_output
 from segrec.recommend.evaluation import KS
 from segrec.recommend.pipeline import (
     METRICS_SCHEMA,
+    als_factory_for,
     als_parameters,
     as_frame,
     cutoff_data,
@@ -51,6 +52,7 @@ def model(dbt, session):
         max_per_category=dbt.config.get("max_per_category"),
         extra_lists=extra,
         groups=fairness_groups(customers),
+        als_factory=als_factory_for(dbt.config.get("ml_engine"), session, dbt.config.get("spark_ml")),
     )
     metrics = metrics.assign(split_description=windows_description(windows))
     return to_output(typed_table(metrics, METRICS_SCHEMA), session)

@@ -1,11 +1,13 @@
 """The hybrid's top N per customer at each cutoff (latest, test, validation, train_<k>): one
 candidate source of the learned ranker (segrec.recommend.pipeline.hybrid_candidates). The latest
-cutoff reuses the stored serving ALS; the hold-out cutoffs train ALS with the selected parameters."""
+cutoff reuses the stored serving ALS; the hold-out cutoffs train ALS with the selected parameters (by
+implicit or Spark: var ml_engine)."""
 
 import pandas as pd
 
 from segrec.engine import to_arrow, to_output
 from segrec.recommend.pipeline import (
+    als_factory_for,
     als_parameters,
     as_frame,
     cutoff_data,
@@ -24,6 +26,7 @@ def model(dbt, session):
     params = selected_parameters(to_arrow(dbt.ref("int_recommendation__als_grid")))
     _, random_state = als_parameters(dbt.config.get("als"))
     settings = ranker_settings(dbt.config.get("ranker"))
+    als_factory = als_factory_for(dbt.config.get("ml_engine"), session, dbt.config.get("spark_ml"))
     windows = as_frame(to_arrow(dbt.ref("int_recommendation__windows"))).iloc[0]
     frames = []
     # served lists for everybody, hold-out lists for the evaluation sample
@@ -53,5 +56,6 @@ def model(dbt, session):
             max_per_category=dbt.config.get("max_per_category"),
             als=als,
             explain=cutoff == "latest",
+            als_factory=als_factory,
         ))
     return to_output(typed_table(pd.concat(frames, ignore_index=True), HYBRID_CANDIDATES_SCHEMA), session)

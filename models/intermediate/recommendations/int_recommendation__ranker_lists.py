@@ -1,11 +1,12 @@
 """Served lists of the learned ranker (segrec.recommend.ranker_pipeline.ranker_lists): buy-again,
 discover and blended lists per customer, for the test cutoff (judged in recommendation_metrics)
 and the latest cutoff (served through customer_recommendations); the discover and blended lists of
-both re-ranked by var recommendation_rerank (segrec.recommend.bias_rerank)."""
+both re-ranked by var recommendation_rerank (segrec.recommend.bias_rerank). The ALS candidate source trains
+by implicit or Spark (var ml_engine)."""
 
 from segrec.engine import select, to_arrow, to_output
 from segrec.recommend.bias_rerank import rerank_settings
-from segrec.recommend.pipeline import as_frame
+from segrec.recommend.pipeline import als_factory_for, as_frame
 from segrec.recommend.ranker_pipeline import RANKER_LISTS_SCHEMA, ranker_lists
 from segrec.schemas import typed_table
 
@@ -36,5 +37,6 @@ def model(dbt, session):
         max_per_category=dbt.config.get("max_per_category"),
         rerank=dbt.config.get("rerank"),
         history=history,
+        als_factory=als_factory_for(dbt.config.get("ml_engine"), session, dbt.config.get("spark_ml")),
     )
     return to_output(typed_table(lists, RANKER_LISTS_SCHEMA), session)
