@@ -85,6 +85,15 @@ $(SPARK_INSTALLED): pyproject.toml $(INSTALLED)
 test-spark: $(SPARK_INSTALLED)
 	SEGREC_SPARK_FULL=1 $(BIN)/pytest tests/python/test_spark_cross_engine.py
 
+## bench-spark-als: ALS on Spark (var ml_engine spark) against implicit on the same temporal hold-out: offline
+## metrics at k=10 and fit time on the sample and UCI Online Retail (each built into SPARK_ALS_WORK when
+## missing, only the models the hold-out needs; a dataset absent from ../shared/datasets is skipped); writes
+## bench/results/spark_als.json and prints the table of docs/spark.md. Needs Java. Never part of `make test`.
+.PHONY: bench-spark-als
+SPARK_ALS_WORK ?= /tmp/segrec-bench-spark-als
+bench-spark-als: $(SPARK_INSTALLED)
+	$(BIN)/python -m bench.bench_spark_als --work $(SPARK_ALS_WORK)
+
 lint: install
 	$(BIN)/ruff check segrec tests bench models
 	$(BIN)/sqlfluff lint models macros tests --processes 2
