@@ -15,7 +15,9 @@ there is no cycle):
   ``clv``, ``experiments``, ``bandits``, ``generate``, ``ingest``;
 - the bottom: ``warehouse`` (reading a built DuckDB file), ``io`` (atomic writes, required
   columns), ``schemas`` (output tables as Arrow schemas), ``versioning`` (the model-version
-  hash), ``contract`` and ``rawio`` (the raw contract), ``errors``.
+  hash), ``contract`` and ``rawio`` (the raw contract), ``engine`` (a model's refs as Arrow or
+  pandas and its result as what DuckDB or Spark accepts; the SparkSession an ML fit runs in),
+  ``errors``.
 """
 
 __version__ = "0.1.0"
