@@ -7,7 +7,7 @@ import pytest
 
 from bench.bench_build import incremental_wanted, with_target
 from bench.common import customers_for, layer_totals, node_times, parse_size, top_nodes
-from bench.report import render, size_section
+from bench.report import read_results, render, size_section
 
 
 @pytest.mark.parametrize(
@@ -196,3 +196,12 @@ def test_the_page_orders_sizes_by_events_and_says_pending_without_results():
     assert "\n" + EXPECTED_SECTION + "\n\n## 1M" in page and page.endswith(" | 2.77 |\n")
     empty = render([])
     assert "Pending: no results in bench/results/ yet." in empty and "## 100k" not in empty
+
+
+def test_other_benchmarks_results_in_the_folder_are_not_build_sizes(tmp_path):
+    import json
+
+    (tmp_path / "1M.json").write_text(json.dumps(result("1M", 998_218, INCREMENTAL)))
+    (tmp_path / "spark_als.json").write_text(json.dumps({"k": 10, "results": []}))
+    assert [r["size"] for r in read_results(tmp_path)] == ["1M"]
+    assert read_results(tmp_path / "absent") == []
