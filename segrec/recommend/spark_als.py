@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from segrec.engine import spark_unavailable, to_arrow
+from segrec.engine import is_spark_session, spark_unavailable, to_arrow
 from segrec.errors import SegrecError
 from segrec.recommend.als import ALS_DEFAULTS, ALSRecommender, check_als_ranges
 from segrec.recommend.interactions import InteractionMatrix
@@ -107,7 +107,7 @@ class SparkALS:
                               f"{self.checkpoint_interval} and {self.blocks}")
         if not isinstance(self.checkpoint_dir, str) or not self.checkpoint_dir.strip():
             raise SegrecError("SparkALS: checkpoint_dir is required (Spark ALS overflows the stack without one)")
-        if not hasattr(self.session, "createDataFrame"):
+        if not is_spark_session(self.session):
             raise SegrecError(f"SparkALS: session must be a SparkSession, got {type(self.session).__name__}")
 
     def fit(self, interactions: InteractionMatrix) -> ALSRecommender:
