@@ -49,6 +49,7 @@ from bench.common import (
     git_commit,
     layer_totals,
     machine_info,
+    node_peaks,
     node_seconds,
     node_times,
     parse_size,
@@ -88,6 +89,8 @@ EQUALITY_CHECKS: dict[str, str] = {
 }
 QUALITY_STRATEGIES: tuple[str, ...] = (SERVED_STRATEGY, "hybrid", "popularity")
 TOP_NODES = 15
+# Nodes listed by the resident set sampled while they ran.
+TOP_MEMORY_NODES = 10
 
 # The hand-written sessionization, producing what the project's two models produce: every clean
 # event with its session (start and key), and one row per session with its counts, times and
@@ -164,6 +167,7 @@ def build_summary(measured: Measured, run_results: Mapping, manifest: Mapping) -
     nodes = node_times(run_results, manifest)
     return {"seconds": round(measured.seconds, 2), "peak_rss_mib": round(measured.peak_mib),
             "n_nodes": len(nodes), "layers": layer_totals(nodes), "top_nodes": top_nodes(nodes, TOP_NODES),
+            "memory_top_nodes": node_peaks(run_results, measured.timeline, TOP_MEMORY_NODES),
             "nodes": [{"name": n["name"], "layer": n["layer"], "status": n["status"],
                        "seconds": round(n["seconds"], 3)} for n in nodes]}
 

@@ -16,11 +16,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -63,14 +64,44 @@ def customers_for(n_events: int) -> int:
     return max(1, round(n_events / EVENTS_PER_CUSTOMER))
 
 
-# Runs the command as a grandchild with its output in a log file, then prints the peak RSS
-# (MiB) of the largest process below it: RUSAGE_CHILDREN of this process covers only them.
+# Runs the command as a grandchild with its output in a log file, samples the resident set of
+# the grandchild and its children every SAMPLE_SECONDS into a timeline file (epoch seconds and
+# KiB per line: which node held the memory, see node_peaks), then prints the peak RSS (MiB) of
+# the largest process below it: RUSAGE_CHILDREN of this process covers only them.
+SAMPLE_SECONDS = 0.5
 _MEASURE = """
-import resource, subprocess, sys
-with open(sys.argv[1], "w") as log:
-    result = subprocess.run(sys.argv[2:], stdout=log, stderr=subprocess.STDOUT)
-if result.returncode:
-    sys.exit(result.returncode)
+import os, resource, subprocess, sys, time
+from pathlib import Path
+
+PAGE_KIB = os.sysconf('SC_PAGE_SIZE') // 1024
+
+def rss_kib(root):
+    # the tree below root from every process's parent (/proc/<pid>/task/*/children is not
+    # in every kernel), then the sum of their resident sets
+    parents, rss = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        pid = int(stat.parent.name)
+        parents[pid], rss[pid] = int(fields[1]), int(fields[21]) * PAGE_KIB
+    tree, frontier = {root}, [root]
+    while frontier:
+        frontier = [pid for pid, parent in parents.items() if parent in frontier and pid not in tree]
+        tree.update(frontier)
+    return sum(rss.get(pid, 0) for pid in tree)
+
+log_path, timeline_path, interval = sys.argv[1], sys.argv[2], float(sys.argv[3])
+with open(log_path, "w") as log, open(timeline_path, "w") as timeline:
+    child = subprocess.Popen(sys.argv[4:], stdout=log, stderr=subprocess.STDOUT)
+    while child.poll() is None:
+        if Path("/proc").is_dir():
+            timeline.write(f"{time.time():.2f} {rss_kib(child.pid)}\\n")
+            timeline.flush()
+        time.sleep(interval)
+if child.returncode:
+    sys.exit(child.returncode)
 print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
 """
 
@@ -81,6 +112,8 @@ class Measured:
 
     seconds: float
     peak_mib: float
+    # (epoch seconds, MiB) samples of the step's resident set; empty where /proc is missing
+    timeline: tuple[tuple[float, float], ...] = ()
 
 
 def run_measured(command: list[str], env: Mapping[str, str] | None = None, log: Path | None = None,
@@ -90,17 +123,31 @@ def run_measured(command: list[str], env: Mapping[str, str] | None = None, log: 
     file); a failure raises BenchError with the log's end."""
     with tempfile.TemporaryDirectory() as scratch:
         log_path = log or Path(scratch) / "output.log"
+        timeline_path = Path(scratch) / "timeline.txt"
         start = time.perf_counter()
         child = subprocess.run(
-            [sys.executable, "-c", _MEASURE, str(log_path), *command], cwd=cwd,
-            env={**os.environ, **(env or {})}, capture_output=True, text=True,
+            [sys.executable, "-c", _MEASURE, str(log_path), str(timeline_path), str(SAMPLE_SECONDS), *command],
+            cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True,
         )
         seconds = time.perf_counter() - start
         output = log_path.read_text(errors="replace") if log_path.is_file() else ""
+        timeline = read_timeline(timeline_path)
     if child.returncode != 0:
         raise BenchError(f"{' '.join(command[:3])} ... failed (exit {child.returncode}):\n{output[-3000:]}"
                          f"\n{child.stderr[-2000:]}")
-    return Measured(seconds=seconds, peak_mib=float(child.stdout.strip().splitlines()[-1]))
+    return Measured(seconds=seconds, peak_mib=float(child.stdout.strip().splitlines()[-1]), timeline=timeline)
+
+
+def read_timeline(path: Path) -> tuple[tuple[float, float], ...]:
+    """The (epoch seconds, MiB) samples a measured step wrote (none if it wrote no file)."""
+    if not path.is_file():
+        return ()
+    samples = []
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            samples.append((float(parts[0]), float(parts[1]) / 1024))
+    return tuple(samples)
 
 
 def dbt_command(args: list[str], work: Path, raw: Path) -> tuple[list[str], dict[str, str]]:
@@ -165,6 +212,34 @@ def node_times(run_results: Mapping, manifest: Mapping) -> list[dict]:
          "status": r["status"], "seconds": float(r["execution_time"])}
         for r in run_results["results"]
     ]
+
+
+def _execute_interval(result: Mapping) -> tuple[float, float] | None:
+    """Epoch seconds of the start and end of a run result's execute step (None if it has none)."""
+    for step in result.get("timing", []):
+        if step.get("name") == "execute" and step.get("started_at") and step.get("completed_at"):
+            start, end = (pd.Timestamp(step[k]).timestamp() for k in ("started_at", "completed_at"))
+            return start, end
+    return None
+
+
+def node_peaks(run_results: Mapping, timeline: Sequence[tuple[float, float]], n: int = 10) -> list[dict]:
+    """The ``n`` nodes with the largest resident set sampled while they executed, largest first
+    (ties by name). Two threads run nodes side by side, so a peak is the whole process's while
+    the node ran, not the node's alone; a node shorter than the sampling interval may have none."""
+    if not timeline:
+        return []
+    times = np.asarray([t for t, _ in timeline])
+    mib = np.asarray([m for _, m in timeline])
+    peaks = []
+    for result in run_results["results"]:
+        interval = _execute_interval(result)
+        if interval is None:
+            continue
+        lo, hi = np.searchsorted(times, interval[0], side="left"), np.searchsorted(times, interval[1], side="right")
+        if hi > lo:
+            peaks.append({"name": node_name(result["unique_id"]), "peak_rss_mib": round(float(mib[lo:hi].max()))})
+    return sorted(peaks, key=lambda node: (-node["peak_rss_mib"], node["name"]))[:n]
 
 
 def layer_totals(nodes: Iterable[Mapping]) -> dict[str, float]:

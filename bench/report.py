@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -145,6 +145,20 @@ def quality_rows(quality: Mapping) -> list[list[object]]:
     return rows
 
 
+def memory_lines(peaks: Sequence[Mapping]) -> list[str]:
+    """The table of the nodes with the largest resident set while they ran (none for results
+    measured before the bench sampled memory)."""
+    if not peaks:
+        return []
+    return [
+        f"Largest resident set while a node ran (top {len(peaks)}; two threads run side by side, so it is the "
+        "whole build's at those moments):",
+        "",
+        *table(["node", "peak RSS MiB"], [[node["name"], f"{node['peak_rss_mib']:,}"] for node in peaks]),
+        "",
+    ]
+
+
 def size_section(result: Mapping) -> list[str]:
     """The page's section for one size."""
     build, machine = result["build"], result["machine"]
@@ -171,6 +185,7 @@ def size_section(result: Mapping) -> list[str]:
         *table(["node", "layer", "seconds"],
                [[node["name"], node["layer"], f"{node['seconds']:,.1f}"] for node in build["top_nodes"]]),
         "",
+        *memory_lines(build.get("memory_top_nodes", [])),
         "Ratios:",
         "",
         *table(["ratio", "measured", "target", "met", "detail"],

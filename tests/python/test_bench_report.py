@@ -3,10 +3,12 @@ comparison runs, per-layer times from run_results + manifest, and the performanc
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from bench.bench_build import incremental_wanted, with_target
-from bench.common import customers_for, layer_totals, node_times, parse_size, top_nodes
+from bench.common import customers_for, layer_totals, node_peaks, node_times, parse_size, run_measured, top_nodes
 from bench.report import read_results, render, size_section
 
 
@@ -96,6 +98,39 @@ def test_top_nodes_are_the_slowest_first():
     ]
 
 
+def _executed(unique_id: str, start: str, end: str) -> dict:
+    return {"unique_id": unique_id, "timing": [
+        {"name": "compile", "started_at": "2026-12-03T10:00:00Z", "completed_at": "2026-12-03T10:00:00Z"},
+        {"name": "execute", "started_at": f"2026-12-03T10:00:{start}Z", "completed_at": f"2026-12-03T10:00:{end}Z"},
+    ]}
+
+
+def test_node_peaks_take_the_largest_sample_inside_each_nodes_execution():
+    t0 = 1_796_292_000.0  # 2026-12-03T10:00:00Z
+    timeline = [(t0 + 1, 100.0), (t0 + 2, 900.0), (t0 + 3, 300.0), (t0 + 4, 200.0), (t0 + 6, 50.0)]
+    run_results = {"results": [
+        _executed("model.segrec.a", "01", "03"),   # samples at 1, 2, 3 s: 900
+        _executed("model.segrec.b", "03", "04"),   # 3, 4 s: 300
+        _executed("model.segrec.c", "04.5", "05"),  # no sample inside
+        {"unique_id": "model.segrec.d", "timing": []},
+    ]}
+    assert node_peaks(run_results, timeline) == [
+        {"name": "a", "peak_rss_mib": 900}, {"name": "b", "peak_rss_mib": 300},
+    ]
+    assert node_peaks(run_results, timeline, n=1) == [{"name": "a", "peak_rss_mib": 900}]
+    assert node_peaks(run_results, []) == []
+
+
+def test_a_measured_step_samples_its_resident_set_over_time():
+    measured = run_measured([sys.executable, "-c", "import time; block = bytearray(200 * 2**20); time.sleep(1.2)"])
+    assert measured.timeline, "no samples"
+    times = [t for t, _ in measured.timeline]
+    assert times == sorted(times)
+    # the 200 MiB block is resident in the later samples and in the peak
+    assert max(mib for _, mib in measured.timeline) >= 200
+    assert measured.peak_mib >= 200
+
+
 def result(size: str, n_events: int, incremental: dict) -> dict:
     """A hand-made bench/results/<size>.json."""
     return {
@@ -177,6 +212,16 @@ Quality against the generator's truth:
 
 def test_a_size_section_shows_times_ratios_with_targets_and_quality():
     assert "\n".join(size_section(result("100k", 100_530, INCREMENTAL))) == EXPECTED_SECTION
+
+
+def test_a_size_section_lists_the_nodes_that_held_the_most_memory_when_measured():
+    measured = result("100k", 100_530, INCREMENTAL)
+    measured["build"]["memory_top_nodes"] = [{"name": "int_recommendation__ranker_lists", "peak_rss_mib": 2345}]
+    section = "\n".join(size_section(measured))
+    assert section == EXPECTED_SECTION.replace("\nRatios:\n", (
+        "\nLargest resident set while a node ran (top 1; two threads run side by side, so it is the whole build's "
+        "at those moments):\n\n| node | peak RSS MiB |\n| --- | --- |\n| int_recommendation__ranker_lists | 2,345 |\n"
+        "\nRatios:\n"))
 
 
 def test_skipped_and_failed_measurements_say_so():
