@@ -185,17 +185,40 @@ def select_top_n(
     allowed = np.isfinite(masked)
     if max_per_category is not None:
         allowed &= _within_category_cap(masked, categories, max_per_category)
-    items, values = top_k_rows(np.where(allowed, masked, -np.inf), n)
-    if items.shape[1] < n:  # a catalog shorter than the list
-        items = np.pad(items, ((0, 0), (0, n - items.shape[1])), constant_values=-1)
-        values = np.pad(values.astype(float), ((0, 0), (0, n - values.shape[1])), constant_values=np.nan)
-    values = values.astype(float)
-    unused = ~np.isfinite(values)
-    items[unused], values[unused] = -1, np.nan
-    short = np.flatnonzero(unused.any(axis=1))
+    items = np.full((len(masked), n), -1, dtype=np.int64)
+    values = np.full((len(masked), n), np.nan)
+    # A row with at most n allowed items takes them all: no ranking needed to choose them (the
+    # common case when the categories times the cap cannot fill a list).
+    few = allowed.sum(axis=1) <= n
+    many = np.flatnonzero(~few)
+    if len(many):
+        chosen, scored = top_k_rows(np.where(allowed[many], masked[many], -np.inf), n)
+        items[many], values[many] = chosen, scored
+    few = np.flatnonzero(few)
+    if len(few):
+        items[few], values[few] = _ordered(*_all_allowed(masked[few], allowed[few], n))
+    short = np.flatnonzero((items < 0).any(axis=1))
     if max_per_category is not None and len(short):
         items[short], values[short] = _fill_without_cap(masked[short], items[short], values[short])
     return items, values
+
+
+def _all_allowed(masked: np.ndarray, allowed: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's allowed items (at most ``n``) in column order, padded with -1 and NaN."""
+    rows, columns = np.nonzero(allowed)
+    position = np.arange(len(rows)) - np.searchsorted(rows, rows)
+    items = np.full((len(masked), n), -1, dtype=np.int64)
+    values = np.full((len(masked), n), np.nan)
+    items[rows, position] = columns
+    values[rows, position] = masked[rows, columns]
+    return items, values
+
+
+def _ordered(items: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's items by descending value, padding (-1, NaN) last; equal values keep their
+    order in the row."""
+    order = np.argsort(-np.where(items >= 0, values, -np.inf), axis=1, kind="stable")
+    return np.take_along_axis(items, order, axis=1), np.take_along_axis(values, order, axis=1)
 
 
 def _within_category_cap(masked: np.ndarray, categories: np.ndarray, cap: int) -> np.ndarray:
@@ -227,16 +250,15 @@ def _fill_without_cap(
     rows, position = np.nonzero(items >= 0)
     remaining = masked.copy()
     remaining[rows, items[rows, position]] = -np.inf
-    extra_items, extra_values = top_k_rows(remaining, n)
     missing = (items < 0).sum(axis=1, keepdims=True)
+    # the best `missing` of a row are the first of its best n (one order: score, then column)
+    extra_items, extra_values = top_k_rows(remaining, int(missing.max(initial=0)))
     extra_valid = np.isfinite(extra_values) & (np.arange(extra_items.shape[1]) < missing)
-    merged_items = np.concatenate([items, extra_items], axis=1)
+    merged_items = np.concatenate([items, np.where(extra_valid, extra_items, -1)], axis=1)
     merged_values = np.concatenate([values, extra_values], axis=1)
-    valid = np.concatenate([items >= 0, extra_valid], axis=1)
-    order = np.argsort(-np.where(valid, merged_values, -np.inf), axis=1, kind="stable")[:, :n]
-    out_items = np.take_along_axis(merged_items, order, axis=1)
-    out_values = np.take_along_axis(merged_values, order, axis=1)
-    unused = ~np.take_along_axis(valid, order, axis=1)
+    out_items, out_values = _ordered(merged_items, merged_values)
+    out_items, out_values = out_items[:, :n], out_values[:, :n]
+    unused = out_items < 0
     out_items[unused], out_values[unused] = -1, np.nan
     return out_items, out_values
 

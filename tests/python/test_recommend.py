@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -309,9 +310,10 @@ def test_select_top_n_and_top_k_rows_match_the_row_by_row_definition_with_ties(s
     scores = rng.integers(0, 4, (12, 30)).astype(np.float32)  # many ties at every cut
     eligible = rng.random((12, 30)) < 0.8
     categories = rng.integers(-1, 4, 30)
-    for cap in (None, 1, 2):
-        items, _ = select_top_n(scores, eligible, categories, 9, max_per_category=cap)
-        assert items.tolist() == _walked_lists(scores, eligible, categories, 9, cap).tolist()
+    # n = 3: rows with more allowed items than n; n = 20: every row has fewer (the cap cannot fill)
+    for cap, n in itertools.product((None, 1, 2), (3, 9, 20)):
+        items, _ = select_top_n(scores, eligible, categories, n, max_per_category=cap)
+        assert items.tolist() == _walked_lists(scores, eligible, categories, n, cap).tolist()
     columns, values = top_k_rows(scores, 7)
     expected = [sorted(range(30), key=lambda c: (-row[c], c))[:7] for row in scores]
     assert columns.tolist() == expected and values.tolist() == np.take_along_axis(scores, columns, 1).tolist()
