@@ -156,10 +156,13 @@ def generate(raw: Path, customers: int, log: Path) -> Measured:
 
 
 def build(args: list[str], work: Path, raw: Path, log_name: str) -> Measured:
-    """One measured dbt command from the project root into the scratch folder ``work``."""
+    """One measured dbt command from the project root into the scratch folder ``work``; its
+    resident-set samples go beside the log (``<log>.rss.tsv``: epoch seconds, MiB) for a closer look."""
     work.mkdir(parents=True, exist_ok=True)
     command, env = dbt_command(args, work, raw)
-    return run_measured(command, env, log=work / log_name)
+    measured = run_measured(command, env, log=work / log_name)
+    (work / f"{log_name}.rss.tsv").write_text("".join(f"{t:.2f}\t{mib:.1f}\n" for t, mib in measured.timeline))
+    return measured
 
 
 def build_summary(measured: Measured, run_results: Mapping, manifest: Mapping) -> dict:

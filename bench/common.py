@@ -224,22 +224,27 @@ def _execute_interval(result: Mapping) -> tuple[float, float] | None:
 
 
 def node_peaks(run_results: Mapping, timeline: Sequence[tuple[float, float]], n: int = 10) -> list[dict]:
-    """The ``n`` nodes with the largest resident set sampled while they executed, largest first
-    (ties by name). Two threads run nodes side by side, so a peak is the whole process's while
-    the node ran, not the node's alone; a node shorter than the sampling interval may have none."""
+    """The ``n`` nodes under which the build's resident set grew most, largest growth first (ties
+    by name): ``growth_mib`` is the largest sample while the node executed minus the last sample
+    before it started, ``peak_rss_mib`` that largest sample. Growth, because memory a finished
+    model freed often stays resident in the process, so the peak alone blames whoever runs next.
+    Two threads run nodes side by side, so either figure is the whole build's, not the node's
+    alone; a node shorter than the sampling interval may have no sample."""
     if not timeline:
         return []
     times = np.asarray([t for t, _ in timeline])
     mib = np.asarray([m for _, m in timeline])
-    peaks = []
+    found = []
     for result in run_results["results"]:
         interval = _execute_interval(result)
         if interval is None:
             continue
         lo, hi = np.searchsorted(times, interval[0], side="left"), np.searchsorted(times, interval[1], side="right")
         if hi > lo:
-            peaks.append({"name": node_name(result["unique_id"]), "peak_rss_mib": round(float(mib[lo:hi].max()))})
-    return sorted(peaks, key=lambda node: (-node["peak_rss_mib"], node["name"]))[:n]
+            peak = float(mib[lo:hi].max())
+            found.append({"name": node_name(result["unique_id"]), "peak_rss_mib": round(peak),
+                          "growth_mib": round(peak - float(mib[max(lo - 1, 0)]))})
+    return sorted(found, key=lambda node: (-node["growth_mib"], node["name"]))[:n]
 
 
 def layer_totals(nodes: Iterable[Mapping]) -> dict[str, float]:

@@ -31,7 +31,10 @@ Results land in `bench/results/<size>.json`; `make bench-docs` rewrites this pag
 How to read it: the total is the wall time of `dbt build --full-refresh` into an empty
 warehouse (parsing included); peak RSS is the largest resident set of any process of that build.
 Layer times sum the nodes' execution times, and two threads overlap, so they can add up to more
-than the total.
+than the total. The build's resident set (dbt and anything it starts) is sampled every 0.5 s, and
+the memory table lists the nodes under which it grew most (the largest sample while the node ran
+minus the last one before it started, and that largest sample): with two threads, the figures
+are the whole process's at that moment, the node is a suspect, not a measurement.
 
 The ratios and their targets (issue 13): *sessionization* is the hand-written DuckDB SQL that
 produces what the project's two sessionization models produce (every clean event of
@@ -146,15 +149,16 @@ def quality_rows(quality: Mapping) -> list[list[object]]:
 
 
 def memory_lines(peaks: Sequence[Mapping]) -> list[str]:
-    """The table of the nodes with the largest resident set while they ran (none for results
+    """The table of the nodes under which the build's resident set grew most (none for results
     measured before the bench sampled memory)."""
     if not peaks:
         return []
     return [
-        f"Largest resident set while a node ran (top {len(peaks)}; two threads run side by side, so it is the "
-        "whole build's at those moments):",
+        f"Largest growth of the resident set while a node ran (top {len(peaks)}; two threads run side by side, "
+        "so both figures are the whole build's at those moments):",
         "",
-        *table(["node", "peak RSS MiB"], [[node["name"], f"{node['peak_rss_mib']:,}"] for node in peaks]),
+        *table(["node", "growth MiB", "peak RSS MiB"],
+               [[node["name"], f"{node['growth_mib']:,}", f"{node['peak_rss_mib']:,}"] for node in peaks]),
         "",
     ]
 

@@ -105,19 +105,20 @@ def _executed(unique_id: str, start: str, end: str) -> dict:
     ]}
 
 
-def test_node_peaks_take_the_largest_sample_inside_each_nodes_execution():
+def test_node_peaks_rank_nodes_by_how_much_memory_grew_while_they_ran():
     t0 = 1_796_292_000.0  # 2026-12-03T10:00:00Z
-    timeline = [(t0 + 1, 100.0), (t0 + 2, 900.0), (t0 + 3, 300.0), (t0 + 4, 200.0), (t0 + 6, 50.0)]
+    timeline = [(t0 + 0.5, 100.0), (t0 + 1, 100.0), (t0 + 2, 900.0), (t0 + 3, 300.0), (t0 + 4, 950.0),
+                (t0 + 6, 50.0)]
     run_results = {"results": [
-        _executed("model.segrec.a", "01", "03"),   # samples at 1, 2, 3 s: 900
-        _executed("model.segrec.b", "03", "04"),   # 3, 4 s: 300
+        _executed("model.segrec.a", "01", "03"),   # samples at 1, 2, 3 s: peak 900, from 100 at 0.5 s
+        _executed("model.segrec.b", "03.5", "04"),  # sample at 4 s: peak 950, from 300 at 3 s
         _executed("model.segrec.c", "04.5", "05"),  # no sample inside
         {"unique_id": "model.segrec.d", "timing": []},
     ]}
     assert node_peaks(run_results, timeline) == [
-        {"name": "a", "peak_rss_mib": 900}, {"name": "b", "peak_rss_mib": 300},
+        {"name": "a", "peak_rss_mib": 900, "growth_mib": 800}, {"name": "b", "peak_rss_mib": 950, "growth_mib": 650},
     ]
-    assert node_peaks(run_results, timeline, n=1) == [{"name": "a", "peak_rss_mib": 900}]
+    assert node_peaks(run_results, timeline, n=1) == [{"name": "a", "peak_rss_mib": 900, "growth_mib": 800}]
     assert node_peaks(run_results, []) == []
 
 
@@ -216,12 +217,13 @@ def test_a_size_section_shows_times_ratios_with_targets_and_quality():
 
 def test_a_size_section_lists_the_nodes_that_held_the_most_memory_when_measured():
     measured = result("100k", 100_530, INCREMENTAL)
-    measured["build"]["memory_top_nodes"] = [{"name": "int_recommendation__ranker_lists", "peak_rss_mib": 2345}]
+    measured["build"]["memory_top_nodes"] = [
+        {"name": "int_recommendation__ranker_lists", "peak_rss_mib": 2345, "growth_mib": 1200}]
     section = "\n".join(size_section(measured))
     assert section == EXPECTED_SECTION.replace("\nRatios:\n", (
-        "\nLargest resident set while a node ran (top 1; two threads run side by side, so it is the whole build's "
-        "at those moments):\n\n| node | peak RSS MiB |\n| --- | --- |\n| int_recommendation__ranker_lists | 2,345 |\n"
-        "\nRatios:\n"))
+        "\nLargest growth of the resident set while a node ran (top 1; two threads run side by side, so both "
+        "figures are the whole build's at those moments):\n\n| node | growth MiB | peak RSS MiB |\n"
+        "| --- | --- | --- |\n| int_recommendation__ranker_lists | 1,200 | 2,345 |\n\nRatios:\n"))
 
 
 def test_skipped_and_failed_measurements_say_so():
