@@ -39,7 +39,7 @@ from segrec.recommend.reasons import anchor_items, reason_texts
 from segrec.recommend.rerank import (
     SEGMENT_POLICIES,
     category_codes,
-    context_scores,
+    context_index,
     eligible_items,
     fit_context_lifts,
     policy_flags,
@@ -189,9 +189,14 @@ class HybridRecommender:
         ).tocsr()
         self.segment_content_ = content_profile_scores(group_weights, self.features_)
         self.context_ = fit_context_lifts(binary, customers, prior_strength=self.prior_strength)
+        self.context_table_, self.context_rows_ = context_index(self.context_, customers)
         self.flags_ = policy_flags(customers["rule_segments"], self.segment_policies or SEGMENT_POLICIES)
         self.premium_ = premium_affinity(products).astype(np.float32)
         self.is_new_ = products["is_new"].to_numpy(dtype=np.float32)
+        # read once: converting a column per batch costs a pass over every customer or product
+        self.segment_names_ = customers["segment_name"].to_numpy(dtype=object)
+        self.product_names_ = products["name"].to_numpy(dtype=object)
+        self.leaf_categories_ = products["leaf_category"].to_numpy(dtype=object)
         self.categories_ = category_codes(products)
         return self
 
@@ -247,8 +252,7 @@ class HybridRecommender:
             )
         total = sum(contributions.values())
         if self.context_weight:
-            customers = self.data_.customers.iloc[user_rows]
-            total = total + self.context_weight * context_scores(self.context_, customers)
+            total = total + self.context_weight * self.context_table_[self.context_rows_[user_rows]]
         return total, contributions
 
     # ------------------------------------------------------------------ lists
@@ -319,7 +323,7 @@ class HybridRecommender:
                 "score": values[batch_row, position].astype(np.float64),
                 "strategy": labels,
                 "reason": None,
-                "segment_name": data.customers["segment_name"].to_numpy(dtype=object)[user_rows[batch_row]],
+                "segment_name": self.segment_names_[user_rows[batch_row]],
             }
         )
         if explain:
@@ -336,16 +340,15 @@ class HybridRecommender:
         has_anchor = anchors >= 0
         anchor_bought = np.zeros(len(item), dtype=bool)
         anchor_bought[has_anchor] = _pairs(purchased, batch_row[has_anchor], anchors[has_anchor]) > 0
-        products = data.products
         rows = pd.DataFrame(
             {
                 "strategy": labels,
-                "anchor_name": products["name"].to_numpy(dtype=object)[np.where(has_anchor, anchors, 0)],
+                "anchor_name": self.product_names_[np.where(has_anchor, anchors, 0)],
                 "has_anchor": has_anchor,
                 "anchor_bought": anchor_bought,
                 "already_bought": _pairs(purchased, batch_row, item) > 0,
-                "is_new": products["is_new"].to_numpy(dtype=bool)[item],
-                "leaf_category": products["leaf_category"].to_numpy(dtype=object)[item],
+                "is_new": self.is_new_[item] > 0,
+                "leaf_category": self.leaf_categories_[item],
             }
         )
         rows.loc[~has_anchor, "anchor_name"] = None

@@ -88,13 +88,32 @@ def context_scores(lifts: ContextLifts, customers: pd.DataFrame) -> np.ndarray:
     ``customers`` are the rows to score (aligned side table); a customer without any known
     context gets 0 everywhere, i.e. no re-ranking.
     """
+    return _scores_of_codes(lifts, _context_codes(lifts, customers))
+
+
+def context_index(lifts: ContextLifts, customers: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`context_scores` once per distinct context: the scores of each distinct combination
+    of context values, and each customer's row in them (``table[rows]`` equals
+    ``context_scores(lifts, customers)``). Why: a shop has a few hundred contexts and may have
+    millions of customers, so scoring each customer's row again costs a pass per batch."""
+    unique, rows = np.unique(_context_codes(lifts, customers), axis=0, return_inverse=True)
+    return _scores_of_codes(lifts, unique), rows.reshape(-1)
+
+
+def _context_codes(lifts: ContextLifts, customers: pd.DataFrame) -> np.ndarray:
+    """Customers x context columns: the position of each customer's value (-1: unknown)."""
+    codes = [lifts.values[column].get_indexer(pd.Index(customers[column].to_numpy(dtype=object)))
+             for column in lifts.log_lift]
+    return np.stack(codes, axis=1) if codes else np.zeros((len(customers), 0), dtype=np.int64)
+
+
+def _scores_of_codes(lifts: ContextLifts, codes: np.ndarray) -> np.ndarray:
     n_items = next(iter(lifts.log_lift.values())).shape[1] if lifts.log_lift else 0
-    total = np.zeros((len(customers), n_items), dtype=np.float32)
-    known = np.zeros((len(customers), 1), dtype=np.float32)
-    for column, table in lifts.log_lift.items():
-        codes = lifts.values[column].get_indexer(pd.Index(customers[column].to_numpy(dtype=object)))
-        has = codes >= 0
-        total[has] += table[codes[has]]
+    total = np.zeros((len(codes), n_items), dtype=np.float32)
+    known = np.zeros((len(codes), 1), dtype=np.float32)
+    for position, table in enumerate(lifts.log_lift.values()):
+        has = codes[:, position] >= 0
+        total[has] += table[codes[has, position]]
         known[has] += 1
     total /= np.maximum(known, 1)
     return np.clip(total, -1.0, 1.0, out=total)
@@ -234,9 +253,14 @@ def _within_category_cap(masked: np.ndarray, categories: np.ndarray, cap: int) -
             continue
         block = masked[:, columns]
         kth = -np.partition(-block, cap - 1, axis=1)[:, cap - 1 : cap]
-        above, ties = block > kth, block == kth
-        needed = cap - above.sum(axis=1, keepdims=True)
-        keep[:, columns] = above | (ties & (np.cumsum(ties, axis=1) <= needed))
+        kept = block >= kth
+        # only rows with ties at the cut keep too many; they take the lowest-index ties
+        tied = np.flatnonzero(kept.sum(axis=1) > cap)
+        if len(tied):
+            above, ties = block[tied] > kth[tied], block[tied] == kth[tied]
+            needed = cap - above.sum(axis=1, keepdims=True)
+            kept[tied] = above | (ties & (np.cumsum(ties, axis=1) <= needed))
+        keep[:, columns] = kept
     return keep
 
 

@@ -31,7 +31,7 @@ from segrec.recommend.baselines import (
 )
 from segrec.recommend.data import align_products, parse_rule_segments
 from segrec.recommend.reasons import anchor_items, reason_texts
-from segrec.recommend.rerank import context_scores, fit_context_lifts, policy_flags, select_top_n
+from segrec.recommend.rerank import context_index, context_scores, fit_context_lifts, policy_flags, select_top_n
 
 FAST_ALS = {"factors": 8, "iterations": 8, "regularization": 0.01, "alpha": 10.0, "num_threads": 1}
 
@@ -371,6 +371,22 @@ def test_context_lift_exact_and_policy_flags():
     }
     with pytest.raises(SegrecError, match="unknown policy"):
         policy_flags([()], {"high_value": "luxury"})
+
+
+def test_context_index_scores_each_distinct_context_once_with_the_same_values():
+    rng = np.random.default_rng(3)
+    matrix = build_interaction_matrix(long_frame(
+        [(f"c{u}", f"p{i}", 1) for u in range(40) for i in range(6) if rng.random() < 0.4]))
+    customers = pd.DataFrame({
+        "usual_device": rng.choice(["mobile", "desktop", None], 40),
+        "usual_daypart": rng.choice(["morning", "evening", None], 40),
+        "region": rng.choice(["north", "south"], 40),
+    }).iloc[:matrix.n_users]
+    lifts = fit_context_lifts(matrix.binary(), customers, prior_strength=2.0)
+    table, rows = context_index(lifts, customers)
+    distinct = len(customers.drop_duplicates())
+    assert table.shape == (distinct, matrix.n_items) and rows.shape == (len(customers),)
+    assert np.array_equal(table[rows], context_scores(lifts, customers))
 
 
 def test_anchor_and_reason_texts():
