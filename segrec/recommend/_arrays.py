@@ -21,7 +21,7 @@ def top_k_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     else:
         # argpartition finds the k largest in one pass; it is exact unless the k-th value ties
         # with a column it left out, and only those rows take the tie-aware path.
-        cols = np.sort(np.argpartition(scores, n_cols - k, axis=1)[:, n_cols - k :], axis=1)
+        cols = np.sort(_k_largest_columns(scores, k), axis=1)
         kth = np.take_along_axis(scores, cols, axis=1).min(axis=1, keepdims=True)
         tied = np.flatnonzero((scores >= kth).sum(axis=1) != k)
         if len(tied):
@@ -29,6 +29,23 @@ def top_k_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     values = np.take_along_axis(scores, cols, axis=1)
     order = np.argsort(-values, axis=1, kind="stable")
     return np.take_along_axis(cols, order, axis=1), np.take_along_axis(values, order, axis=1)
+
+
+def _k_largest_columns(scores: np.ndarray, k: int) -> np.ndarray:
+    """The columns of ``k`` largest entries of each row, in no order (ties: any of them).
+
+    numpy's selection slows down several times on rows dominated by one repeated value (the zeros
+    of a co-occurrence row, the -inf of masked items) when asked for the top end of the row, and
+    not when asked for the k smallest of the negated row; on rows of distinct values it is the
+    other way round. A sample of the first row decides: both give the same selection up to ties,
+    which top_k_rows settles the same way.
+    """
+    n_cols = scores.shape[1]
+    sample = scores[0, : min(n_cols, 1_000)]
+    _, counts = np.unique(sample, return_counts=True)
+    if k < n_cols // 2 and counts.max(initial=0) * 2 > len(sample):
+        return np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    return np.argpartition(scores, n_cols - k, axis=1)[:, n_cols - k :]
 
 
 def _top_k_columns_with_ties(scores: np.ndarray, k: int) -> np.ndarray:

@@ -314,9 +314,11 @@ def test_select_top_n_and_top_k_rows_match_the_row_by_row_definition_with_ties(s
     for cap, n in itertools.product((None, 1, 2), (3, 9, 20)):
         items, _ = select_top_n(scores, eligible, categories, n, max_per_category=cap)
         assert items.tolist() == _walked_lists(scores, eligible, categories, n, cap).tolist()
-    columns, values = top_k_rows(scores, 7)
-    expected = [sorted(range(30), key=lambda c: (-row[c], c))[:7] for row in scores]
-    assert columns.tolist() == expected and values.tolist() == np.take_along_axis(scores, columns, 1).tolist()
+    # as drawn, and mostly zeros (a co-occurrence row: top_k_rows selects from the other end)
+    for matrix in (scores, np.where(rng.random((12, 30)) < 0.7, 0, scores)):
+        columns, values = top_k_rows(matrix, 7)
+        expected = [sorted(range(30), key=lambda c: (-row[c], c))[:7] for row in matrix]
+        assert columns.tolist() == expected and values.tolist() == np.take_along_axis(matrix, columns, 1).tolist()
 
 
 def test_row_ranks_are_positions_in_a_stable_descending_sort():
