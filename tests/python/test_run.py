@@ -18,7 +18,7 @@ import pytest
 from segrec import results as results_module
 from segrec.cli import main
 from segrec.errors import SegrecError
-from segrec.results.markdown import fmt, markdown_table
+from segrec.results.markdown import fmt, interval, markdown_table, target_verdict
 from segrec.results.measure import session_agreement
 from segrec.run import DATASETS, dataset_inputs, dataset_spec, dbt_build_command
 
@@ -242,6 +242,16 @@ def test_markdown_cells():
     assert fmt(None) == "-" and fmt(float("nan")) == "-" and fmt(12345) == "12,345" and fmt(0.12345) == "0.123"
     assert fmt("a|b") == "a\\|b" and fmt(True) == "yes"
     assert markdown_table(["x", "y"], [[1, 2.5]]) == "| x | y |\n|---|---|\n| 1 | 2.500 |"
+
+
+def test_target_verdict_needs_the_ratio_and_an_interval_above_one():
+    assert target_verdict({"value": 1.17, "ci_low": 1.08, "ci_high": 1.26}) == "**yes**"
+    assert target_verdict({"value": 1.13, "ci_low": 0.98, "ci_high": 1.30}) == "no: the interval reaches 1"
+    assert target_verdict({"value": 1.05, "ci_low": 1.01, "ci_high": 1.09}) == "no: below 1.1x"
+    assert target_verdict({"value": 1.05, "ci_low": 0.91, "ci_high": 1.20}) == "no: below 1.1x, interval reaches 1"
+    assert target_verdict(None) == "not judged (no interval)"
+    assert interval(0.912, 1.2) == "[0.91, 1.20]"
+    assert interval(None, 1.0) is None and interval(0.1, float("nan")) is None
 
 
 def test_results_without_runs_is_a_clear_error(tmp_path):
