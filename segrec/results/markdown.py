@@ -89,10 +89,10 @@ def target_verdict(ratio: Mapping | None) -> str:
         return "not judged (no interval)"
     reached, above_one = ratio["value"] >= TARGET_RATIO, ratio["ci_low"] > 1
     if reached and above_one:
-        return "**yes**"
+        return "**met**"
     if reached:
-        return "no: the interval reaches 1"
-    return f"no: below {TARGET_RATIO:g}x" + ("" if above_one else ", interval reaches 1")
+        return "not met: the interval reaches 1"
+    return f"not met: below {TARGET_RATIO:g}x" + ("" if above_one else " and the interval reaches 1")
 
 
 def overview(results: Sequence[DatasetResult]) -> str:
@@ -140,11 +140,12 @@ def target_section(results: Sequence[DatasetResult]) -> list[str]:
         f"over the customers judged, with its {level} normal interval; the ratio's {level} interval is a paired "
         "bootstrap over those customers (resampled with replacement, the same customers for the three lists, the "
         f"better baseline picked again each time; `recommendation_metrics`, metric `{RATIO_METRIC}`, var "
-        f"`recommendation_bootstrap`). Met: the ratio reaches {TARGET_RATIO:g}x and the interval lies above 1.",
+        f"`recommendation_bootstrap`). Met: the ratio reaches {TARGET_RATIO:g}x and the interval lies above 1. "
+        "The issue names the three Online Retail datasets; the others are shown for comparison.",
         "",
         markdown_table(["dataset", "customers judged", *[f"{name} NDCG@10 [{level} CI]" for name in
                                                          (SERVED_STRATEGY, *BASELINE_STRATEGIES)],
-                        "ratio to the better baseline", f"ratio {level} CI", "meets the target"], rows),
+                        "ratio to the better baseline", f"ratio {level} CI", "issue 12 target"], rows),
     ]
 
 
@@ -306,8 +307,8 @@ def recommendations_section(table: pd.DataFrame | None, ratio: Mapping | None = 
     if served is not None:
         bounds = None if ratio is None else interval(ratio["ci_low"], ratio["ci_high"])
         judged = "" if bounds is None else (
-            f", {CONFIDENCE:.0%} paired bootstrap interval {bounds} over {ratio['n_users']:,} customers; "
-            f"target {TARGET_RATIO:g}x with the interval above 1 met: {target_verdict(ratio)}")
+            f", {CONFIDENCE:.0%} paired bootstrap interval {bounds} over {ratio['n_users']:,} customers; issue 12's "
+            f"target ({TARGET_RATIO:g}x with the interval above 1): {target_verdict(ratio)}")
         lines.append(
             f"Served lists (`customer_recommendations`, blended; `{SERVED_STRATEGY}` here, the same ranker trained "
             f"one window earlier): NDCG@10 {ndcg[SERVED_STRATEGY]:.3f} = **{served[0]:.2f}x** the better baseline "
