@@ -57,7 +57,7 @@ from bench.common import (
     split_newest,
     top_nodes,
 )
-from segrec.results.markdown import SERVED_STRATEGY
+from segrec.recommend.evaluation import SERVED_STRATEGY
 from segrec.results.measure import recommendation_table
 from segrec.warehouse import (
     load_json,

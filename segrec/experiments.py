@@ -56,7 +56,8 @@ class HypothesisTest:
     df: float = float("inf")
 
 
-def _critical_value(confidence: float, df: float = float("inf")) -> float:
+def critical_value(confidence: float, df: float = float("inf")) -> float:
+    """The two-sided critical value of an interval at ``confidence``: normal, or Student t with ``df``."""
     if not 0 < confidence < 1:
         raise SegrecError(f"confidence: must be between 0 and 1, got {confidence}")
     tail = 1 - (1 - confidence) / 2
@@ -139,7 +140,7 @@ def difference_ci(
 ) -> tuple[float, float, float]:
     """``(b - a, low, high)`` with unpooled standard errors; a t quantile when ``df`` is finite."""
     diff = mean_b - mean_a
-    half = _critical_value(confidence, df) * float(np.hypot(se_a, se_b))
+    half = critical_value(confidence, df) * float(np.hypot(se_a, se_b))
     return diff, diff - half, diff + half
 
 
@@ -154,7 +155,7 @@ def relative_lift_ci(
     the control rate is small. When ``g >= 1`` (the control mean is not distinguishable
     from 0) the interval is unbounded and both bounds are NaN.
     """
-    z = _critical_value(confidence)
+    z = critical_value(confidence)
     if mean_a == 0:
         return float("nan"), float("nan"), float("nan")
     ratio = mean_b / mean_a

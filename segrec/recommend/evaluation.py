@@ -50,6 +50,16 @@ returning, ...): every metric above per group, and two more of the group's lists
 
 Every user of the ground truth is evaluated; a user without a list scores 0 (AUC 0.5).
 Values are means over users (macro averages); ``n_users`` says over how many.
+
+Uncertainty, so that a figure on a few dozen customers is read for what it is:
+
+- ``ci_low``, ``ci_high`` of a mean over users: the normal interval mean -+ z * sd / sqrt(n)
+  (sd with ddof 1; none below 2 users nor for the group metrics).
+- ndcg_ratio_to_baseline@k: the served lists' NDCG@k over the better of the baselines'
+  (:data:`SERVED_STRATEGY` over the best of :data:`BASELINE_STRATEGIES`, the target of issue 12),
+  with a paired percentile bootstrap interval over customers (:func:`paired_bootstrap_ratio`):
+  every resample draws customers with replacement, the same customers for all lists, and
+  picks the better baseline again.
 """
 
 from __future__ import annotations
@@ -62,6 +72,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from segrec.errors import SegrecError
+from segrec.experiments import critical_value
 from segrec.io import require_columns
 from segrec.recommend.baselines import content_features, popularity_scores
 from segrec.recommend.data import RecData
@@ -86,7 +97,17 @@ UNKNOWN_GROUP = "unknown"
 SEGMENT_DIMENSION = "segment"
 # 'returning' customers bought something before the cutoff, 'new' ones did not.
 STATUS_DIMENSION = "customer_status"
-METRIC_COLUMNS: tuple[str, ...] = ("strategy", "group_dimension", "group_name", "k", "metric", "value", "n_users")
+METRIC_COLUMNS: tuple[str, ...] = (
+    "strategy", "group_dimension", "group_name", "k", "metric", "value", "n_users", "ci_low", "ci_high",
+)
+# The served lists (customer_recommendations' blended list, judged one window earlier) and the
+# baselines they must beat: popularity and each customer's own most often bought products.
+SERVED_STRATEGY = "ranker_blended"
+BASELINE_STRATEGIES: tuple[str, ...] = ("popularity", "buy_again")
+# Served NDCG@k over the better baseline's, overall only (see the module docstring).
+RATIO_METRIC = "ndcg_ratio_to_baseline"
+CONFIDENCE = 0.95
+N_RESAMPLES = 2000
 
 
 # ---------------------------------------------------------------------------- split
@@ -201,6 +222,68 @@ def catalog_from_data(data: RecData) -> Catalog:
         categories=categories,
         history=history,
     )
+
+
+# ---------------------------------------------------------------------------- intervals
+def normal_interval(
+    mean: np.ndarray, std: np.ndarray, n: np.ndarray, confidence: float = CONFIDENCE
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(low, high)`` = mean -+ z * std / sqrt(n) of means over ``n`` users with sample
+    standard deviation ``std`` (ddof 1); NaN where ``n`` < 2."""
+    mean, std, n = (np.asarray(a, dtype=float) for a in (mean, std, n))
+    enough = n >= 2
+    half = np.full(np.broadcast(mean, std, n).shape, np.nan)
+    np.divide(critical_value(confidence) * std, np.sqrt(n, where=enough, out=np.ones_like(n)), out=half,
+              where=enough)
+    return mean - half, mean + half
+
+
+def paired_bootstrap_ratio(
+    numerator: np.ndarray,
+    denominators: np.ndarray,
+    *,
+    n_resamples: int = N_RESAMPLES,
+    confidence: float = CONFIDENCE,
+    random_state: int = 0,
+) -> tuple[float, float, float]:
+    """``(ratio, low, high)``: the mean of ``numerator`` over the largest column mean of
+    ``denominators`` (users x lists), with a percentile bootstrap interval at ``confidence``.
+
+    Paired: each of ``n_resamples`` resamples draws users with replacement and takes the same
+    users in every list (row), so what the lists share (hard and easy customers) cancels out;
+    the best denominator is picked again in each resample. A resample whose best denominator is
+    0 has no ratio and is left out of the quantiles. NaN without users or a positive best mean.
+    """
+    numerator = np.asarray(numerator, dtype=float)
+    denominators = np.asarray(denominators, dtype=float)
+    denominators = denominators[:, None] if denominators.ndim == 1 else denominators
+    if n_resamples < 1:
+        raise SegrecError(f"n_resamples must be at least 1, got {n_resamples}")
+    critical_value(confidence)  # checks 0 < confidence < 1
+    values = np.column_stack([numerator, denominators])
+    n = len(values)
+    if n == 0 or denominators.shape[1] == 0:
+        return float("nan"), float("nan"), float("nan")
+    ratio = _ratio_of_means(values.mean(axis=0, keepdims=True))[0]
+    if np.isnan(ratio):
+        return float("nan"), float("nan"), float("nan")
+    rng = np.random.default_rng(random_state)
+    # resamples in blocks of about a million drawn users: memory stays flat for large samples
+    block = max(1, 2**20 // n)
+    ratios = np.concatenate([
+        _ratio_of_means(values[rng.integers(0, n, size=(min(block, n_resamples - start), n))].mean(axis=1))
+        for start in range(0, n_resamples, block)
+    ])
+    tail = (1 - confidence) / 2
+    low, high = np.nanquantile(ratios, [tail, 1 - tail]) if np.isfinite(ratios).any() else (np.nan, np.nan)
+    return float(ratio), float(low), float(high)
+
+
+def _ratio_of_means(means: np.ndarray) -> np.ndarray:
+    """Per row of (numerator mean, denominator means...): numerator over the largest
+    denominator, NaN where that is not positive."""
+    best = means[:, 1:].max(axis=1)
+    return np.divide(means[:, 0], best, out=np.full(len(means), np.nan), where=best > 0)
 
 
 # ---------------------------------------------------------------------------- metrics
@@ -444,15 +527,18 @@ def _group_labels(groups: pd.DataFrame | None, users: pd.Index) -> dict[str, pd.
 
 
 def _group_values(label: pd.Series, per_user: pd.DataFrame, listed: pd.DataFrame, catalog: Catalog,
-                  mixes: tuple[np.ndarray, np.ndarray] | None) -> list[tuple[str, str, float, int]]:
-    """(group, metric, value, n_users) of one dimension's groups: the per-user metrics as means
-    over the group's users with a value, the group metrics over the group's lists."""
+                  mixes: tuple[np.ndarray, np.ndarray] | None,
+                  confidence: float = CONFIDENCE) -> list[tuple[str, str, float, int, float, float]]:
+    """(group, metric, value, n_users, ci_low, ci_high) of one dimension's groups: the per-user
+    metrics as means over the group's users with a value (with their normal interval), the group
+    metrics over the group's lists (no interval)."""
     user_metrics = [m for m in METRICS if m not in GROUP_METRICS]
     # plain arrays, read by position: a scalar .loc per (group, metric) was most of the evaluation's time
     grouped = per_user[user_metrics].groupby(label.reindex(per_user.index).to_numpy())
-    means, counts = grouped.mean(), grouped.count()
+    means, counts, stds = grouped.mean(), grouped.count(), grouped.std()
     row_of = {group: i for i, group in enumerate(means.index)}
     means, counts = means.to_numpy(dtype=float), counts.to_numpy(dtype=np.int64)
+    lows, highs = normal_interval(means, stds.to_numpy(dtype=float), counts, confidence)
     column_of = {metric: j for j, metric in enumerate(user_metrics)}
     listed_group = label.reindex(listed["customer_key"].to_numpy()).to_numpy()
     sizes = label.value_counts()
@@ -469,12 +555,38 @@ def _group_values(label: pd.Series, per_user: pd.DataFrame, listed: pd.DataFrame
             values["exposure_divergence"] = js_divergence(mixes[1][members].sum(axis=0), everyone[1])
         for metric in METRICS:
             if metric in GROUP_METRICS:
-                out.append((group, metric, float(values[metric]), int(sizes[group])))
+                out.append((group, metric, float(values[metric]), int(sizes[group]), np.nan, np.nan))
             else:
                 i, j = row_of[group], column_of[metric]
                 count = int(counts[i, j])
-                out.append((group, metric, float(means[i, j]) if count else np.nan, count))
+                out.append((group, metric, float(means[i, j]) if count else np.nan, count,
+                            float(lows[i, j]), float(highs[i, j])))
     return out
+
+
+def served_ratio(
+    ndcg: Mapping[str, pd.Series],
+    *,
+    served: str = SERVED_STRATEGY,
+    baselines: Sequence[str] = BASELINE_STRATEGIES,
+    n_resamples: int = N_RESAMPLES,
+    confidence: float = CONFIDENCE,
+    random_state: int = 0,
+) -> tuple[float, float, float, int] | None:
+    """``(ratio, ci_low, ci_high, n_users)`` of the ``served`` list's NDCG over the better of the
+    ``baselines``' (:func:`paired_bootstrap_ratio`), from per-user NDCG by strategy (one
+    value per evaluated user, every strategy on the same users); None without the served list
+    or any baseline."""
+    present = [name for name in baselines if name in ndcg]
+    if served not in ndcg or not present:
+        return None
+    users = ndcg[served].index
+    ratio, low, high = paired_bootstrap_ratio(
+        ndcg[served].to_numpy(dtype=float),
+        np.column_stack([ndcg[name].reindex(users).fillna(0.0).to_numpy(dtype=float) for name in present]),
+        n_resamples=n_resamples, confidence=confidence, random_state=random_state,
+    )
+    return ratio, low, high, len(users)
 
 
 def evaluate_recommendations(
@@ -484,6 +596,9 @@ def evaluate_recommendations(
     *,
     ks: Sequence[int] = KS,
     groups: pd.DataFrame | None = None,
+    confidence: float = CONFIDENCE,
+    n_resamples: int = N_RESAMPLES,
+    random_state: int = 0,
 ) -> pd.DataFrame:
     """All metrics, per strategy, overall and per customer group, for each k: the long metrics frame.
 
@@ -495,8 +610,11 @@ def evaluate_recommendations(
     groups : one column per group dimension (e.g. ``segment``, ``age_band``), indexed by
         ``customer_key``; users without a value are in group ``unknown``. The overall rows have
         ``group_dimension`` and ``group_name`` 'all'.
+    confidence : level of the intervals ``ci_low``, ``ci_high``.
+    n_resamples, random_state : the paired bootstrap of :data:`RATIO_METRIC`, one overall row
+        per k when ``lists`` has :data:`SERVED_STRATEGY` and one of :data:`BASELINE_STRATEGIES`.
 
-    Returns columns :data:`METRIC_COLUMNS`, metrics in :data:`METRICS` order.
+    Returns columns :data:`METRIC_COLUMNS`, metrics in :data:`METRICS` order, then the ratio rows.
     """
     require_columns(truth, "ground truth", ("customer_key", "product_id"))
     users = pd.Index(truth["customer_key"].unique())
@@ -504,20 +622,28 @@ def evaluate_recommendations(
     one_hot = _category_one_hot(catalog)
     own_mix = None if one_hot is None else _history_mix(users, catalog, one_hot)
     records = []
+    ndcg: dict[int, dict[str, pd.Series]] = {k: {} for k in ks}
     for strategy, recommendations in lists.items():
         for k in ks:
             listed = top_k_lists(recommendations, users, k)
             per_user = _ranking_metrics(listed, truth, k, catalog.n_items)
+            ndcg[k][strategy] = per_user["ndcg"]
             per_user["novelty"] = _novelty(listed, catalog)
             per_user["diversity"] = _diversity(listed, catalog)
             mixes = None if one_hot is None else (own_mix, _list_mix(listed, users, catalog, one_hot))
             category_kl = None if mixes is None else pd.Series(_category_kl(*mixes), index=users)
             per_user = per_user.join(_bias(listed, catalog, category_kl))
             for dimension, label in labels.items():
-                records += [(strategy, dimension, group, k, metric, value, n_users)
-                            for group, metric, value, n_users in _group_values(label, per_user, listed, catalog, mixes)]
+                records += [(strategy, dimension, group, k, *values) for group, *values
+                            in _group_values(label, per_user, listed, catalog, mixes, confidence)]
+    for k in ks:
+        ratio = served_ratio(ndcg[k], n_resamples=n_resamples, confidence=confidence, random_state=random_state)
+        if ratio is not None:
+            value, low, high, n_users = ratio
+            records.append((SERVED_STRATEGY, ALL_GROUPS, ALL_GROUPS, k, RATIO_METRIC, value, n_users, low, high))
     frame = pd.DataFrame.from_records(records, columns=list(METRIC_COLUMNS))
-    return frame.astype({"k": np.int64, "value": np.float64, "n_users": np.int64})
+    return frame.astype({"k": np.int64, "value": np.float64, "n_users": np.int64, "ci_low": np.float64,
+                         "ci_high": np.float64})
 
 
 def customer_groups(data: RecData, groups: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -543,6 +669,8 @@ def evaluate_recommender(
     by_group: bool = True,
     groups: pd.DataFrame | None = None,
     extra_lists: Mapping[str, pd.DataFrame] | None = None,
+    n_resamples: int = N_RESAMPLES,
+    random_state: int = 0,
 ) -> pd.DataFrame:
     """Evaluate a fitted hybrid and each strategy alone on held-out ``truth``.
 
@@ -552,6 +680,8 @@ def evaluate_recommender(
     ``customer_key``, ``rank``, ``product_id``) are judged beside them on the same users and
     catalog: lists made elsewhere, e.g. the learned ranker's and the buy-again baseline.
     ``by_group``: also per group of :func:`customer_groups` (with the extra ``groups``).
+    ``n_resamples``, ``random_state``: the bootstrap of :data:`RATIO_METRIC`
+    (:func:`evaluate_recommendations`).
     """
     data = model.data_
     users = truth["customer_key"].unique()
@@ -559,4 +689,5 @@ def evaluate_recommender(
     lists = {s: model.recommend(known, strategy=s, n=max(ks), explain=False) for s in strategies}
     lists |= dict(extra_lists or {})
     chosen = customer_groups(data, groups) if by_group else None
-    return evaluate_recommendations(lists, truth, catalog_from_data(data), ks=ks, groups=chosen)
+    return evaluate_recommendations(lists, truth, catalog_from_data(data), ks=ks, groups=chosen,
+                                    n_resamples=n_resamples, random_state=random_state)

@@ -46,7 +46,7 @@ from segrec.recommend.als import (
     typed_als_params,
 )
 from segrec.recommend.data import RecData, check_unique_keys, prepare_data
-from segrec.recommend.evaluation import KS, METRIC_COLUMNS, describe_windows, evaluate_recommender
+from segrec.recommend.evaluation import KS, METRIC_COLUMNS, N_RESAMPLES, describe_windows, evaluate_recommender
 from segrec.recommend.hybrid import SIMILARITY_METHODS, STRATEGIES, HybridRecommender, item_similarity_table
 from segrec.recommend.interactions import InteractionMatrix, build_interaction_matrix
 from segrec.recommend.spark_als import SparkALS
@@ -84,8 +84,8 @@ TUNING_SCHEMA = pa.schema(
 METRICS_SCHEMA = pa.schema([
     ("strategy", pa.string()), ("group_dimension", pa.string()), ("group_name", pa.string()), ("k", pa.int64()),
     ("metric", pa.string()),
-    ("value", pa.float64()), ("n_users", pa.int64()), ("parameters", pa.string()),
-    ("split_description", pa.string()),
+    ("value", pa.float64()), ("n_users", pa.int64()), ("ci_low", pa.float64()), ("ci_high", pa.float64()),
+    ("parameters", pa.string()), ("split_description", pa.string()),
 ])
 
 
@@ -373,6 +373,8 @@ def holdout_metrics(
     extra_lists: Mapping[str, pd.DataFrame] | None = None,
     groups: pd.DataFrame | None = None,
     als_factory: ALSFactory = ALSRecommender,
+    n_resamples: int = N_RESAMPLES,
+    bootstrap_random_state: int = 0,
 ) -> pd.DataFrame:
     """Every strategy and the hybrid on the test window, overall and per customer group: the
     rows of ``recommendation_metrics`` and ``recommendation_fairness``.
@@ -383,8 +385,10 @@ def holdout_metrics(
     JSON of the ALS ``parameters`` used. ``extra_lists`` (strategy -> lists made elsewhere,
     e.g. the ranker's) are judged beside them. ``groups``: group dimensions beyond segment and
     new/returning (:func:`fairness_groups`). ``als_factory`` trains the ALS
-    (:func:`als_factory_for`). No products or no listed customer in the test window: nothing
-    to evaluate, no rows.
+    (:func:`als_factory_for`). ``n_resamples`` and ``bootstrap_random_state``: the paired
+    bootstrap of the served lists' NDCG ratio to the better baseline
+    (``segrec.recommend.evaluation.RATIO_METRIC``). No products or no listed customer in the test
+    window: nothing to evaluate, no rows.
     """
     truth = as_frame(truth)
     require_columns(truth, "test ground truth", ("customer_key", "product_id"))
@@ -396,7 +400,7 @@ def holdout_metrics(
         als_factory=als_factory,
     ).fit(data, None if events is None else as_frame(events))
     metrics = evaluate_recommender(model, served, strategies=strategies, ks=ks, extra_lists=extra_lists,
-                                   groups=groups)
+                                   groups=groups, n_resamples=n_resamples, random_state=bootstrap_random_state)
     return metrics.assign(parameters=json.dumps(model.als_.get_params(), sort_keys=True))
 
 

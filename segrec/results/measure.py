@@ -14,6 +14,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from segrec.clv import BetaGeoModel, GammaGammaModel, holdout_comparison, summarize_transactions
 from segrec.errors import SegrecError
+from segrec.recommend.evaluation import RATIO_METRIC, SERVED_STRATEGY
 from segrec.run import DATASETS, RUN_FILE, WAREHOUSE_FILE, DatasetSpec
 from segrec.runlog import quarantine_summary, segmentation_summary
 from segrec.warehouse import (
@@ -131,6 +132,7 @@ class DatasetResult:
     segmentation: dict | None = None
     profiles: pd.DataFrame | None = None
     recommendations: pd.DataFrame | None = None
+    served_ratio: dict | None = None
     customer_value: dict | None = None
     calibrations: list[tuple[str, dict]] = field(default_factory=list)
     catalog: dict | None = None
@@ -185,8 +187,28 @@ def recommendation_table(con: duckdb.DuckDBPyConnection, tables: Mapping[str, st
     overall = metrics[(metrics["segment_name"] == OVERALL_SEGMENT) & (metrics["k"] == k)]
     table = overall.pivot_table(index="strategy", columns="metric", values="value", aggfunc="first")
     table["n_users"] = overall.groupby("strategy")["n_users"].max()
+    # warehouses built before the intervals have no ci columns: their cells stay empty
+    ndcg = overall[overall["metric"] == "ndcg"].set_index("strategy")
+    for bound in ("ci_low", "ci_high"):
+        table[f"ndcg_{bound}"] = ndcg[bound] if bound in ndcg.columns else float("nan")
     table.attrs["split"] = str(overall["split_description"].iloc[0]) if len(overall) else ""
-    return table.reindex(columns=[*RECOMMENDATION_METRICS, "n_users"])
+    return table.reindex(columns=[*RECOMMENDATION_METRICS, "ndcg_ci_low", "ndcg_ci_high", "n_users"])
+
+
+def served_ratio_summary(con: duckdb.DuckDBPyConnection, tables: Mapping[str, str], k: int = 10) -> dict | None:
+    """The served lists' NDCG@``k`` over the better baseline's with its paired bootstrap
+    interval and the customers judged (``value``, ``ci_low``, ``ci_high``, ``n_users``), from the
+    latest recommendation_metrics; None when the warehouse has no such row."""
+    metrics = read_latest(con, "recommendation_metrics", tables)
+    if metrics is None or "ci_low" not in metrics.columns:
+        return None
+    row = metrics[(metrics["metric"] == RATIO_METRIC) & (metrics["strategy"] == SERVED_STRATEGY)
+                  & (metrics["segment_name"] == OVERALL_SEGMENT) & (metrics["k"] == k)]
+    if row.empty:
+        return None
+    first = row.iloc[0]
+    return {"value": float(first["value"]), "ci_low": float(first["ci_low"]), "ci_high": float(first["ci_high"]),
+            "n_users": int(first["n_users"])}
 
 
 def fairness_summary(con: duckdb.DuckDBPyConnection, tables: Mapping[str, str],
@@ -366,6 +388,7 @@ def collect(run_dir: Path, root: Path) -> DatasetResult:
         result.segment_validation = read_table(con, "segment_validation", tables)
         result.product_groups = name_groups(con, tables)
         result.recommendations = recommendation_table(con, tables)
+        result.served_ratio = served_ratio_summary(con, tables)
         result.fairness = fairness_summary(con, tables)
         result.customer_value = customer_value_summary(con, tables)
         if spec is not None and result.rows is not None and "dim_customers" in tables:

@@ -375,6 +375,23 @@ def test_als_and_hybrid_beat_popularity_on_the_holdout(warehouse):
 
 
 @pytest.mark.dbt
+def test_served_ratio_to_the_better_baseline_with_its_intervals(warehouse):
+    metrics = warehouse.query(
+        "select strategy, k, metric, value, n_users, ci_low, ci_high from recommendation_metrics "
+        "where segment_name = 'all'"
+    ).set_index(["strategy", "metric", "k"])
+    for k in (5, 10, 20):
+        ratio = metrics.loc[("ranker_blended", "ndcg_ratio_to_baseline", k)]
+        ndcg = {name: metrics.loc[(name, "ndcg", k), "value"] for name in ("ranker_blended", "popularity", "buy_again")}
+        # the ratio row is the table's own ratio, on the same customers, inside a real interval
+        assert ratio["value"] == pytest.approx(ndcg["ranker_blended"] / max(ndcg["popularity"], ndcg["buy_again"]))
+        assert ratio["n_users"] == metrics.loc[("ranker_blended", "ndcg", k), "n_users"]
+        assert ratio["ci_low"] < ratio["value"] < ratio["ci_high"]
+    means = metrics.xs("ndcg", level="metric")
+    assert (means["ci_low"] < means["value"]).all() and (means["value"] < means["ci_high"]).all()
+
+
+@pytest.mark.dbt
 def test_fairness_groups_partition_the_evaluated_customers(warehouse):
     k = project_vars()["recommendation_fairness"]["k"]
     overall = warehouse.query(

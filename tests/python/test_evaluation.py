@@ -14,8 +14,11 @@ from implicit.evaluation import ranking_metrics_at_k
 from segrec.errors import SegrecError
 from segrec.recommend import HybridRecommender, interactions_from_events, prepare_data, purchased_pairs
 from segrec.recommend.evaluation import (
+    GROUP_METRICS,
     METRIC_COLUMNS,
     METRICS,
+    RATIO_METRIC,
+    SERVED_STRATEGY,
     Catalog,
     catalog_coverage,
     customer_groups,
@@ -25,7 +28,9 @@ from segrec.recommend.evaluation import (
     ground_truth,
     intra_list_diversity,
     js_divergence,
+    normal_interval,
     novelty,
+    paired_bootstrap_ratio,
     ranking_metrics,
     temporal_split,
 )
@@ -136,6 +141,89 @@ def test_evaluate_recommendations_long_frame_per_group():
     assert np.isnan(value.loc[("none", "all", "all", 3, "novelty"), "value"])
     # no categories in this catalog: no divergence to measure
     assert np.isnan(value.loc[("pop", "gender", "f", 3, "exposure_divergence"), "value"])
+
+
+Z95 = 1.959963984540054  # the 97.5% normal quantile
+
+
+def test_normal_interval_hand_computed():
+    # 0, 1, 0, 1: mean .5, sample sd sqrt(1/3), standard error sqrt(1/3) / 2
+    low, high = normal_interval(np.array([0.5]), np.array([math.sqrt(1 / 3)]), np.array([4]))
+    half = Z95 * math.sqrt(1 / 3) / 2
+    assert (low[0], high[0]) == pytest.approx((0.5 - half, 0.5 + half), abs=1e-15)
+    assert high[0] - low[0] == pytest.approx(1.1316, abs=1e-4)
+    # one user has no spread to measure: no interval; equal values: zero width
+    low, high = normal_interval(np.array([0.3, 0.3]), np.array([np.nan, 0.0]), np.array([1, 5]))
+    assert np.isnan(low[0]) and np.isnan(high[0]) and (low[1], high[1]) == (0.3, 0.3)
+
+
+def test_means_carry_their_normal_interval_over_users():
+    frame = evaluate_recommendations({"pop": RECS}, TRUTH, CATALOG, ks=(3,)).set_index("metric")
+    # NDCG@3 per user: u1 (1 + 1/2) / (1 + 1/log2 3), u2 0, u3 0
+    u1 = 1.5 / (1 + 1 / math.log2(3))
+    mean, sd = u1 / 3, math.sqrt(((u1 - u1 / 3) ** 2 + 2 * (u1 / 3) ** 2) / 2)
+    row = frame.loc["ndcg"]
+    assert row["value"] == pytest.approx(mean)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((mean - Z95 * sd / math.sqrt(3),
+                                                            mean + Z95 * sd / math.sqrt(3)))
+    # hit rate 1, 0, 0 over 3 users: mean 1/3, sd sqrt(1/3)
+    assert frame.loc["hit_rate", "ci_high"] == pytest.approx(1 / 3 + Z95 * math.sqrt(1 / 3) / math.sqrt(3))
+    # metrics of the group's lists as a whole have no interval
+    assert frame.loc[list(GROUP_METRICS), ["ci_low", "ci_high"]].isna().all().all()
+
+
+def test_bootstrap_of_equal_customers_is_the_point_estimate():
+    # every customer alike: every resample has the same means, so the interval has no width
+    served, baselines = np.full(7, 0.4), np.column_stack([np.full(7, 0.2), np.full(7, 0.1)])
+    assert paired_bootstrap_ratio(served, baselines, n_resamples=50, random_state=3) == (2.0, 2.0, 2.0)
+
+
+def test_bootstrap_of_a_list_against_itself_is_one():
+    ndcg = np.random.default_rng(0).random(85)
+    # a worse second baseline never wins: the ratio is 1 in every resample, however uneven the customers
+    assert paired_bootstrap_ratio(ndcg, np.column_stack([ndcg, ndcg / 2]), n_resamples=200) == (1.0, 1.0, 1.0)
+
+
+def test_bootstrap_quantiles_of_a_known_resampling_distribution():
+    # two customers, served 1 and 0 against 0.5 each: a resample of both customers 0 gives 0 (1/4),
+    # one of each 1 (1/2), both customers 1 gives 2 (1/4); the 2.5% and 97.5% quantiles are 0 and 2
+    assert paired_bootstrap_ratio(np.array([1.0, 0.0]), np.array([[0.5], [0.5]]), random_state=1) == (1.0, 0.0, 2.0)
+    # the better baseline is picked again in each resample: baselines (2, 0) and (0, 2) both mean 1,
+    # but any resample of one customer twice has a best mean of 2 (ratio .5, half the resamples)
+    got = paired_bootstrap_ratio(np.array([1.0, 1.0]), np.array([[2.0, 0.0], [0.0, 2.0]]), random_state=1)
+    assert got == (1.0, 0.5, 1.0)
+
+
+def test_bootstrap_is_reproducible_with_its_random_state():
+    rng = np.random.default_rng(5)
+    served, baselines = rng.random(85), rng.random((85, 2))
+    first = paired_bootstrap_ratio(served, baselines, n_resamples=500, random_state=11)
+    assert paired_bootstrap_ratio(served, baselines, n_resamples=500, random_state=11) == first
+    other = paired_bootstrap_ratio(served, baselines, n_resamples=500, random_state=12)
+    assert other[0] == first[0] and other[1:] != first[1:]
+    assert first[1] < first[0] < first[2]
+    # the point estimate is the ratio of the means to the better baseline
+    assert first[0] == pytest.approx(served.mean() / baselines.mean(axis=0).max())
+
+
+def test_bootstrap_without_a_positive_baseline_or_resamples():
+    assert np.isnan(paired_bootstrap_ratio(np.ones(3), np.zeros((3, 1)))).all()
+    assert np.isnan(paired_bootstrap_ratio(np.array([]), np.zeros((0, 2)))).all()
+    with pytest.raises(SegrecError, match="n_resamples"):
+        paired_bootstrap_ratio(np.ones(3), np.ones((3, 1)), n_resamples=0)
+
+
+def test_served_ratio_row_per_k_with_its_bootstrap_interval():
+    worse = lists_frame({"u1": ["C", "D", "E"], "u2": ["D", "E", "A"]})  # u1 misses: no hit at all
+    lists = {SERVED_STRATEGY: RECS, "popularity": worse, "buy_again": RECS}
+    frame = evaluate_recommendations(lists, TRUTH, CATALOG, ks=(1, 3), n_resamples=100)
+    ratio = frame[frame["metric"] == RATIO_METRIC].set_index("k")
+    assert list(ratio.index) == [1, 3] and set(ratio["strategy"]) == {SERVED_STRATEGY}
+    assert (ratio["group_dimension"] == "all").all() and (ratio["n_users"] == 3).all()
+    # the served list is buy_again's, the better baseline: 1 with no width
+    assert ratio[["value", "ci_low", "ci_high"]].to_numpy().tolist() == [[1.0, 1.0, 1.0]] * 2
+    # no served list (or no baseline): no ratio row
+    assert RATIO_METRIC not in set(evaluate_recommendations({"popularity": RECS}, TRUTH, CATALOG, ks=(3,))["metric"])
 
 
 def test_js_divergence_hand_computed():

@@ -65,6 +65,9 @@ def test_recommendation_defaults_equal_the_dbt_vars(dbt_vars):
     assert hybrid["trending_window_days"] == dbt_vars["recommendation_trending_window_days"]
     evaluation_cap = dbt_vars["recommendation_evaluation_max_per_category"]
     assert defaults(tune_als)["max_per_category"] == defaults(holdout_metrics)["max_per_category"] == evaluation_cap
+    bootstrap = defaults(holdout_metrics)
+    assert dbt_vars["recommendation_bootstrap"] == {"n_resamples": bootstrap["n_resamples"],
+                                                    "random_state": bootstrap["bootstrap_random_state"]}
 
 
 def test_ranker_defaults_equal_the_dbt_var(dbt_vars):

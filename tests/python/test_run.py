@@ -18,7 +18,7 @@ import pytest
 from segrec import results as results_module
 from segrec.cli import main
 from segrec.errors import SegrecError
-from segrec.results.markdown import fmt, markdown_table
+from segrec.results.markdown import fmt, interval, markdown_table, target_verdict
 from segrec.results.measure import session_agreement
 from segrec.run import DATASETS, dataset_inputs, dataset_spec, dbt_build_command
 
@@ -171,6 +171,13 @@ def test_results_page_shows_the_run(fixture_run):
     assert f"{sessions:,} sessions of {customers:,} customers" in page
     assert "### Segments\nkmeans with k = " in page and "### Recommendations" in page
     assert "Served lists (`customer_recommendations`, blended" in page and "| buy_again |" in page
+    # the issue-12 target with the customers judged and the paired bootstrap interval of the ratio
+    with duckdb.connect(str(fixture_run["out"] / "warehouse.duckdb"), read_only=True) as con:
+        n_users, low, high = con.sql("select n_users, ci_low, ci_high from recommendation_metrics where "
+                                     "metric = 'ndcg_ratio_to_baseline' and k = 10").fetchall()[0]
+    assert "## Served lists against the better baseline" in page
+    assert f"| [online_retail_ii](#online-retail-ii) | {n_users:,} |" in page
+    assert f"paired bootstrap interval [{low:.2f}, {high:.2f}] over {n_users:,} customers" in page
     with duckdb.connect(str(fixture_run["out"] / "warehouse.duckdb"), read_only=True) as con:
         named = con.sql("select count(*) from int_segmentation__product_groups where source = 'name'").fetchall()[0][0]
     # a catalog without categories: groups from names, listed with examples
@@ -242,6 +249,17 @@ def test_markdown_cells():
     assert fmt(None) == "-" and fmt(float("nan")) == "-" and fmt(12345) == "12,345" and fmt(0.12345) == "0.123"
     assert fmt("a|b") == "a\\|b" and fmt(True) == "yes"
     assert markdown_table(["x", "y"], [[1, 2.5]]) == "| x | y |\n|---|---|\n| 1 | 2.500 |"
+
+
+def test_target_verdict_needs_the_ratio_and_an_interval_above_one():
+    assert target_verdict({"value": 1.17, "ci_low": 1.08, "ci_high": 1.26}) == "**met**"
+    assert target_verdict({"value": 1.13, "ci_low": 0.98, "ci_high": 1.30}) == "not met: the interval reaches 1"
+    assert target_verdict({"value": 1.05, "ci_low": 1.01, "ci_high": 1.09}) == "not met: below 1.1x"
+    assert target_verdict({"value": 1.05, "ci_low": 0.91, "ci_high": 1.20}) == (
+        "not met: below 1.1x and the interval reaches 1")
+    assert target_verdict(None) == "not judged (no interval)"
+    assert interval(0.912, 1.2) == "[0.91, 1.20]"
+    assert interval(None, 1.0) is None and interval(0.1, float("nan")) is None
 
 
 def test_results_without_runs_is_a_clear_error(tmp_path):

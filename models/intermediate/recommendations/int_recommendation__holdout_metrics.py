@@ -4,8 +4,10 @@ parameters selected on the validation window, the learned ranker's lists of the 
 (ranker_buy_again, ranker_discover, ranker_blended) and the buy-again baseline (each customer's
 own most often bought products), scored on the test window overall and per customer group (segment,
 new/returning, age band, gender, region, country) and k, over the evaluation sample
-(int_recommendation__customers.is_evaluated); ALS trained by implicit or Spark (var ml_engine). Read it
-through recommendation_metrics and recommendation_fairness."""
+(int_recommendation__customers.is_evaluated); ALS trained by implicit or Spark (var ml_engine). Means
+over customers carry a 95% normal interval, and ranker_blended's NDCG ratio to the better of popularity
+and buy_again a paired bootstrap one (var recommendation_bootstrap). Read it through
+recommendation_metrics and recommendation_fairness."""
 
 from segrec.engine import to_arrow, to_output
 from segrec.recommend.evaluation import KS
@@ -35,6 +37,7 @@ def model(dbt, session):
         customers,
     )
     _, random_state = als_parameters(dbt.config.get("als"))
+    bootstrap = dbt.config.get("bootstrap")
     windows = to_arrow(dbt.ref("int_recommendation__windows"))
     extra = ranker_strategy_lists(as_frame(to_arrow(dbt.ref("int_recommendation__ranker_lists").filter(test))))
     extra["buy_again"] = buy_again_lists(
@@ -53,6 +56,8 @@ def model(dbt, session):
         extra_lists=extra,
         groups=fairness_groups(customers),
         als_factory=als_factory_for(dbt.config.get("ml_engine"), session, dbt.config.get("spark_ml")),
+        n_resamples=int(bootstrap["n_resamples"]),
+        bootstrap_random_state=int(bootstrap["random_state"]),
     )
     metrics = metrics.assign(split_description=windows_description(windows))
     return to_output(typed_table(metrics, METRICS_SCHEMA), session)

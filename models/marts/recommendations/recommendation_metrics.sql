@@ -2,7 +2,9 @@
 -- model version being served: precision, recall, MAP, NDCG, hit rate, AUC, catalog coverage,
 -- novelty, intra-list diversity and the popularity-bias and calibration metrics (exposure Gini,
 -- long-tail share, popularity lift, category KL; definitions in segrec/recommend/evaluation.py),
--- overall and per segment. The other customer groups are in recommendation_fairness.
+-- overall and per segment, each mean with its 95% interval over customers; and overall, the
+-- served lists' (ranker_blended) NDCG over the better of popularity and buy_again with a paired
+-- bootstrap interval (ndcg_ratio_to_baseline). The other customer groups are in recommendation_fairness.
 with
 
 metrics as (
@@ -24,6 +26,8 @@ final as (
         metrics.metric,
         metrics.value,
         metrics.n_users,
+        metrics.ci_low,
+        metrics.ci_high,
         metrics.split_description,
         metrics.parameters as als_parameters
     from metrics
