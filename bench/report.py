@@ -64,10 +64,29 @@ re-converting a sorted key column per batch (8%). Fixed after that run, with the
 (checked equal on the 1M build): the category cap takes each category's best items in one pass
 (the hybrid model 61 s -> 32 s at 1M, measured alone), `als_rank` is looked up for the candidate
 pairs only, the co-occurrence cosine is sparse, training windows' generators are freed, and batches
-binary-search the key column. What is left is structural: the hybrid and the ranker still touch
-customers x catalog cells, so their cost grows with both; the next step is to score only each
-customer's candidates (top-M per source from sparse or factorized scores, with an exactness bound
-and a dense fallback per row), and to recompute lists only for customers with new events.
+binary-search the key column. A second round, profiled on the 1M and 10M warehouses, again with the
+same output (the 1M build's hybrid candidates byte-equal, its ranker lists equal, 841,405 rows):
+a row with at most 50 items allowed under the cap takes them all without a top-k over the catalog
+(with 12 categories and a cap of 3 a hybrid list of 50 never fills under the cap, so every row paid
+for a selection and its tie path), the context lift is scored once per distinct context instead of
+per customer, the cap's tie handling runs only for rows tied at the cut, customer and product
+columns are read once per fit instead of per batch, the blend is summed in place, and `top_k_rows`
+selects the k smallest of the negated row when a row is dominated by one value (argpartition at
+the top end of a co-occurrence row, mostly zeros, was 6x slower: `cooccurrence_similarity` at 10M
+24 s -> 14.5 s per call, about a dozen calls per build). Measured alone: the hybrid model at 1M
+42.1 s -> 31.1 s, the ranker model at 1M 107.5 s -> 83.8 s; the hybrid model at 10M took 956 s
+(under cProfile, before the `top_k_rows` change), against 1,046 s in the 10M build before both
+rounds: 593 s of it making the lists (282 s blending, 186 s selecting, 93 s reasons) and 323 s
+fitting (250 s co-occurrence, 58 s ALS). Tried and not kept: ranking the sparse co-occurrence's
+non-zeros (20.5 s against 23.1 s per call at 10M, slower at 1M) and dividing only at co-occurring
+pairs (no gain: the selection dominated). The whole 1M build after both rounds (`1M` below, commit
+d2053e1, with another job niced beside it): 235 s against 380 s, peak 3.6 GB, the same quality
+(ARI 0.968, served NDCG@10 0.2353); its ALS ratio, 1.22, compares two fits of about 2 s each (0.92
+in the previous 1M run, 0.82 at 10M). What is left is structural: the hybrid and the ranker
+still touch customers x catalog cells, so their cost grows with both; the next step is to score
+only each customer's candidates (top-M per source from sparse or factorized scores, with an
+exactness bound and a dense fallback per row), and to recompute lists only for customers with new
+events.
 int_events__validated (132 s at 10M in the build, 98 s alone, 10 s at 1M) is the largest SQL cost;
 ranking staging's event_id_occurrence on the few columns it needs and joining back by raw row
 gave the same rows but no gain (103 s alone), so the window stays as it is. DuckDB refuses to
