@@ -66,6 +66,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -526,27 +527,45 @@ def _group_labels(groups: pd.DataFrame | None, users: pd.Index) -> dict[str, pd.
     return labels
 
 
-def _group_values(label: pd.Series, per_user: pd.DataFrame, listed: pd.DataFrame, catalog: Catalog,
-                  mixes: tuple[np.ndarray, np.ndarray] | None,
+class _Grouping(NamedTuple):
+    """One dimension's groups of the evaluated users, worked out once for every strategy and k
+    (re-indexing and counting them per call was most of the evaluation's time)."""
+
+    label: pd.Series  # each user's group, indexed by customer_key
+    values: np.ndarray  # the same, as an array in the users' order
+    sizes: pd.Series  # users per group
+    members: dict[str, np.ndarray]  # group -> which users (bool per user)
+
+
+def _grouping(label: pd.Series) -> _Grouping:
+    values = label.to_numpy(dtype=object)
+    sizes = label.value_counts()
+    return _Grouping(label, values, sizes, {group: values == group for group in sizes.index})
+
+
+def _group_values(grouping: _Grouping, per_user: pd.DataFrame, listed: pd.DataFrame, listed_users: np.ndarray,
+                  catalog: Catalog, mixes: tuple[np.ndarray, np.ndarray] | None,
                   confidence: float = CONFIDENCE) -> list[tuple[str, str, float, int, float, float]]:
     """(group, metric, value, n_users, ci_low, ci_high) of one dimension's groups: the per-user
     metrics as means over the group's users with a value (with their normal interval), the group
-    metrics over the group's lists (no interval)."""
+    metrics over the group's lists (no interval). ``listed_users``: the position of each row of
+    ``listed`` among the grouping's users."""
+    label, sizes = grouping.label, grouping.sizes
     user_metrics = [m for m in METRICS if m not in GROUP_METRICS]
+    keys = grouping.values if per_user.index.equals(label.index) else label.reindex(per_user.index).to_numpy()
     # plain arrays, read by position: a scalar .loc per (group, metric) was most of the evaluation's time
-    grouped = per_user[user_metrics].groupby(label.reindex(per_user.index).to_numpy())
+    grouped = per_user[user_metrics].groupby(keys)
     means, counts, stds = grouped.mean(), grouped.count(), grouped.std()
     row_of = {group: i for i, group in enumerate(means.index)}
     means, counts = means.to_numpy(dtype=float), counts.to_numpy(dtype=np.int64)
     lows, highs = normal_interval(means, stds.to_numpy(dtype=float), counts, confidence)
     column_of = {metric: j for j, metric in enumerate(user_metrics)}
-    listed_group = label.reindex(listed["customer_key"].to_numpy()).to_numpy()
-    sizes = label.value_counts()
+    listed_group = np.where(listed_users >= 0, grouping.values[listed_users], None)
     everyone = None if mixes is None else (mixes[0].sum(axis=0), mixes[1].sum(axis=0))
     out = []
     for group in sorted(sizes.index):
         in_group = listed_group == group
-        members = (label == group).to_numpy()
+        members = grouping.members[group]
         values = {"coverage": listed.loc[in_group, "product_id"].nunique() / catalog.n_items,
                   "exposure_gini": exposure_gini(listed.loc[in_group], catalog.n_items),
                   "exposure_divergence": np.nan, "history_divergence": np.nan}
@@ -618,7 +637,7 @@ def evaluate_recommendations(
     """
     require_columns(truth, "ground truth", ("customer_key", "product_id"))
     users = pd.Index(truth["customer_key"].unique())
-    labels = _group_labels(groups, users)
+    groupings = {dimension: _grouping(label) for dimension, label in _group_labels(groups, users).items()}
     one_hot = _category_one_hot(catalog)
     own_mix = None if one_hot is None else _history_mix(users, catalog, one_hot)
     records = []
@@ -633,9 +652,10 @@ def evaluate_recommendations(
             mixes = None if one_hot is None else (own_mix, _list_mix(listed, users, catalog, one_hot))
             category_kl = None if mixes is None else pd.Series(_category_kl(*mixes), index=users)
             per_user = per_user.join(_bias(listed, catalog, category_kl))
-            for dimension, label in labels.items():
+            listed_users = users.get_indexer(listed["customer_key"].to_numpy())
+            for dimension, grouping in groupings.items():
                 records += [(strategy, dimension, group, k, *values) for group, *values
-                            in _group_values(label, per_user, listed, catalog, mixes, confidence)]
+                            in _group_values(grouping, per_user, listed, listed_users, catalog, mixes, confidence)]
     for k in ks:
         ratio = served_ratio(ndcg[k], n_resamples=n_resamples, confidence=confidence, random_state=random_state)
         if ratio is not None:
