@@ -73,7 +73,9 @@ per customer, the cap's tie handling runs only for rows tied at the cut, custome
 columns are read once per fit instead of per batch, the blend is summed in place, and `top_k_rows`
 selects the k smallest of the negated row when a row is dominated by one value (argpartition at
 the top end of a co-occurrence row, mostly zeros, was 6x slower: `cooccurrence_similarity` at 10M
-24 s -> 14.5 s per call, about a dozen calls per build). Measured alone: the hybrid model at 1M
+24 s -> 14.5 s per call, about a dozen calls per build), and the offline evaluation works out each
+group dimension's labels once instead of per strategy and k (holdout_metrics at 1M 36.1 s -> 30.1 s,
+the same rows; not yet in the `1M` run below). Measured alone: the hybrid model at 1M
 42.1 s -> 31.1 s, the ranker model at 1M 107.5 s -> 83.8 s; the hybrid model at 10M took 956 s
 (under cProfile, before the `top_k_rows` change), against 1,046 s in the 10M build before both
 rounds: 593 s of it making the lists (282 s blending, 186 s selecting, 93 s reasons) and 323 s
