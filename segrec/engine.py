@@ -84,11 +84,13 @@ def query(session: Any, sql: str) -> pa.Table:
 
 def to_output(result: pa.Table | pd.DataFrame, session: Any) -> Any:
     """A model's result as its engine accepts it: as it is on DuckDB (Arrow or pandas), a Spark
-    DataFrame on Spark."""
+    DataFrame on Spark. Spark gets Arrow (pyspark 4 reads a ``pyarrow.Table``), which keeps the
+    column types: lists stay arrays and lists of structs arrays of structs (through pandas they
+    would be inferred from Python objects, structs as maps); naive timestamps become Spark
+    timestamps of the same wall-clock time in the session's time zone (UTC, the profile)."""
     if not is_spark_session(session):  # DuckDB
         return result
-    frame = result.to_pandas() if isinstance(result, pa.Table) else result
-    return session.createDataFrame(frame)
+    return session.createDataFrame(to_arrow(result))
 
 
 def spark_unavailable() -> str | None:
