@@ -54,12 +54,19 @@ class SessionPythonJobHelper(PythonJobHelper):
             raise DbtRuntimeError(f"{name} failed in the local SparkSession: {type(exc).__name__}: {exc}") from exc
 
 
+def is_installed() -> bool:
+    """True once :func:`install` ran in this process."""
+    from dbt.adapters.spark.impl import SparkAdapter
+
+    return getattr(SparkAdapter, _INSTALLED_FLAG, False)
+
+
 def install() -> None:
     """Register the ``session`` submission method on dbt-spark's adapter (idempotent)."""
     from dbt.adapters.spark.connections import SparkConnectionMethod
     from dbt.adapters.spark.impl import SparkAdapter
 
-    if getattr(SparkAdapter, _INSTALLED_FLAG, False):
+    if is_installed():
         return
     helpers_of = SparkAdapter.python_submission_helpers.fget
     default_of = SparkAdapter.default_python_submission_method.fget

@@ -33,3 +33,22 @@ def test_install_adds_session_and_makes_it_the_default_of_the_session_method_onl
     assert {"all_purpose_cluster", "job_cluster"} <= set(session.python_submission_helpers)  # Databricks' stay
     assert session.default_python_submission_method == SUBMISSION_METHOD
     assert spark_adapter(SparkConnectionMethod.THRIFT).default_python_submission_method == "all_purpose_cluster"
+
+
+def test_segrec_dbt_installs_the_helper_before_dbt_and_passes_dbt_its_arguments(monkeypatch):
+    import dbt.cli.main
+
+    import segrec.spark_submission
+    from segrec.cli import main
+
+    calls = []
+
+    class FakeRunner:
+        def invoke(self, args):
+            calls.append(("dbt", args))
+            return SimpleNamespace(success=False, exception=None)
+
+    monkeypatch.setattr(segrec.spark_submission, "install", lambda: calls.append(("install",)))
+    monkeypatch.setattr(dbt.cli.main, "dbtRunner", FakeRunner)
+    assert main(["dbt", "build", "--target", "spark", "--select", "a+"]) == 1  # dbt's code: failed nodes
+    assert calls == [("install",), ("dbt", ["build", "--target", "spark", "--select", "a+"])]
