@@ -88,6 +88,9 @@ JSON_COLUMNS = {"model_fits": ["parameters", "metrics", "artifact"]}
 # Tables known to differ, with the reason (docs/spark.md): expected failures until fixed.
 KNOWN_DIFFERENT: dict[str, str] = {}
 RELATIVE_TOLERANCE = 1e-9
+# Looser, per table, with the reason: the learned ranker's scores move by about 1e-9 between two
+# builds on the same engine (DuckDB against DuckDB too); its ranks and products are equal.
+TABLE_TOLERANCE = {"customer_recommendations": 1e-6}
 
 
 def selection() -> list[str]:
@@ -175,7 +178,8 @@ def normalized(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
-def differences(duck: pd.DataFrame, spark: pd.DataFrame, key: list[str]) -> list[str]:
+def differences(duck: pd.DataFrame, spark: pd.DataFrame, key: list[str],
+                rtol: float = RELATIVE_TOLERANCE) -> list[str]:
     """What differs between the two engines' versions of one table (empty: equal within tolerance)."""
     problems = []
     if len(duck) != len(spark):
@@ -191,7 +195,7 @@ def differences(duck: pd.DataFrame, spark: pd.DataFrame, key: list[str]) -> list
     for name in columns:
         left, right = duck[name], spark[name]
         if left.dtype == "float64" and right.dtype == "float64":
-            same = np.isclose(left, right, rtol=RELATIVE_TOLERANCE, atol=1e-9, equal_nan=True)
+            same = np.isclose(left, right, rtol=rtol, atol=1e-9, equal_nan=True)
         else:
             same = (left.isna() & right.isna()) | (left == right)
         if not same.all():
@@ -227,7 +231,7 @@ def test_spark_build_equals_duckdb_build(table, key, duckdb_build, spark_build):
     assert len(duck) > 0, f"{table} is empty on the sample: nothing compared"
     for column in JSON_COLUMNS.get(table, []):
         duck[column], spark[column] = duck[column].map(canonical_json), spark[column].map(canonical_json)
-    assert differences(duck, spark, key) == []
+    assert differences(duck, spark, key, TABLE_TOLERANCE.get(table, RELATIVE_TOLERANCE)) == []
 
 
 def test_a_python_model_runs_on_spark_dataframes_as_on_duckdb(duckdb_build, spark_build):
