@@ -87,7 +87,8 @@ als_fits as (
             ["'validation_users'", 'als_grid.n_users'],
         ]) }} as metrics,
         -- the factors are large: they stay in their marts, filtered on model_version
-        {% set factor_tables = dbt.array_construct(["'recommendation_user_factors'", "'recommendation_item_factors'"]) %}
+        {% set factor_tables = dbt.array_construct(
+            ["'recommendation_user_factors'", "'recommendation_item_factors'"]) %}
         {{ json_object([["'tables'", factor_tables]]) }} as artifact,
         build.started_at as fitted_at
     from als_fit
