@@ -53,7 +53,6 @@ FULL_TABLES = {
     "customer_segments": ["customer_key", "run_id"],
     "segment_profiles": ["segment_id"],
     "segment_centroids": ["segment_id", "feature"],
-    "segmentation_k_selection": ["run_id", "k"],
     "segmentation_candidates": ["segmentation", "feature_set", "k"],
     "segment_validation": ["segmentation", "segment_name"],
     "customer_segment_features": ["customer_key", "feature"],
