@@ -73,8 +73,9 @@ test: install lint pytest
 pytest: install-test
 	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
 
-## test-spark: the SQL models of the sample built on local Spark (dbt-spark, session method) with
-## their data tests, compared with the DuckDB build (tests/python/test_spark_cross_engine.py; docs/spark.md).
+## test-spark: the whole sample built on local Spark (dbt-spark, session method; the Python models through
+## segrec's session submission helper) with its data tests, compared with the DuckDB build
+## (tests/python/test_spark_cross_engine.py; docs/spark.md).
 ## Installs the spark extra (pyspark, ~500 MB) into $(VENV); needs Java 17 or 21.
 .PHONY: test-spark
 SPARK_INSTALLED := $(VENV)/.installed-spark

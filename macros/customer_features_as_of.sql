@@ -69,7 +69,7 @@ order_gaps as (
     select
         customer_key,
         {{ seconds_between('lag(ordered_at) over (partition by customer_key order by ordered_at, order_key)',
-            'ordered_at') }} / 86400.0 as gap_days
+            'ordered_at') }} / 86400e0 as gap_days
     from orders
 ),
 
@@ -104,10 +104,10 @@ line_totals as (
         count(*) as n_events,
         count(case when event_type = 'purchase' and revenue > 0 then 1 end) as bought_lines,
         count(distinct case when event_type = 'purchase' and revenue > 0 then product_id end) as distinct_products,
-        avg(case when daypart = 'morning' then 1.0 else 0.0 end) as share_morning,
-        avg(case when daypart = 'afternoon' then 1.0 else 0.0 end) as share_afternoon,
-        avg(case when daypart = 'evening' then 1.0 else 0.0 end) as share_evening,
-        avg(case when daypart = 'night' then 1.0 else 0.0 end) as share_night
+        avg(case when daypart = 'morning' then 1e0 else 0e0 end) as share_morning,
+        avg(case when daypart = 'afternoon' then 1e0 else 0e0 end) as share_afternoon,
+        avg(case when daypart = 'evening' then 1e0 else 0e0 end) as share_evening,
+        avg(case when daypart = 'night' then 1e0 else 0e0 end) as share_night
     from events
     group by customer_key
 ),
@@ -115,10 +115,10 @@ line_totals as (
 session_totals as (
     select
         customer_key,
-        avg(case when device_type = 'mobile' then 1.0 else 0.0 end) as share_mobile,
-        avg(case when device_type = 'desktop' then 1.0 else 0.0 end) as share_desktop,
-        avg(case when device_type = 'tablet' then 1.0 else 0.0 end) as share_tablet,
-        avg(case when converted then 1.0 else 0.0 end) as conversion_rate,
+        avg(case when device_type = 'mobile' then 1e0 else 0e0 end) as share_mobile,
+        avg(case when device_type = 'desktop' then 1e0 else 0e0 end) as share_desktop,
+        avg(case when device_type = 'tablet' then 1e0 else 0e0 end) as share_tablet,
+        avg(case when converted then 1e0 else 0e0 end) as conversion_rate,
         count(*) as n_sessions
     from sessions
     group by customer_key
@@ -127,15 +127,15 @@ session_totals as (
 price_totals as (
     select
         events.customer_key,
-        avg(case when products.price_band = 'premium' then 1.0 when products.price_band is not null then 0.0 end)
+        avg(case when products.price_band = 'premium' then 1e0 when products.price_band is not null then 0e0 end)
             as premium_share,
-        avg(case when products.price_band = 'budget' then 1.0 when products.price_band is not null then 0.0 end)
+        avg(case when products.price_band = 'budget' then 1e0 when products.price_band is not null then 0e0 end)
             as budget_share,
         avg(
             case
                 when products.launched_at > {{ dbt.dateadd('day', -1 * var('new_arrival_days'), 'events.event_time') }}
-                    and products.launched_at <= events.event_time then 1.0
-                else 0.0
+                    and products.launched_at <= events.event_time then 1e0
+                else 0e0
             end
         ) as new_arrival_share,
         count(*) as n_product_events,
@@ -151,23 +151,23 @@ wide as (
     select
         line_totals.customer_key,
         {{ seconds_between('coalesce(order_totals.last_ordered_at, line_totals.first_event_at)', 'as_of.as_of_time') }}
-        / 86400.0 as recency_days,
+        / 86400e0 as recency_days,
         coalesce(order_totals.frequency, 0) as frequency,
         coalesce(line_totals.monetary, 0) as monetary,
         {{ seconds_between('coalesce(order_totals.first_ordered_at, line_totals.first_event_at)', 'as_of.as_of_time') }}
-        / 86400.0 as tenure_days,
+        / 86400e0 as tenure_days,
         order_totals.avg_order_value,
         order_totals.avg_order_lines,
         line_totals.bought / nullif(line_totals.bought_lines, 0) as avg_line_value,
-        coalesce(order_totals.frequency, 0) * 30.0 / greatest(
+        coalesce(order_totals.frequency, 0) * 30e0 / greatest(
             {{ seconds_between('coalesce(order_totals.first_ordered_at, line_totals.first_event_at)', 'as_of.as_of_time') }}
-            / 86400.0,
-            30.0
+            / 86400e0,
+            30e0
         ) as orders_per_month,
         gap_totals.ipt_mean_days,
         gap_totals.ipt_cv,
         line_totals.distinct_products,
-        least(greatest(coalesce(line_totals.returned, 0) / nullif(line_totals.bought, 0), 0.0), 1.0) as return_share,
+        least(greatest(coalesce(line_totals.returned, 0) / nullif(line_totals.bought, 0), 0e0), 1e0) as return_share,
         line_totals.share_morning,
         line_totals.share_afternoon,
         line_totals.share_evening,

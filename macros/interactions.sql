@@ -90,9 +90,9 @@
             events.product_id,
             events.event_type,
             events.event_time,
-            coalesce(event_weights.event_weight, 0.0)
+            coalesce(event_weights.event_weight, 0e0)
             {%- if half_life %}
-            * power(0.5, greatest(0, {{ segrec.seconds_between('events.event_time', as_of) }}) / 86400.0 / {{ half_life }})
+            * power(0.5e0, greatest(0, {{ segrec.seconds_between('events.event_time', as_of) }}) / 86400e0 / {{ half_life }})
             {%- endif %} as weight
         from {{ events }} as events
         left join event_weights

@@ -71,6 +71,21 @@
     '${spark.segrec.pii_salt}'
 {%- endmacro %}
 
+{#- True when the salt is the public demo salt (segrec.dbt_plugin.DEMO_SALT): the hashes are not
+    private (marketing_audiences.hashed_with_demo_salt). DuckDB: a variable the plugin sets (unset
+    counts as the demo salt); Spark and Databricks compare the salt itself. -#}
+{% macro pii_salt_is_demo() -%}
+    {{ return(adapter.dispatch('pii_salt_is_demo', 'segrec')()) }}
+{%- endmacro %}
+
+{% macro default__pii_salt_is_demo() -%}
+    coalesce(getvariable('segrec_pii_salt_is_demo'), true)
+{%- endmacro %}
+
+{% macro spark__pii_salt_is_demo() -%}
+    coalesce({{ segrec.pii_salt() }} = 'segrec-demo-salt', true)
+{%- endmacro %}
+
 {% macro databricks__pii_salt() -%}
     secret('segrec', 'pii_salt')
 {%- endmacro %}

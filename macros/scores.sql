@@ -31,9 +31,10 @@
 
 {#- Spark casts a double to a decimal from its exact binary value (1.00005 is 1.0000499...: 1.0000),
     DuckDB from the scaled value (10000.5: 1.0001). Rounding the scaled value half away from zero
-    gives DuckDB's ten-thousandths; the sum of those integers is exact, as DuckDB's decimal sum. -#}
+    gives DuckDB's ten-thousandths; the sum of those integers is exact, as DuckDB's decimal sum.
+    In parentheses: a caller's `sum_money(a) / sum_money(b)` must not divide by 10000 twice. -#}
 {% macro spark__sum_money(expression) -%}
-    cast(sum(cast(round({{ expression }} * 10000) as bigint)) as double) / 10000
+    (cast(sum(cast(round({{ expression }} * 10000) as bigint)) as double) / 10000)
 {%- endmacro %}
 
 {#- Per customer_key of `relation`: the non-null value of `column` on most of their rows (ties:

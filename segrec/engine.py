@@ -50,20 +50,30 @@ def to_arrow(relation: Any) -> pa.Table:
     if hasattr(relation, "to_arrow_table"):  # DuckDB
         return relation.to_arrow_table()
     if _is_spark(relation):
-        return relation.toArrow() if hasattr(relation, "toArrow") else pa.Table.from_pandas(
-            relation.toPandas(), preserve_index=False)
+        return _naive_utc(relation.toArrow() if hasattr(relation, "toArrow") else pa.Table.from_pandas(
+            relation.toPandas(), preserve_index=False))
     raise SegrecError(f"to_arrow: cannot read a {type(relation).__name__} (expected a DuckDB relation, "
                       "a Spark DataFrame, pandas or Arrow)")
 
 
+def _naive_utc(table: pa.Table) -> pa.Table:
+    """Spark's timestamps as DuckDB's: Spark gives Arrow timestamps in the session's time zone, a
+    DuckDB ``timestamp`` is naive. Arrow keeps UTC instants, so dropping the zone gives UTC wall
+    clock, which is what segrec's naive timestamps are (both sessions run in UTC)."""
+    fields = [field.with_type(pa.timestamp(field.type.unit))
+              if pa.types.is_timestamp(field.type) and field.type.tz is not None else field
+              for field in table.schema]
+    return table.cast(pa.schema(fields)) if fields != list(table.schema) else table
+
+
 def to_pandas(relation: Any) -> pd.DataFrame:
-    """The rows of a ref as pandas."""
+    """The rows of a ref as pandas. A Spark DataFrame goes through Arrow (toArrow), as DuckDB's
+    relations do: the same pandas types on both engines (Spark's own toPandas without Arrow
+    converts row by row, into Python dates and Decimals)."""
     if isinstance(relation, pd.DataFrame):
         return relation
     if hasattr(relation, "df") and hasattr(relation, "to_arrow_table"):  # DuckDB
         return relation.df()
-    if _is_spark(relation):
-        return relation.toPandas()
     return to_arrow(relation).to_pandas()
 
 
@@ -84,11 +94,13 @@ def query(session: Any, sql: str) -> pa.Table:
 
 def to_output(result: pa.Table | pd.DataFrame, session: Any) -> Any:
     """A model's result as its engine accepts it: as it is on DuckDB (Arrow or pandas), a Spark
-    DataFrame on Spark."""
+    DataFrame on Spark. Spark gets Arrow (pyspark 4 reads a ``pyarrow.Table``), which keeps the
+    column types: lists stay arrays and lists of structs arrays of structs (through pandas they
+    would be inferred from Python objects, structs as maps); naive timestamps become Spark
+    timestamps of the same wall-clock time in the session's time zone (UTC, the profile)."""
     if not is_spark_session(session):  # DuckDB
         return result
-    frame = result.to_pandas() if isinstance(result, pa.Table) else result
-    return session.createDataFrame(frame)
+    return session.createDataFrame(to_arrow(result))
 
 
 def spark_unavailable() -> str | None:

@@ -28,6 +28,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
               "(needs the serve extra)"),
     "track": ("segrec.cli.track", "log the build's model fits (mart model_fits) to MLflow, each once "
               "(needs the tracking extra and SEGREC_MLFLOW_URI)"),
+    "dbt": ("segrec.cli.dbt", "run dbt with Python models on the local Spark target (dbt-spark session "
+            "method) enabled, e.g. `segrec dbt build --target spark`"),
     "docs": ("segrec.cli.docs", "write docs/architecture-dag.md, the DAG by layer and domain, from the dbt manifest"),
 }
 

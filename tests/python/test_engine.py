@@ -37,3 +37,21 @@ def test_refs_read_the_same_from_duckdb_pandas_and_arrow(con):
 def test_results_go_back_unchanged_on_duckdb(con):
     table = pa.table({"k": ["a"]})
     assert to_output(table, con) is table
+
+
+def test_spark_timestamps_are_read_as_naive_utc_like_duckdbs():
+    """Spark hands Arrow timestamps in its session's zone; the models get DuckDB's naive UTC."""
+    from datetime import datetime
+
+    class SparkFrame:  # what engine reads of a Spark DataFrame
+        sparkSession = None
+
+        def toPandas(self):
+            raise AssertionError("read through Arrow")
+
+        def toArrow(self):
+            moment = pa.array([datetime(2026, 1, 1, 12)], pa.timestamp("us", tz="UTC"))
+            return pa.table({"at": moment.cast(pa.timestamp("us", tz="Europe/Paris")), "n": [1]})
+
+    assert to_arrow(SparkFrame()).schema.field("at").type == pa.timestamp("us")
+    assert to_pandas(SparkFrame())["at"].tolist() == [pd.Timestamp("2026-01-01 12:00")]

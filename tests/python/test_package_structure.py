@@ -115,7 +115,8 @@ def test_only_cli_adapters_import_argparse():
 # The layers of the package, bottom first (segrec/__init__.py describes them): a module may
 # import its own layer and the layers below it, never one above.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "io", "versioning", "schemas", "warehouse", "contract", "rawio", "dbt_plugin", "engine"),
+    ("errors", "io", "versioning", "schemas", "warehouse", "contract", "rawio", "dbt_plugin", "engine",
+     "spark_submission"),
     ("segmentation", "recommend", "clv", "experiments", "bandits", "generate", "ingest"),
     ("exports", "runlog", "report", "results", "run", "summary", "docs", "serve", "model_fits"),
     ("cli",),

@@ -35,8 +35,8 @@ net_shares as (
     select
         customer_key,
         greatest(
-            0.0,
-            1.0
+            0e0,
+            1e0
             + {{ sum_money("case when event_type = 'return' then revenue else 0 end") }}
             / {{ sum_money("case when event_type = 'purchase' then revenue end") }}
         ) as net_share

@@ -56,7 +56,7 @@ final as (
         products.brand,
         products.color,
         products.price_band,
-        greatest(0.0, least(1.0, coalesce(products.margin, 0.0))) as margin,
+        greatest(0e0, least(1e0, coalesce(products.margin, 0e0))) as margin,
         coalesce(
             products.launched_at >= {{ dbt.dateadd('day', -1 * var('new_arrival_days'), 'cutoffs.cutoff_time') }}
             and {{ before_cutoff('products.launched_at') }},

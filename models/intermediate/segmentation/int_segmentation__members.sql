@@ -22,12 +22,14 @@ unnested as (
         previous_run_id,
         scored_at,
         is_latest_run,
-        unnest(customer_keys) as customer_key,
-        unnest(segment_ids) as segment_id,
-        unnest(confidences) as confidence,
-        unnest(pca_x) as pca_x,
-        unnest(pca_y) as pca_y,
-        unnest(rule_segments) as rule_segments
+        {{ unnest_lists({
+            'customer_key': 'customer_keys',
+            'segment_id': 'segment_ids',
+            'confidence': 'confidences',
+            'pca_x': 'pca_x',
+            'pca_y': 'pca_y',
+            'rule_segments': 'rule_segments',
+        }) }}
     from runs
 ),
 

@@ -21,9 +21,9 @@ from segrec.segmentation.pipeline import (
 
 
 def model(dbt, session):
+    # incremental on DuckDB, a table on Spark (materialized: _segmentation__models.yml);
     # append_new_columns: a table from before a new column (feature_scaling) keeps its runs
-    dbt.config(materialized="incremental", unique_key="run_id", incremental_strategy="delete+insert",
-               on_schema_change="append_new_columns")
+    dbt.config(unique_key="run_id", incremental_strategy="delete+insert", on_schema_change="append_new_columns")
     value_features = dbt.ref("int_customers__value_features")  # a lazy relation: read only if a set was chosen
     clustered = clustering_input(
         to_pandas(dbt.ref("int_customers__feature_matrix")), to_pandas(dbt.ref("int_segmentation__candidates")),

@@ -5,7 +5,7 @@ with
 runs as (
     select
         run_id,
-        unnest(segments) as segment
+        {{ unnest_lists({'segment': 'segments'}) }}
     from {{ ref('int_segmentation__model_runs') }}
 ),
 

@@ -42,8 +42,7 @@ baseline as (
 members as (
     select
         segmentation,
-        unnest(customer_keys) as customer_key,
-        unnest(segment_names) as segment_name
+        {{ unnest_lists({'customer_key': 'customer_keys', 'segment_name': 'segment_names'}) }}
     from validated
 ),
 
@@ -52,8 +51,9 @@ segments as (
         members.segmentation,
         members.segment_name,
         count(*) as n_customers,
-        avg(case when outcomes.purchased then 1.0 else 0.0 end) as purchase_rate,
-        avg(case when outcomes.retained then 1.0 when not outcomes.retained then 0.0 end) as retention_rate,
+        -- double literals: 1.0 is a decimal on Spark (shares to 5 digits, docs/spark.md)
+        avg(case when outcomes.purchased then 1e0 else 0e0 end) as purchase_rate,
+        avg(case when outcomes.retained then 1e0 when not outcomes.retained then 0e0 end) as retention_rate,
         avg(outcomes.next_revenue) as mean_next_revenue,
         sum(outcomes.next_revenue) as next_revenue
     from members

@@ -71,7 +71,7 @@ matched as (
     from marketable
     inner join catalog
         on marketable.archetype = catalog.archetype
-            or list_contains(marketable.rule_segment_list, catalog.rule_segment)
+            or {{ list_contains('marketable.rule_segment_list', 'catalog.rule_segment') }}
 ),
 
 final as (
@@ -80,7 +80,8 @@ final as (
         audience,
         {{ hash_pii('customer_id') }} as hashed_customer_id,
         email_sha256 as hashed_email,
-        row_number() over (partition by customer_key order by priority) as audience_rank,
+        -- bigint on both engines (Spark's row_number is an int)
+        cast(row_number() over (partition by customer_key order by priority) as bigint) as audience_rank,
         matched_segment,
         segment_id,
         segment_name,
@@ -91,7 +92,7 @@ final as (
         channel,
         can_market as consent_checked,
         cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp) as consent_checked_at,
-        coalesce(getvariable('segrec_pii_salt_is_demo'), true) as hashed_with_demo_salt,
+        {{ pii_salt_is_demo() }} as hashed_with_demo_salt,
         model_version,
         scored_at
     from matched

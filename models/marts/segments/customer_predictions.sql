@@ -24,7 +24,7 @@ repeat_gaps as (
 
 final as (
     select
-        cast(scores.customer_key as varchar) as customer_key,
+        cast(scores.customer_key as {{ dbt.type_string() }}) as customer_key,
         cast(scores.as_of_date as date) as as_of_date,
         cast(scores.as_of_date as date) - cast(scores.days_since_first_purchase as integer) as first_purchase_date,
         cast(scores.as_of_date as date)
@@ -38,7 +38,7 @@ final as (
         cast(scores.predicted_value_90d as double) as predicted_value_90d,
         cast(scores.expected_next_order_date as date) as expected_next_order_date,
         case
-            when scores.repeat_purchase_days > 0 then cast(scores.churn_risk_band as varchar)
+            when scores.repeat_purchase_days > 0 then cast(scores.churn_risk_band as {{ dbt.type_string() }})
             when scores.days_since_first_purchase > repeat_gaps.high_after_days then 'high'
             when scores.days_since_first_purchase > repeat_gaps.medium_after_days then 'medium'
             else 'low'
@@ -47,7 +47,7 @@ final as (
             when scores.repeat_purchase_days > 0 then 'probability_active'
             else 'days_since_first_purchase'
         end as churn_risk_basis,
-        cast(scores.model_version as varchar) as model_version
+        cast(scores.model_version as {{ dbt.type_string() }}) as model_version
     from scores
     cross join repeat_gaps
 )

@@ -13,7 +13,7 @@ final as (
         members.run_id,
         members.segment_id,
         members.segment_name,
-        nullif(array_to_string(members.rule_segments, ','), '') as rule_segments,
+        nullif({{ list_join('members.rule_segments', ',') }}, '') as rule_segments,
         members.cluster_id,
         members.confidence,
         members.pca_x,

@@ -20,7 +20,7 @@ latest as (
     inner join run_flags
         on runs.run_id = run_flags.run_id
     where run_flags.is_latest
-        and len(runs.feature_scaling) = len(runs.feature_names)
+        and {{ list_length('runs.feature_scaling') }} = {{ list_length('runs.feature_names') }}
 ),
 
 segments as (
@@ -29,8 +29,7 @@ segments as (
         model_version,
         feature_names,
         feature_scaling,
-        unnest(centroid_segment_ids) as segment_id,
-        unnest(centroids) as centroid
+        {{ unnest_lists({'segment_id': 'centroid_segment_ids', 'centroid': 'centroids'}) }}
     from latest
 ),
 
@@ -39,10 +38,11 @@ cells as (
         run_id,
         model_version,
         segment_id,
-        generate_subscripts(feature_names, 1) as feature_position,
-        unnest(feature_names) as feature,
-        unnest(centroid) as centroid_value,
-        unnest(feature_scaling) as scaling
+        {{ unnest_lists({
+            'feature': 'feature_names',
+            'centroid_value': 'centroid',
+            'scaling': 'feature_scaling',
+        }, position='feature_position') }}
     from segments
 ),
 

@@ -6,7 +6,7 @@ runs as (
         run_id,
         model_version,
         scored_at,
-        unnest(k_selection) as candidate
+        {{ unnest_lists({'candidate': 'k_selection'}) }}
     from {{ ref('int_segmentation__model_runs') }}
     where is_refit
 ),
