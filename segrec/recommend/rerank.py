@@ -11,7 +11,7 @@ import scipy.sparse as sp
 
 from segrec.errors import SegrecError
 from segrec.io import require_columns
-from segrec.recommend._arrays import top_k_rows
+from segrec.recommend._arrays import ordered_rows, top_k_mask, top_k_rows
 from segrec.recommend.baselines import segment_popularity_scores
 from segrec.recommend.data import CONTEXT_COLUMNS, RecData, normalize_label
 
@@ -215,7 +215,7 @@ def select_top_n(
         items[many], values[many] = chosen, scored
     few = np.flatnonzero(few)
     if len(few):
-        items[few], values[few] = _ordered(*_all_allowed(masked[few], allowed[few], n))
+        items[few], values[few] = ordered_rows(*_all_allowed(masked[few], allowed[few], n))
     short = np.flatnonzero((items < 0).any(axis=1))
     if max_per_category is not None and len(short):
         items[short], values[short] = _fill_without_cap(masked[short], items[short], values[short])
@@ -233,13 +233,6 @@ def _all_allowed(masked: np.ndarray, allowed: np.ndarray, n: int) -> tuple[np.nd
     return items, values
 
 
-def _ordered(items: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's items by descending value, padding (-1, NaN) last; equal values keep their
-    order in the row."""
-    order = np.argsort(-np.where(items >= 0, values, -np.inf), axis=1, kind="stable")
-    return np.take_along_axis(items, order, axis=1), np.take_along_axis(values, order, axis=1)
-
-
 def _within_category_cap(masked: np.ndarray, categories: np.ndarray, cap: int) -> np.ndarray:
     """True where an item is among the ``cap`` best of its category in its row (ties: lower
     index first); items of unknown category (-1) are all True. One pass over each category's
@@ -251,16 +244,7 @@ def _within_category_cap(masked: np.ndarray, categories: np.ndarray, cap: int) -
     for columns in np.split(order, bounds):
         if len(columns) <= cap or categories[columns[0]] < 0:
             continue
-        block = masked[:, columns]
-        kth = -np.partition(-block, cap - 1, axis=1)[:, cap - 1 : cap]
-        kept = block >= kth
-        # only rows with ties at the cut keep too many; they take the lowest-index ties
-        tied = np.flatnonzero(kept.sum(axis=1) > cap)
-        if len(tied):
-            above, ties = block[tied] > kth[tied], block[tied] == kth[tied]
-            needed = cap - above.sum(axis=1, keepdims=True)
-            kept[tied] = above | (ties & (np.cumsum(ties, axis=1) <= needed))
-        keep[:, columns] = kept
+        keep[:, columns] = top_k_mask(masked[:, columns], cap)
     return keep
 
 
@@ -280,7 +264,7 @@ def _fill_without_cap(
     extra_valid = np.isfinite(extra_values) & (np.arange(extra_items.shape[1]) < missing)
     merged_items = np.concatenate([items, np.where(extra_valid, extra_items, -1)], axis=1)
     merged_values = np.concatenate([values, extra_values], axis=1)
-    out_items, out_values = _ordered(merged_items, merged_values)
+    out_items, out_values = ordered_rows(merged_items, merged_values)
     out_items, out_values = out_items[:, :n], out_values[:, :n]
     unused = out_items < 0
     out_items[unused], out_values[unused] = -1, np.nan

@@ -20,7 +20,7 @@ from segrec.recommend import (
     purchased_pairs,
     repeat_purchase_categories,
 )
-from segrec.recommend._arrays import row_ranks, scale_rows, top_k_rows
+from segrec.recommend._arrays import row_ranks, scale_rows, top_k_mask, top_k_rows
 from segrec.recommend.baselines import (
     content_features,
     content_similarity,
@@ -319,6 +319,9 @@ def test_select_top_n_and_top_k_rows_match_the_row_by_row_definition_with_ties(s
         columns, values = top_k_rows(matrix, 7)
         expected = [sorted(range(30), key=lambda c: (-row[c], c))[:7] for row in matrix]
         assert columns.tolist() == expected and values.tolist() == np.take_along_axis(matrix, columns, 1).tolist()
+        chosen = np.zeros(matrix.shape, dtype=bool)
+        np.put_along_axis(chosen, columns, True, axis=1)
+        assert top_k_mask(matrix, 7).tolist() == chosen.tolist()
 
 
 def test_row_ranks_are_positions_in_a_stable_descending_sort():
