@@ -45,6 +45,12 @@ def typed_als_params(values: Mapping[str, Any], source: str = "ALS parameters") 
     return {name: ALS_TYPES[name](values[name]) for name in ALS_PARAMETERS}
 
 
+def model_params(estimator: Any) -> dict[str, Any]:
+    """An ALS estimator's model parameters (:data:`ALS_PARAMETERS` and ``random_state``), the
+    same keys whichever engine trains it."""
+    return {name: getattr(estimator, name) for name in (*ALS_PARAMETERS, "random_state")}
+
+
 def check_als_ranges(params: Mapping[str, Any]) -> None:
     """A SegrecError when an ALS parameter is out of range (the same rule for every engine)."""
     if (params["factors"] < 1 or params["iterations"] < 1 or params["regularization"] < 0
@@ -93,13 +99,7 @@ class ALSRecommender:
     def get_params(self) -> dict[str, Any]:
         """The constructor parameters, e.g. to record a run or build a ``model_version``
         (``ml_engine`` only when not local)."""
-        params = {
-            "factors": self.factors,
-            "regularization": self.regularization,
-            "alpha": self.alpha,
-            "iterations": self.iterations,
-            "random_state": self.random_state,
-        }
+        params = model_params(self)
         return params if self.ml_engine == "local" else params | {"ml_engine": self.ml_engine}
 
     def fit(self, interactions: InteractionMatrix) -> ALSRecommender:

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from segrec.engine import is_spark_session, spark_unavailable, to_arrow
 from segrec.errors import SegrecError
-from segrec.recommend.als import ALS_DEFAULTS, ALSRecommender, check_als_ranges
+from segrec.recommend.als import ALS_DEFAULTS, ALSRecommender, check_als_ranges, model_params
 from segrec.recommend.interactions import InteractionMatrix
 
 
@@ -85,13 +85,7 @@ class SparkALS:
 
     def get_params(self) -> dict[str, Any]:
         """The model parameters (as ALSRecommender's; not the session or where it checkpoints)."""
-        return {
-            "factors": self.factors,
-            "regularization": self.regularization,
-            "alpha": self.alpha,
-            "iterations": self.iterations,
-            "random_state": self.random_state,
-        }
+        return model_params(self)
 
     def _check(self) -> None:
         whole = {"factors": self.factors, "iterations": self.iterations, "random_state": self.random_state,
