@@ -593,6 +593,18 @@ def test_same_input_same_lists(shop, hybrid):
     pd.testing.assert_frame_equal(hybrid.recommend(), small_batches.recommend())
 
 
+def test_blocks_of_one_row_give_the_same_lists(shop, hybrid, monkeypatch):
+    """Each batch is scored and selected a block of rows at a time (CELLS_PER_BLOCK): the lists,
+    scores and strategy labels do not depend on where the blocks are cut."""
+    whole = hybrid.recommend()
+    for strategy in ("hybrid", "als"):
+        monkeypatch.setattr("segrec.recommend.hybrid.CELLS_PER_BLOCK", 10**9)
+        one_block = hybrid.recommend(strategy=strategy)
+        monkeypatch.setattr("segrec.recommend.hybrid.CELLS_PER_BLOCK", 1)
+        pd.testing.assert_frame_equal(one_block, hybrid.recommend(strategy=strategy))
+    assert whole["strategy"].nunique() > 1
+
+
 def test_every_strategy_alone_gives_lists(hybrid):
     for strategy in ("popularity", "segment_popularity", "trending", "cooccurrence", "content", "als"):
         recs = hybrid.recommend(["c00", "c01"], strategy=strategy)
