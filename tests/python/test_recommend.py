@@ -598,9 +598,9 @@ def test_blocks_of_one_row_give_the_same_lists(shop, hybrid, monkeypatch):
     scores and strategy labels do not depend on where the blocks are cut."""
     whole = hybrid.recommend()
     for strategy in ("hybrid", "als"):
-        monkeypatch.setattr("segrec.recommend.hybrid.CELLS_PER_BLOCK", 10**9)
+        monkeypatch.setattr("segrec.recommend._arrays.CELLS_PER_BLOCK", 10**9)
         one_block = hybrid.recommend(strategy=strategy)
-        monkeypatch.setattr("segrec.recommend.hybrid.CELLS_PER_BLOCK", 1)
+        monkeypatch.setattr("segrec.recommend._arrays.CELLS_PER_BLOCK", 1)
         pd.testing.assert_frame_equal(one_block, hybrid.recommend(strategy=strategy))
     assert whole["strategy"].nunique() > 1
 

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 from segrec.errors import SegrecError
 from segrec.recommend.candidates import (
@@ -15,6 +16,7 @@ from segrec.recommend.candidates import (
     CandidateConfig,
     CandidateGenerator,
     _max_similarity,
+    _top_columns,
     candidate_pairs,
     cooccurrence_cosine,
     customer_stats,
@@ -460,3 +462,14 @@ def test_ranker_lists_do_not_depend_on_the_batch_size_and_judge_the_evaluation_s
     assert set(sampled.loc[sampled["cutoff"] == "test", "customer_key"]) == {"c1", "c2", "c5"}
     assert set(sampled.loc[sampled["cutoff"] == "latest", "customer_key"]) == set(sample["customer_key"])
     assert set(sampled["ranker_status"]) == {"trained"}
+
+
+def test_top_columns_do_not_depend_on_the_row_blocks(monkeypatch) -> None:
+    """_top_columns masks and selects a block of rows at a time: blocks of one row give the same
+    columns as one block, ties (the repeated 0.5) to the lower column, excluded cells last."""
+    scores = np.array([[0.5, 0.9, 0.5, 0.1], [0.2, 0.5, 0.5, 0.8], [0.0, 0.0, 0.0, 0.0]], dtype=np.float32)
+    exclude = sp.csr_matrix(np.array([[0, 1, 0, 0], [0, 0, 0, 1], [1, 0, 0, 0]], dtype=np.float32))
+    expected = np.array([[0, 2, 3], [1, 2, 0], [1, 2, 3]])
+    for cells in (10**9, 1):
+        monkeypatch.setattr("segrec.recommend._arrays.CELLS_PER_BLOCK", cells)
+        np.testing.assert_array_equal(_top_columns(scores, 3, exclude), expected)
