@@ -36,15 +36,9 @@ from segrec.segmentation.spark_cluster import (
 
 from .dbt_harness import FakeDbt, load_model
 from .test_segmentation_candidates import _shop
+from .test_spark_als import NotASession
 
 COLUMNS = ["premium_share", "budget_share", "share_mobile"]
-
-
-class NotASession:
-    """Stands in for a SparkSession where fit must stop before Spark is asked anything."""
-
-    def createDataFrame(self, *args, **kwargs):  # noqa: N802 (Spark's name)
-        raise AssertionError("Spark was asked")
 
 
 def planted(n: int = 240, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
