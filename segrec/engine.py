@@ -154,7 +154,6 @@ def spark_session_for(session: Any, settings: Mapping[str, Any] | None = None) -
         SparkSession.builder.master(chosen["master"])
         .appName("segrec-ml")
         .config("spark.driver.memory", chosen["driver_memory"])
-
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
