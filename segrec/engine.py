@@ -27,9 +27,15 @@ from segrec.errors import SegrecError
 
 # dbt var spark_ml: the local session ml_engine spark starts on a target that is not Spark, and
 # the checkpoint folder of Spark ALS (relative paths resolve where dbt runs: the project root).
+# ``clustering``: the pyspark.ml clusterer of the segmentation (kmeans or bisecting_kmeans,
+# segrec.segmentation.spark_cluster).
 SPARK_ML_DEFAULTS: dict[str, str] = {
     "master": "local[2]", "driver_memory": "1g", "checkpoint_dir": "target/spark-checkpoints",
+    "clustering": "kmeans",
 }
+# Where the learning of the dbt Python models runs (dbt var ml_engine): in this process, or
+# pyspark.ml in :func:`spark_session_for` (ALS, the segmentation's K-Means and its explaining trees).
+ML_ENGINES: tuple[str, ...] = ("local", "spark")
 
 
 def _is_spark(relation: Any) -> bool:
@@ -160,3 +166,17 @@ def spark_session_for(session: Any, settings: Mapping[str, Any] | None = None) -
     )
     local.sparkContext.setLogLevel("ERROR")
     return local
+
+
+def ml_spark_session(ml_engine: str, session: Any = None,
+                     spark_ml: Mapping[str, Any] | None = None) -> tuple[Any, dict[str, str]] | None:
+    """What the dbt var ``ml_engine`` says about Spark: None for ``local`` (learn in this
+    process), for ``spark`` the SparkSession to learn in (:func:`spark_session_for`) and the
+    checked var ``spark_ml``; a SegrecError for anything else. The var spark_ml is checked
+    before Spark starts."""
+    if ml_engine == "local":
+        return None
+    if ml_engine == "spark":
+        settings = spark_ml_settings(spark_ml)
+        return spark_session_for(session, settings), settings
+    raise SegrecError(f"var ml_engine: expected one of {list(ML_ENGINES)}, got {ml_engine!r}")

@@ -19,9 +19,8 @@ from segrec.recommend.interactions import InteractionMatrix
 ALS_DEFAULTS: dict[str, Any] = {"factors": 16, "regularization": 0.1, "alpha": 5.0, "iterations": 15}
 ALS_TYPES: dict[str, type] = {"factors": int, "regularization": float, "alpha": float, "iterations": int}
 ALS_PARAMETERS: tuple[str, ...] = tuple(ALS_DEFAULTS)
-# Where ALS trains (dbt var ml_engine): implicit in this process, or pyspark.ml on a SparkSession
-# (segrec.recommend.spark_als.SparkALS). Both give an ALSRecommender.
-ML_ENGINES: tuple[str, ...] = ("local", "spark")
+# Where ALS trains (dbt var ml_engine, segrec.engine.ML_ENGINES): implicit in this process, or
+# pyspark.ml on a SparkSession (segrec.recommend.spark_als.SparkALS). Both give an ALSRecommender.
 
 
 class ALSEstimator(Protocol):

@@ -34,13 +34,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from segrec.engine import spark_ml_settings, spark_session_for
+from segrec.engine import ml_spark_session
 from segrec.errors import SegrecError
 from segrec.io import require_columns
 from segrec.recommend.als import (
     ALS_PARAMETERS,
     ALS_TYPES,
-    ML_ENGINES,
     ALSFactory,
     ALSRecommender,
     typed_als_params,
@@ -187,13 +186,11 @@ def als_factory_for(ml_engine: str, session: Any = None, spark_ml: Mapping[str, 
     this process); ``spark``, SparkALS in :func:`segrec.engine.spark_session_for` ``(session,
     spark_ml)`` (the model's SparkSession on a Spark target, else a local one), checkpointing
     to var ``spark_ml``'s ``checkpoint_dir``."""
-    if ml_engine == "local":
+    spark = ml_spark_session(ml_engine, session, spark_ml)
+    if spark is None:
         return ALSRecommender
-    if ml_engine == "spark":
-        settings = spark_ml_settings(spark_ml)
-        return functools.partial(SparkALS, session=spark_session_for(session, settings),
-                                 checkpoint_dir=settings["checkpoint_dir"])
-    raise SegrecError(f"var ml_engine: expected one of {list(ML_ENGINES)}, got {ml_engine!r}")
+    spark_session, settings = spark
+    return functools.partial(SparkALS, session=spark_session, checkpoint_dir=settings["checkpoint_dir"])
 
 
 def _grid_combinations(base: Mapping[str, Any], grid: Mapping[str, Sequence[Any]] | None) -> dict[str, tuple]:

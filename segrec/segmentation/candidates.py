@@ -29,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 
 from segrec.errors import SegrecError
-from segrec.segmentation.cluster import KMeansSegmenter
+from segrec.segmentation.cluster import KMeansFactory, KMeansSegmenter, fitted_silhouette
 from segrec.segmentation.metrics import cluster_metrics, sample_indices
 from segrec.segmentation.product_groups import GROUP_PREFIX
 from segrec.segmentation.validation import (
@@ -128,9 +128,11 @@ def feature_set_matrix(features: pd.DataFrame, feature_set: str, value_weight: f
     return group_matrix(features, feature_groups(list(features.columns), feature_set), group_weights=weights)
 
 
-def _cluster(X: pd.DataFrame, k: int, sample_size: int, random_state: int, n_init: int) -> tuple[np.ndarray, float]:
-    model = KMeansSegmenter(n_clusters=k, n_init=n_init, random_state=random_state).fit(X.to_numpy())
-    metrics = cluster_metrics(X.to_numpy(), model.labels_, model.centers_, sample_size, random_state)
+def _cluster(X: pd.DataFrame, k: int, sample_size: int, random_state: int, n_init: int,
+             kmeans_factory: KMeansFactory) -> tuple[np.ndarray, float]:
+    model = kmeans_factory(n_clusters=k, n_init=n_init, random_state=random_state).fit(X.to_numpy())
+    metrics = cluster_metrics(X.to_numpy(), model.labels_, model.centers_, sample_size, random_state,
+                              silhouette=fitted_silhouette(model))
     return model.labels_, metrics["silhouette"]
 
 
@@ -164,6 +166,7 @@ def evaluate_candidates(
     min_silhouette: float = 0.15,
     random_state: int = 0,
     n_init: int = 4,
+    kmeans_factory: KMeansFactory = KMeansSegmenter,
 ) -> CandidateResult:
     """Cluster the cutoff ``features`` (wide, buyers before the cutoff, indexed by customer_key)
     with every feature set and k in [k_min, k_max], score each by silhouette and the between-group
@@ -171,7 +174,8 @@ def evaluate_candidates(
     and score the baselines. The chosen candidate's segments are named (:func:`name_value_segments`).
     A feature set with fewer than MIN_FEATURES varying columns (or with no more distinct rows than
     ``k_max``) is left out; SegrecError when none is left. Above ``config.max_customers``
-    customers, a deterministic sample of them is clustered and judged."""
+    customers, a deterministic sample of them is clustered and judged. ``kmeans_factory`` clusters
+    (KMeansSegmenter, or Spark's under var ml_engine spark, whose silhouette is Spark's)."""
     features = features.sort_index()  # row order feeds K-Means' initialization: fix it
     features = features.iloc[sample_indices(len(features), config.max_customers, random_state)]
     y = log_next_revenue.reindex(features.index)
@@ -188,7 +192,7 @@ def evaluate_candidates(
         if X.shape[1] < MIN_FEATURES or len(X.drop_duplicates()) <= k_max:
             continue  # (nearly) every column constant (e.g. no devices, dayparts or products): nothing to cluster
         for k in range(k_min, k_max + 1):
-            labels, silhouette = _cluster(X, k, config.sample_size, random_state, n_init)
+            labels, silhouette = _cluster(X, k, config.sample_size, random_state, n_init, kmeans_factory)
             shares = np.bincount(labels) / len(labels)
             rows.append({
                 "segmentation": "candidate", "feature_set": feature_set, "k": k,

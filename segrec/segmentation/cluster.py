@@ -8,6 +8,9 @@ algorithm's own order), so the same input and random_state give the same numbers
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import ClassVar
+
 import numpy as np
 from sklearn.cluster import DBSCAN, AgglomerativeClustering, KMeans
 from sklearn.neighbors import NearestNeighbors
@@ -88,7 +91,10 @@ class KMeansSegmenter(_Segmenter):
     """K-Means (k-means++ init, Lloyd iterations) on all rows.
 
     Parameters: ``n_clusters``; ``n_init`` restarts (best inertia kept); ``max_iter``; ``random_state``.
+    The class is also the local :data:`KMeansFactory`; it records nothing beside the parameters.
     """
+
+    engine_params: ClassVar[dict[str, str]] = {}
 
     def __init__(self, n_clusters: int = 8, n_init: int = 4, max_iter: int = 300, random_state: int = 0) -> None:
         self.n_clusters = n_clusters
@@ -177,3 +183,18 @@ class WardSegmenter(_Segmenter):
         labels[rows] = sample_labels  # the sample keeps the tree's own assignment
         self._finish(X, labels)
         return self
+
+
+# What the segmentation clusters with where it uses K-Means (the k selection, the kmeans run, the
+# hold-out candidates): called with ``n_clusters``, ``n_init`` and ``random_state``, it gives an
+# unfitted segmenter whose ``fit(X)`` sets ``labels_`` and ``centers_`` (and ``silhouette_`` when
+# the engine measures it itself); its ``engine_params`` go into the fit's recorded parameters.
+# KMeansSegmenter is the local one; segrec.segmentation.spark_cluster.SparkKMeansFactory the
+# Spark one (segrec.segmentation.pipeline.kmeans_factory_for picks by var ml_engine).
+KMeansFactory = Callable[..., _Segmenter]
+
+
+def fitted_silhouette(model: _Segmenter) -> float | None:
+    """The silhouette the fitting engine measured (Spark's), None when it measured none (local:
+    :func:`segrec.segmentation.metrics.cluster_metrics` computes scikit-learn's)."""
+    return getattr(model, "silhouette_", None)

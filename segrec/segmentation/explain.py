@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,13 @@ from segrec.segmentation.features import as_matrix, impute_median, numeric_colum
 from segrec.segmentation.metrics import NOISE, centroid_distances, sample_indices
 
 _LEAF = -1  # sklearn's marker for "no child"
+
+# What explains segments: called with ``max_depth``, ``min_samples_leaf`` and ``random_state``,
+# it gives an unfitted classifier with scikit-learn's fitted-tree face (``fit(X, y)``,
+# ``classes_``, ``tree_``, ``decision_path``, ``predict``). scikit-learn's DecisionTreeClassifier
+# is the local one; segrec.segmentation.spark_cluster.SparkDecisionTree bound to a session fits
+# on Spark (segrec.segmentation.pipeline.tree_factory_for picks by var ml_engine).
+TreeFactory = Callable[..., Any]
 
 
 @dataclass(frozen=True)
@@ -30,7 +38,7 @@ class SegmentRules:
     leaves: pd.DataFrame
     by_segment: pd.Series
     fidelity: float
-    tree: DecisionTreeClassifier
+    tree: Any  # the fitted shared tree (a TreeFactory's classifier)
     feature_names: list[str]
 
 
@@ -51,7 +59,7 @@ def _condition(feature: str, low: float | None, high: float | None) -> str:
     return f"{feature} <= {format_threshold(high)}"
 
 
-def _single_prediction_nodes(tree: DecisionTreeClassifier) -> set[int]:
+def _single_prediction_nodes(tree: Any) -> set[int]:
     """Internal nodes whose leaves all predict the same class: their split changes no
     prediction, so a rule stops there ("a and b" instead of "(a and b and c) or (a and b and not c)")."""
     t = tree.tree_
@@ -69,7 +77,7 @@ def _single_prediction_nodes(tree: DecisionTreeClassifier) -> set[int]:
     return {n for n, p in prediction.items() if p is not None and t.children_left[n] != _LEAF}
 
 
-def tree_rules(tree: DecisionTreeClassifier, feature_names: Sequence[str]) -> list[tuple[int, str]]:
+def tree_rules(tree: Any, feature_names: Sequence[str]) -> list[tuple[int, str]]:
     """``(leaf node, rule)`` for every leaf of a fitted tree, leaves in depth-first order.
     Subtrees whose leaves all predict one class count as one leaf.
 
@@ -103,6 +111,7 @@ def explain_segments(
     min_samples_leaf: int | float = 0.01,
     columns: Sequence[str] | None = None,
     sample_size: int | None = None,
+    tree_factory: TreeFactory = DecisionTreeClassifier,
 ) -> SegmentRules:
     """Fit a shallow decision tree from the readable ``features`` to the cluster ``labels``.
 
@@ -111,7 +120,8 @@ def explain_segments(
     A cluster that no leaf predicts gets the rule "(no rule at max_depth=...)". With
     ``sample_size``, the trees learn from a seeded random sample of at most that many
     customers (a depth-3 rule needs no million rows); leaf sizes, precision and fidelity are
-    still counted on every customer.
+    still counted on every customer. ``tree_factory`` fits the trees (scikit-learn's here, or
+    Spark's under var ml_engine spark: the same rules, sizes and fidelity are read from it).
     """
     labels = np.asarray(labels)
     if len(labels) != len(features):
@@ -121,7 +131,7 @@ def explain_segments(
     if sample_size is not None and sample_size < 1:
         raise SegrecError(f"explain_segments: sample_size must be at least 1, got {sample_size}")
     fit_rows = sample_indices(len(labels), sample_size, random_state)
-    tree = DecisionTreeClassifier(max_depth=max_depth, min_samples_leaf=min_samples_leaf, random_state=random_state)
+    tree = tree_factory(max_depth=max_depth, min_samples_leaf=min_samples_leaf, random_state=random_state)
     tree.fit(values[fit_rows], labels[fit_rows])
 
     sizes, counts = _node_counts(tree, values, labels)
@@ -144,9 +154,9 @@ def explain_segments(
 
     # a cluster no leaf of the shared tree predicts gets the leaves of its own one-vs-rest tree
     unexplained = sorted(set(np.unique(labels)) - set(leaves["cluster_id"]))
-    leaves = pd.concat([leaves, *(_one_vs_rest_leaves(values, labels, c, names, max_depth,
-                                                       min_samples_leaf, random_state, fit_rows) for c in unexplained)],
-                       ignore_index=True)
+    one_vs_rest = tree_factory(max_depth=max_depth, min_samples_leaf=min_samples_leaf, random_state=random_state)
+    leaves = pd.concat([leaves, *(_one_vs_rest_leaves(one_vs_rest, values, labels, c, names, fit_rows)
+                                  for c in unexplained)], ignore_index=True)
     ordered = leaves.sort_values(["cluster_id", "n_customers"], ascending=[True, False], kind="stable")
     by_segment = (
         ordered.groupby("cluster_id")["rule"].agg(join).reindex(np.unique(labels), fill_value=missing_rule)
@@ -156,7 +166,7 @@ def explain_segments(
     return SegmentRules(leaves, by_segment.rename("rule"), fidelity, tree, names)
 
 
-def _node_counts(tree: DecisionTreeClassifier, values: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _node_counts(tree: Any, values: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Customers per node of a fitted tree and, per node, per class of ``tree.classes_``
     (internal nodes too: a rule may stop above the leaves), counted on all ``values``."""
     paths = tree.decision_path(values).tocsc()
@@ -171,12 +181,11 @@ def _share(part: float, whole: float) -> float:
 
 
 def _one_vs_rest_leaves(
-    values: np.ndarray, labels: np.ndarray, cluster: int, names: list[str], max_depth: int,
-    min_samples_leaf: int | float, random_state: int, fit_rows: np.ndarray,
+    tree: Any, values: np.ndarray, labels: np.ndarray, cluster: int, names: list[str], fit_rows: np.ndarray,
 ) -> pd.DataFrame:
-    """Leaves of a tree that tells ``cluster`` from everyone else, where it predicts the cluster."""
+    """Leaves of ``tree`` (unfitted; refitted here) taught to tell ``cluster`` from everyone else,
+    where it predicts the cluster."""
     target = labels == cluster
-    tree = DecisionTreeClassifier(max_depth=max_depth, min_samples_leaf=min_samples_leaf, random_state=random_state)
     tree.fit(values[fit_rows], target[fit_rows])
     t = tree.tree_
     positive = list(tree.classes_).index(True) if True in tree.classes_ else None

@@ -10,7 +10,13 @@ import numpy as np
 import pandas as pd
 
 from segrec.errors import SegrecError
-from segrec.segmentation.cluster import DBSCANSegmenter, KMeansSegmenter, WardSegmenter
+from segrec.segmentation.cluster import (
+    DBSCANSegmenter,
+    KMeansFactory,
+    KMeansSegmenter,
+    WardSegmenter,
+    fitted_silhouette,
+)
 from segrec.segmentation.features import as_matrix, column_names
 from segrec.segmentation.metrics import cluster_metrics
 from segrec.segmentation.select import KSelection, select_k
@@ -77,6 +83,7 @@ def fit_segmentation(
     min_samples: int = 10,
     eps: float | None = None,
     ward_sample_size: int | None = 5000,
+    kmeans_factory: KMeansFactory = KMeansSegmenter,
 ) -> SegmentationResult:
     """Cluster the scaled matrix ``X`` (rows = customers) with ``algorithm``.
 
@@ -85,6 +92,8 @@ def fit_segmentation(
     clusters from ``min_samples`` and ``eps`` (``None``: knee of the k-distance curve) and
     fits on at most ``sample_size`` rows. ``sample_size`` also bounds the silhouette sample,
     ``ward_sample_size`` the rows the Ward tree is built on. ``random_state`` fixes every random step.
+    ``kmeans_factory`` fits every K-Means (the k selection and ``kmeans``): KMeansSegmenter in this
+    process, or Spark's (var ml_engine spark), whose ``engine_params`` the parameters then record.
     """
     if algorithm not in ALGORITHMS:
         raise SegrecError(f"fit_segmentation: algorithm {algorithm!r} is not one of {', '.join(ALGORITHMS)}")
@@ -102,16 +111,19 @@ def fit_segmentation(
             params["n_init"] = n_init
         if algorithm == "ward":
             params["ward_sample_size"] = ward_sample_size
+        if algorithm == "kmeans" or n_clusters is None:  # K-Means fits or chooses k
+            params |= kmeans_factory.engine_params
     version = model_version(X, params)  # from the requested parameters, before derived ones
 
     selection = None
     if algorithm != "dbscan" and n_clusters is None:
         selection = select_k(
-            matrix, params["k_range"], sample_size=sample_size, random_state=random_state, n_init=n_init
+            matrix, params["k_range"], sample_size=sample_size, random_state=random_state, n_init=n_init,
+            kmeans_factory=kmeans_factory,
         )
         n_clusters = selection.k
     if algorithm == "kmeans":
-        model = KMeansSegmenter(n_clusters=n_clusters, n_init=n_init, random_state=random_state).fit(matrix)
+        model = kmeans_factory(n_clusters=n_clusters, n_init=n_init, random_state=random_state).fit(matrix)
     elif algorithm == "ward":
         model = WardSegmenter(n_clusters=n_clusters, sample_size=ward_sample_size, random_state=random_state)
         model.fit(matrix)
@@ -128,7 +140,8 @@ def fit_segmentation(
 
     centroids = pd.DataFrame(model.centers_, columns=column_names(X))
     centroids.index.name = "cluster_id"
-    metrics = cluster_metrics(matrix, model.labels_, model.centers_, sample_size=sample_size, random_state=random_state)
+    metrics = cluster_metrics(matrix, model.labels_, model.centers_, sample_size=sample_size,
+                              random_state=random_state, silhouette=fitted_silhouette(model))
     return SegmentationResult(
         labels=model.labels_,
         centroids=centroids,

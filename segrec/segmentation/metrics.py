@@ -60,6 +60,7 @@ def cluster_metrics(
     centroids: np.ndarray,
     sample_size: int | None = 20000,
     random_state: int = 0,
+    silhouette: float | None = None,
 ) -> dict[str, float]:
     """Quality of one partition: silhouette, Calinski-Harabasz, Davies-Bouldin, inertia.
 
@@ -67,7 +68,9 @@ def cluster_metrics(
     so it is computed on the deterministic sample ``sample_indices(n, sample_size, random_state)``:
     with ``s = min(n, sample_size)`` its cost stops growing with n. Calinski-Harabasz,
     Davies-Bouldin and inertia are O(n * k * d) and use every row. Metrics that need at
-    least two clusters are NaN when there are fewer.
+    least two clusters are NaN when there are fewer. ``silhouette``: the value the fitting engine
+    measured itself (Spark's ClusteringEvaluator, segrec.segmentation.spark_cluster), recorded
+    instead of scikit-learn's on the sample.
     """
     kept = labels != NOISE
     Xk, yk = X[kept], labels[kept]
@@ -85,6 +88,9 @@ def cluster_metrics(
         return result
     result["calinski_harabasz"] = float(calinski_harabasz_score(Xk, yk))
     result["davies_bouldin"] = float(davies_bouldin_score(Xk, yk))
+    if silhouette is not None:
+        result["silhouette"] = float(silhouette)
+        return result
     rows = sample_indices(len(X), sample_size, random_state)
     rows = rows[kept[rows]]
     n_sampled = len(np.unique(labels[rows]))

@@ -15,6 +15,7 @@ changes nothing.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -23,7 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from sklearn.tree import DecisionTreeClassifier
 
+from segrec.engine import ml_spark_session
 from segrec.errors import SegrecError
 from segrec.segmentation.candidates import (
     MIN_FEATURES,
@@ -33,11 +36,13 @@ from segrec.segmentation.candidates import (
     feature_set_matrix,
     wide_features,
 )
-from segrec.segmentation.explain import assignment_confidence, explain_segments, project_2d
+from segrec.segmentation.cluster import KMeansFactory, KMeansSegmenter
+from segrec.segmentation.explain import TreeFactory, assignment_confidence, explain_segments, project_2d
 from segrec.segmentation.features import as_matrix
 from segrec.segmentation.fit import data_version, fit_segmentation, model_version
 from segrec.segmentation.metrics import NOISE, cluster_metrics
 from segrec.segmentation.naming import name_segments
+from segrec.segmentation.spark_cluster import SparkDecisionTree, SparkKMeansFactory
 from segrec.segmentation.tracking import (
     RefitDecision,
     assign_segment_ids,
@@ -179,6 +184,27 @@ def clustering_input(
         scaling=screened.scaling)
 
 
+def kmeans_factory_for(ml_engine: str, session: Any = None, spark_ml: Mapping[str, Any] | None = None) -> KMeansFactory:
+    """What clusters under the dbt var ``ml_engine`` (the k selection, the run, the hold-out
+    candidates): ``local``, KMeansSegmenter (scikit-learn in this process); ``spark``, pyspark.ml
+    KMeans or BisectingKMeans (var ``spark_ml``'s ``clustering``) in
+    :func:`segrec.engine.spark_session_for` ``(session, spark_ml)``, with Spark's silhouette."""
+    spark = ml_spark_session(ml_engine, session, spark_ml)
+    if spark is None:
+        return KMeansSegmenter
+    spark_session, settings = spark
+    return SparkKMeansFactory(session=spark_session, method=settings["clustering"])
+
+
+def tree_factory_for(ml_engine: str, session: Any = None, spark_ml: Mapping[str, Any] | None = None) -> TreeFactory:
+    """What fits the trees that explain segments under the dbt var ``ml_engine``: scikit-learn's
+    DecisionTreeClassifier, or pyspark.ml's (SparkDecisionTree) in the same session as the K-Means."""
+    spark = ml_spark_session(ml_engine, session, spark_ml)
+    if spark is None:
+        return DecisionTreeClassifier
+    return functools.partial(SparkDecisionTree, session=spark[0])
+
+
 def min_customers(config: SegmentationConfig) -> int:
     """Fewest customers a run needs: every candidate k must leave clusters of a few customers."""
     return max(10, 3 * config.k_max)
@@ -213,6 +239,8 @@ def run_segmentation(
     value_features: pd.DataFrame | None = None,
     feature_groups: Mapping[str, str] | None = None,
     scaling: pd.DataFrame | None = None,
+    kmeans_factory: KMeansFactory = KMeansSegmenter,
+    tree_factory: TreeFactory = DecisionTreeClassifier,
 ) -> SegmentationRun | None:
     """Score one run. ``matrix``: scaled features indexed by customer_key; ``readable``: readable
     features indexed by customer_key; ``rule_segments``: the list of rule segment names per customer_key;
@@ -224,7 +252,10 @@ def run_segmentation(
     archetype; ``feature_groups`` (matrix column -> feature group): record which groups set each
     segment apart (validation.group_drivers); ``scaling`` (validation.GroupMatrix.scaling of
     ``matrix``): record how raw features map into the matrix, so a live visitor can be assigned
-    (segrec.segmentation.online)."""
+    (segrec.segmentation.online). ``kmeans_factory`` and ``tree_factory`` (:func:`kmeans_factory_for`,
+    :func:`tree_factory_for`) cluster and explain a refit: in this process or on Spark (a Spark run
+    records ``ml_engine`` in its parameters and so has its own run_id); a kept model's nearest-centroid
+    assignment and its metrics are computed here on either engine."""
     if len(matrix) < min_customers(config):
         return None
     if len(matrix.drop_duplicates()) < config.k_min + 1:
@@ -234,7 +265,7 @@ def run_segmentation(
     matrix = matrix.sort_index()
     readable = readable.reindex(matrix.index)
     features = list(matrix.columns)
-    run_id = model_version(matrix, config.fit_params())
+    run_id = model_version(matrix, config.fit_params() | kmeans_factory.engine_params)
     if previous is not None and previous.run_id == run_id and not config.force_refit:
         # same data, same parameters: the same run (its scaling recorded if it was stored without)
         return replace(previous, feature_scaling=previous.feature_scaling or scaling_records(scaling, features))
@@ -256,7 +287,8 @@ def run_segmentation(
         decision = RefitDecision(True, "the feature columns changed")
 
     if decision.refit:
-        run = _refit(X, matrix, readable, previous, prev_labels, config, value_features, feature_groups)
+        run = _refit(X, matrix, readable, previous, prev_labels, config, value_features, feature_groups,
+                     kmeans_factory=kmeans_factory, tree_factory=tree_factory)
     else:
         run = kept
     xy = project_2d(X, random_state=config.random_state)
@@ -369,11 +401,13 @@ def _refit(
     X: np.ndarray, matrix: pd.DataFrame, readable: pd.DataFrame, previous: SegmentationRun | None,
     prev_labels: pd.Series | None, config: SegmentationConfig,
     value_features: pd.DataFrame | None = None, feature_groups: Mapping[str, str] | None = None,
+    *, kmeans_factory: KMeansFactory, tree_factory: TreeFactory,
 ) -> _SegmentModel:
     result = fit_segmentation(
         matrix, config.algorithm, config.n_clusters,
         k_range=range(config.k_min, config.k_max + 1), sample_size=config.silhouette_sample_size,
         random_state=config.random_state, n_init=config.n_init, min_samples=config.min_samples,
+        kmeans_factory=kmeans_factory,
     )
     cluster_ids = [int(c) for c in result.centroids.index]
     if previous is None:
@@ -396,7 +430,7 @@ def _refit(
         names["segment_name"] = _with_fixed_names(names["segment_name"], fixed_names)
     drivers = _drivers(matrix, feature_groups, result.labels)
     rules = explain_segments(readable, result.labels, max_depth=config.tree_max_depth, random_state=config.random_state,
-                             columns=columns, sample_size=config.tree_sample_size)
+                             columns=columns, sample_size=config.tree_sample_size, tree_factory=tree_factory)
     sizes = pd.Series(result.labels).value_counts()
     segments = [
         {

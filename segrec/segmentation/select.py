@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from segrec.errors import SegrecError
-from segrec.segmentation.cluster import KMeansSegmenter
+from segrec.segmentation.cluster import KMeansFactory, KMeansSegmenter, fitted_silhouette
 from segrec.segmentation.features import as_matrix
 from segrec.segmentation.metrics import cluster_metrics
 
@@ -30,6 +30,7 @@ def select_k(
     sample_size: int | None = 20000,
     random_state: int = 0,
     n_init: int = 4,
+    kmeans_factory: KMeansFactory = KMeansSegmenter,
 ) -> KSelection:
     """Fit K-Means for every k in ``k_range`` and choose the k with the best silhouette.
 
@@ -37,7 +38,8 @@ def select_k(
     per k). The silhouette is O(s^2 * d) and uses one deterministic sample of
     ``s = min(n, sample_size)`` rows, the same rows for every k so the values compare; this
     bounds the only super-linear step, and on 2 cores s = 20,000 costs a few seconds per k.
-    The chosen k has the highest silhouette; ties go to the smaller k.
+    The chosen k has the highest silhouette; ties go to the smaller k. ``kmeans_factory`` fits
+    (KMeansSegmenter, or Spark's: then the silhouette is Spark's, on every row).
     """
     X = as_matrix(X)
     ks = sorted(set(int(k) for k in k_range))
@@ -49,8 +51,9 @@ def select_k(
         )
     rows = []
     for k in ks:
-        model = KMeansSegmenter(n_clusters=k, n_init=n_init, random_state=random_state).fit(X)
-        metrics = cluster_metrics(X, model.labels_, model.centers_, sample_size=sample_size, random_state=random_state)
+        model = kmeans_factory(n_clusters=k, n_init=n_init, random_state=random_state).fit(X)
+        metrics = cluster_metrics(X, model.labels_, model.centers_, sample_size=sample_size, random_state=random_state,
+                                  silhouette=fitted_silhouette(model))
         rows.append({name: metrics[name] for name in SELECTION_COLUMNS[1:]} | {"k": k})
     table = pd.DataFrame(rows, columns=list(SELECTION_COLUMNS))
     return KSelection(table=table, k=choose_k(table))

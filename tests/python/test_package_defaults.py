@@ -12,10 +12,10 @@ import pytest
 import yaml
 
 from segrec.clv import score_customers
-from segrec.engine import SPARK_ML_DEFAULTS
+from segrec.engine import ML_ENGINES, SPARK_ML_DEFAULTS
 from segrec.experiments import analyze_experiment
 from segrec.recommend import HybridRecommender
-from segrec.recommend.als import ALS_DEFAULTS, ML_ENGINES, ALSRecommender
+from segrec.recommend.als import ALS_DEFAULTS, ALSRecommender
 from segrec.recommend.bias_rerank import RERANK_DEFAULTS
 from segrec.recommend.candidates import CandidateConfig
 from segrec.recommend.pipeline import holdout_metrics, tune_als

@@ -14,7 +14,8 @@
 {%- set split = recommendation_holdout_split() %}
 {%- set validation_days = recommendation_whole_number('recommendation_validation_days', 0) %}
 {#- train windows exist only with a validation window; 1 keeps the unused branch defined without one #}
-{%- set validation_seconds = [validation_days, 1] | max * 86400.0 %}
+{#- a whole number of seconds, divided as a double (e0): 86400.0 would be a decimal on Spark #}
+{%- set validation_seconds = [validation_days, 1] | max * 86400 %}
 
 with
 
@@ -60,7 +61,7 @@ labelled as (
             when event_time >= validation_start then 'validation'
             -- train_k is [validation_start - k windows, validation_start - (k - 1) windows): an event
             -- exactly on a window's start belongs to it (ceil, not floor + 1)
-            else 'train_' || cast(ceil(seconds_before_validation / {{ validation_seconds }}) as integer)
+            else 'train_' || cast(ceil(seconds_before_validation / {{ validation_seconds }}e0) as integer)
         end as cutoff
     from in_windows
 ),

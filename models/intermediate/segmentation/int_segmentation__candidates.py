@@ -1,11 +1,13 @@
 """The segmentation candidates (feature set x k) judged on the temporal hold-out, the chosen one
 and the baselines (segrec.segmentation.candidates.evaluate_candidates). Empty when the hold-out
 is disabled or the data too short (int_segmentation__holdout_window says why): the run then
-clusters as before. Read through the marts segmentation_candidates and segment_validation."""
+clusters as before. Read through the marts segmentation_candidates and segment_validation.
+Clustered by scikit-learn or Spark (var ml_engine)."""
 
 from segrec.engine import to_output, to_pandas
 from segrec.errors import SegrecError
 from segrec.segmentation.candidates import ValidationConfig, candidate_table, evaluate_candidates, wide_features
+from segrec.segmentation.pipeline import kmeans_factory_for
 
 
 def model(dbt, session):
@@ -25,6 +27,8 @@ def model(dbt, session):
         sample_size=int(dbt.config.get("sample_size")),
         max_customers=int(dbt.config.get("max_customers")),
     )
+    # outside the try: a var ml_engine Spark cannot serve stops the build, it does not skip validation
+    kmeans_factory = kmeans_factory_for(dbt.config.get("ml_engine"), session, dbt.config.get("spark_ml"))
     try:
         result = evaluate_candidates(
             features.loc[outcomes.index],
@@ -34,6 +38,8 @@ def model(dbt, session):
             config=config,
             min_silhouette=float(dbt.config.get("min_silhouette")),
             random_state=int(dbt.config.get("random_state")),
+            n_init=int(dbt.config.get("n_init")),
+            kmeans_factory=kmeans_factory,
         )
     except SegrecError as error:  # e.g. no feature varies: the run clusters as before
         print(f"segmentation validation skipped: {error}")

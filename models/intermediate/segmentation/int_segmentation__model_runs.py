@@ -5,7 +5,8 @@ segmentation_runs, customer_segments, segment_transitions and segment_profiles.
 
 When the temporal hold-out chose a feature set and k (int_segmentation__candidates), the run
 clusters the features of now (int_customers__value_features) with them; else the SQL matrix of
-var clustering_features with k by silhouette."""
+var clustering_features with k by silhouette. A refit clusters and explains by scikit-learn or
+Spark (var ml_engine)."""
 
 import pandas as pd
 
@@ -13,10 +14,12 @@ from segrec.engine import query, to_output, to_pandas
 from segrec.segmentation.pipeline import (
     SegmentationConfig,
     clustering_input,
+    kmeans_factory_for,
     min_customers,
     readable_features,
     run_segmentation,
     run_table,
+    tree_factory_for,
 )
 
 
@@ -50,17 +53,20 @@ def model(dbt, session):
         k_max=dbt.config.get("k_max"),
         silhouette_sample_size=dbt.config.get("silhouette_sample_size"),
         random_state=dbt.config.get("random_state"),
+        n_init=dbt.config.get("n_init"),
         force_refit=dbt.config.get("force_refit"),
         min_silhouette=dbt.config.get("min_silhouette"),
         min_stability=dbt.config.get("min_stability"),
         tree_max_depth=dbt.config.get("tree_max_depth"),
         tree_sample_size=dbt.config.get("tree_sample_size"),
     )
+    ml_engine, spark_ml = dbt.config.get("ml_engine"), dbt.config.get("spark_ml")
     scored_at = pd.Timestamp.now("UTC").tz_localize(None)
     record = run_segmentation(
         matrix, readable, rules, previous, config, scored_at=scored_at,
         value_features=clustered.value_features, feature_groups=clustered.feature_groups,
-        scaling=clustered.scaling,
+        scaling=clustered.scaling, kmeans_factory=kmeans_factory_for(ml_engine, session, spark_ml),
+        tree_factory=tree_factory_for(ml_engine, session, spark_ml),
     )
     if record is None:  # too few customers or no variation: no run is recorded (the marts stay empty)
         needed = min_customers(config)
