@@ -16,11 +16,11 @@
 
 with
 
+{% if is_incremental() %}
+
 events as (
     select * from {{ ref('int_events__enriched') }}
 ),
-
-{% if is_incremental() %}
 
 watermark as (
     select
@@ -61,16 +61,12 @@ scoped as (
         on events.customer_key = changed_customers.customer_key
 ),
 
-{% else %}
-
-scoped as (
-    select * from events
-),
-
 {% endif %}
 
 sessionized as (
-    {{ sessionize('scoped') }}
+    {#- A full refresh hands sessionize the table itself, not an import CTE: sessionize reads its
+        input twice, and DuckDB would first copy a CTE read twice (all of int_events__enriched). -#}
+    {{ sessionize('scoped' if is_incremental() else ref('int_events__enriched')) }}
 ),
 
 final as (
