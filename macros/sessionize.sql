@@ -1,6 +1,7 @@
 {#-
   sessionize(relation): every row of `relation` (customer_key, event_time, event_id, ...) with
-  is_session_start, session_start and session_key added. Per customer_key, events ordered by
+  is_session_start, session_start and session_key added (and started_at: the event time on a
+  session's first event, null on the others; callers select the columns they keep). Per customer_key, events ordered by
   event_time then event_id; a gap of MORE than `gap_minutes` (default var
   session_inactivity_minutes) starts a new session, a gap of exactly that many minutes does not.
   Session starts come from the previous event's time, found on the three key columns only; the
