@@ -150,12 +150,12 @@ def read_timeline(path: Path) -> tuple[tuple[float, float], ...]:
     return tuple(samples)
 
 
-def dbt_command(args: list[str], work: Path, raw: Path) -> tuple[list[str], dict[str, str]]:
+def dbt_command(args: list[str], work: Path, raw: Path, target: str = "target") -> tuple[list[str], dict[str, str]]:
     """A dbt command line and environment that build from ``raw`` into ``work`` (its own
-    warehouse.duckdb, target/ and logs/), leaving the checkout's target/ alone."""
+    warehouse.duckdb, ``target`` folder and logs/), leaving the checkout's target/ alone."""
     env = {"SEGREC_RAW_DIR": str(raw), "SEGREC_DUCKDB_PATH": str(work / "warehouse.duckdb"),
            "OPENBLAS_NUM_THREADS": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    command = [str(BIN / "dbt"), *args, "--target-path", str(work / "target"), "--log-path", str(work / "logs")]
+    command = [str(BIN / "dbt"), *args, "--target-path", str(work / target), "--log-path", str(work / "logs")]
     return command, env
 
 

@@ -146,7 +146,7 @@ def result(size: str, n_events: int, incremental: dict) -> dict:
         "ratios": {
             "sessionization": {"ratio": 0.04, "target": ">= 1", "meets_target": False, "hand_query_seconds": 0.139,
                                "project_seconds": 3.517, "hand_sessions": 10163, "project_sessions": 10163,
-                               "sessions_agree": True},
+                               "sessions_agree": True, "in_build_seconds": 5.2},
             "als": {"ratio": 1.05, "target": "<= 1.1", "meets_target": True, "dbt_seconds": 2.1,
                     "direct_seconds": 2.0, "matrix": "1,886 x 300"},
             "incremental": incremental,
@@ -194,7 +194,7 @@ Ratios:
 
 | ratio | measured | target | met | detail |
 | --- | --- | --- | --- | --- |
-| sessionization (hand query / project) | 0.04 | ≥ 1 | no | 0.14 s vs 3.52 s; 10,163 vs 10,163 sessions (same) |
+| sessionization (hand query / project) | 0.04 | ≥ 1 | no | 0.14 s vs 3.52 s (5.20 s in build); 10,163 vs 10,163 sessions (same) |
 """ + (
     "| incremental (1% load / full) | 0.45 | ≤ 0.1 | no | 76.5 s vs 170.0 s; sessionization models 1.09 s vs 4.13 s; "
     "marts equal: yes |\n"
