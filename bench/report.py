@@ -78,13 +78,13 @@ selects the k smallest of the negated row when a row is dominated by one value (
 the top end of a co-occurrence row, mostly zeros, was 6x slower: `cooccurrence_similarity` at 10M
 24 s -> 14.5 s per call, about a dozen calls per build), and the offline evaluation works out each
 group dimension's labels once instead of per strategy and k (holdout_metrics at 1M 36.1 s -> 30.1 s,
-the same rows; not yet in the `1M` run below). Measured alone: the hybrid model at 1M
+the same rows). Measured alone: the hybrid model at 1M
 42.1 s -> 31.1 s, the ranker model at 1M 107.5 s -> 83.8 s; the hybrid model at 10M took 956 s
 (under cProfile, before the `top_k_rows` change), against 1,046 s in the 10M build before both
 rounds: 593 s of it making the lists (282 s blending, 186 s selecting, 93 s reasons) and 323 s
 fitting (250 s co-occurrence, 58 s ALS). Tried and not kept: ranking the sparse co-occurrence's
 non-zeros (20.5 s against 23.1 s per call at 10M, slower at 1M) and dividing only at co-occurring
-pairs (no gain: the selection dominated). The whole 1M build after both rounds (`1M` below, commit
+pairs (no gain: the selection dominated). The whole 1M build after both rounds (commit
 d2053e1, with another job niced beside it): 235 s against 380 s, peak 3.6 GB, the same quality
 (ARI 0.968, served NDCG@10 0.2353); its ALS ratio, 1.22, compares two fits of about 2 s each (0.92
 in the previous 1M run, 0.82 at 10M). What is left is structural: the hybrid and the ranker
@@ -111,7 +111,7 @@ Same rows (both models, full refresh and an incremental run on the 1% load, chec
 all` both ways at 1M). The compiled SQL of both models against the hand query at 1M, alternated,
 medians of 7 (a loaded machine): 7.40 s -> 6.59 s, hand / project 0.97 -> 1.09 (CPU 4.22 s -> 4.04
 s, the hand query 4.29 s); dbt adds about 0.3 s per model (a temporary table, renames, commit).
-Not yet in the build tables below. Tried and not kept: both windows on the narrow rows joined back
+Tried and not kept: both windows on the narrow rows joined back
 (the rows then reach the write unsorted, and the write and the aggregate over them cost more than
 the sort saved), an ASOF join of the events to the session starts (slower), and the key hashed per
 session rather than per event (no clear gain, dialect-specific syntax).
@@ -130,7 +130,12 @@ beside it for its first 15 minutes (the SQL layer is inflated: int_events__valid
 Spark build for its last 20 minutes (while the hybrid ran); its total and peak are upper bounds. Even
 so: 2,125 s and 11.4 GB against 2,764 s and 13.8 GB at 15ce98c, the ranker 467 s against 1,078 s,
 the hybrid 715 s against 1,046 s, the offline evaluation 77 s against 158 s, with the same quality
-(ARI 0.970, served lists 5.08x popularity). Its memory table shows where the 4 GB target is lost:
+(ARI 0.970, served lists 5.08x popularity). The `1M` run below (commit 8b1c415, everything above, alone
+on the machine): 164 s against 235 s at d2053e1, peak 3.7 GB, the same quality (ARI 0.968, served
+NDCG@10 0.2353, the same figure); the ranker 62.8 s, the hybrid 22.3 s, the offline evaluation 17.1 s;
+sessionization with both sides alone 0.92 (hand 1.95 s, the models 2.13 s, 2.91 s in the build),
+ALS 1.05, incremental 0.98 (the Python models still rebuild in full). The 10M memory table shows
+where the 4 GB target is lost:
 the hybrid grows the process by 7.1 GB (to 9.7 GB) and the ranker by 5.3 GB (to 11.3 GB), the SQL
 models by 2 to 3 GB each (DuckDB's 4 GB memory_limit). Not yet profiled for memory: the hybrid's
 score batches are 2,000,000 cells (8 MB an array), so the suspects are what it keeps, the fitted
