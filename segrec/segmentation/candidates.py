@@ -29,8 +29,8 @@ import pandas as pd
 import pyarrow as pa
 
 from segrec.errors import SegrecError
-from segrec.segmentation.cluster import KMeansFactory, KMeansSegmenter, fitted_silhouette
-from segrec.segmentation.metrics import cluster_metrics, sample_indices
+from segrec.segmentation.cluster import KMeansFactory, KMeansSegmenter, fitted_metrics
+from segrec.segmentation.metrics import sample_indices
 from segrec.segmentation.product_groups import GROUP_PREFIX
 from segrec.segmentation.validation import (
     VALUE_GROUPS,
@@ -131,9 +131,7 @@ def feature_set_matrix(features: pd.DataFrame, feature_set: str, value_weight: f
 def _cluster(X: pd.DataFrame, k: int, sample_size: int, random_state: int, n_init: int,
              kmeans_factory: KMeansFactory) -> tuple[np.ndarray, float]:
     model = kmeans_factory(n_clusters=k, n_init=n_init, random_state=random_state).fit(X.to_numpy())
-    metrics = cluster_metrics(X.to_numpy(), model.labels_, model.centers_, sample_size, random_state,
-                              silhouette=fitted_silhouette(model))
-    return model.labels_, metrics["silhouette"]
+    return model.labels_, fitted_metrics(X.to_numpy(), model, sample_size, random_state)["silhouette"]
 
 
 def baseline_labels(features: pd.DataFrame) -> dict[str, pd.Series]:

@@ -17,7 +17,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from segrec.errors import SegrecError
 from segrec.segmentation.features import as_matrix
-from segrec.segmentation.metrics import NOISE, member_means, nearest_centroid, sample_indices
+from segrec.segmentation.metrics import NOISE, cluster_metrics, member_means, nearest_centroid, sample_indices
 
 
 def knee_point(values: np.ndarray) -> int:
@@ -194,7 +194,10 @@ class WardSegmenter(_Segmenter):
 KMeansFactory = Callable[..., _Segmenter]
 
 
-def fitted_silhouette(model: _Segmenter) -> float | None:
-    """The silhouette the fitting engine measured (Spark's), None when it measured none (local:
-    :func:`segrec.segmentation.metrics.cluster_metrics` computes scikit-learn's)."""
-    return getattr(model, "silhouette_", None)
+def fitted_metrics(X: np.ndarray, model: _Segmenter, sample_size: int | None,
+                   random_state: int) -> dict[str, float]:
+    """:func:`segrec.segmentation.metrics.cluster_metrics` of a fitted segmenter's partition, with
+    the silhouette its engine measured itself where it did (Spark's ``silhouette_``), else
+    scikit-learn's on the sample."""
+    return cluster_metrics(X, model.labels_, model.centers_, sample_size, random_state,
+                           silhouette=getattr(model, "silhouette_", None))

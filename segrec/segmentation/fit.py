@@ -15,10 +15,9 @@ from segrec.segmentation.cluster import (
     KMeansFactory,
     KMeansSegmenter,
     WardSegmenter,
-    fitted_silhouette,
+    fitted_metrics,
 )
 from segrec.segmentation.features import as_matrix, column_names
-from segrec.segmentation.metrics import cluster_metrics
 from segrec.segmentation.select import KSelection, select_k
 from segrec.versioning import content_version, stable_floats
 
@@ -140,8 +139,7 @@ def fit_segmentation(
 
     centroids = pd.DataFrame(model.centers_, columns=column_names(X))
     centroids.index.name = "cluster_id"
-    metrics = cluster_metrics(matrix, model.labels_, model.centers_, sample_size=sample_size,
-                              random_state=random_state, silhouette=fitted_silhouette(model))
+    metrics = fitted_metrics(matrix, model, sample_size, random_state)
     return SegmentationResult(
         labels=model.labels_,
         centroids=centroids,

@@ -9,9 +9,8 @@ import numpy as np
 import pandas as pd
 
 from segrec.errors import SegrecError
-from segrec.segmentation.cluster import KMeansFactory, KMeansSegmenter, fitted_silhouette
+from segrec.segmentation.cluster import KMeansFactory, KMeansSegmenter, fitted_metrics
 from segrec.segmentation.features import as_matrix
-from segrec.segmentation.metrics import cluster_metrics
 
 SELECTION_COLUMNS = ("k", "silhouette", "calinski_harabasz", "davies_bouldin", "inertia")
 
@@ -52,8 +51,7 @@ def select_k(
     rows = []
     for k in ks:
         model = kmeans_factory(n_clusters=k, n_init=n_init, random_state=random_state).fit(X)
-        metrics = cluster_metrics(X, model.labels_, model.centers_, sample_size=sample_size, random_state=random_state,
-                                  silhouette=fitted_silhouette(model))
+        metrics = fitted_metrics(X, model, sample_size, random_state)
         rows.append({name: metrics[name] for name in SELECTION_COLUMNS[1:]} | {"k": k})
     table = pd.DataFrame(rows, columns=list(SELECTION_COLUMNS))
     return KSelection(table=table, k=choose_k(table))
