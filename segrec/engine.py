@@ -16,14 +16,17 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from segrec.errors import SegrecError
+from segrec.schemas import stacked_tables
 
 # dbt var spark_ml: the local session ml_engine spark starts on a target that is not Spark, and
 # the checkpoint folder of Spark ALS (relative paths resolve where dbt runs: the project root).
@@ -107,6 +110,39 @@ def to_output(result: pa.Table | pd.DataFrame, session: Any) -> Any:
     if not is_spark_session(session):  # DuckDB
         return result
     return session.createDataFrame(to_arrow(result))
+
+
+def to_output_batches(tables: Iterable[pa.Table], schema: pa.Schema, session: Any) -> Any:
+    """A model's result made a batch at a time (``tables``, each of ``schema``), as its engine
+    takes it without ever holding all of it in Python. On DuckDB each batch goes to a Parquet
+    file in DuckDB's ``temp_directory`` as it comes, and the model returns a stream over that
+    file: DuckDB reads it into the model's table, and the file is removed once read. (A stream
+    of the batches themselves cannot work: code run while DuckDB reads the stream cannot query
+    the model's connection, and the batches need refs.) A 10M-event shop's hybrid candidates are
+    11M rows, ~1 GB as one Arrow table and several as pandas. Spark gets one Arrow table."""
+    if is_spark_session(session):
+        return to_output(stacked_tables(list(tables), schema), session)
+    setting = query(session, "select current_setting('temp_directory') as folder").column("folder")[0].as_py()
+    folder = Path(setting or tempfile.gettempdir())
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix="segrec-output-", suffix=".parquet", dir=folder)
+    os.close(handle)
+    try:
+        with pq.ParquetWriter(name, schema) as writer:
+            for table in tables:
+                writer.write_table(table.cast(schema))
+    except BaseException:
+        os.unlink(name)
+        raise
+    return pa.RecordBatchReader.from_batches(pq.ParquetFile(name).schema_arrow, _read_once(Path(name)))
+
+
+def _read_once(path: Path) -> Iterator[pa.RecordBatch]:
+    """The batches of a spooled Parquet file; the file is removed when they have been read."""
+    try:
+        yield from pq.ParquetFile(path).iter_batches()
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def spark_unavailable() -> str | None:

@@ -5,11 +5,16 @@ to infer types from, and the contracted marts over these tables need fixed colum
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 import pyarrow as pa
 
 from segrec.errors import SegrecError
 
+# Text that repeats a few values on many rows (a cutoff, a strategy, a run's settings):
+# dictionary-encoded in Arrow, so millions of rows do not copy it; DuckDB stores it as VARCHAR.
+REPEATED_TEXT = pa.dictionary(pa.int32(), pa.string())
 # pandas dtypes of the Arrow types used (nullable where pandas has a nullable dtype).
 _PANDAS_DTYPES: dict[pa.DataType, str] = {
     pa.string(): "string", pa.int64(): "int64", pa.float64(): "float64", pa.bool_(): "boolean",
@@ -39,6 +44,23 @@ def typed_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     """``frame``'s columns of ``schema`` as an Arrow table of exactly that schema."""
     _require_schema_columns(frame, schema)
     return pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
+
+
+def stacked_tables(tables: Sequence[pa.Table], schema: pa.Schema) -> pa.Table:
+    """``tables`` (each of exactly ``schema``, e.g. from :func:`typed_table`) one after another,
+    without copying their buffers; an empty table of ``schema`` for none. Dictionary columns get
+    one shared dictionary, as one table made at once would have. Models that list a large shop a
+    batch of customers at a time keep each batch as Arrow this way, not all of it as pandas."""
+    if not tables:
+        return schema.empty_table()
+    return pa.concat_tables(tables).unify_dictionaries()
+
+
+def plain_frame(table: pa.Table) -> pd.DataFrame:
+    """``table`` as pandas, :data:`REPEATED_TEXT` (dictionary) columns as plain text: pandas
+    would make categoricals of them, which sort and compare by their dictionary's order."""
+    plain = pa.schema([f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in table.schema])
+    return table.cast(plain).to_pandas()
 
 
 def typed_frame(frame: pd.DataFrame, schema: pa.Schema) -> pd.DataFrame:

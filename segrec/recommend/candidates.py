@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from segrec.errors import SegrecError
@@ -34,6 +36,7 @@ from segrec.io import require_columns
 from segrec.recommend._arrays import row_blocks, row_ranks, top_k_rows
 from segrec.recommend.als import ALSFactory, ALSRecommender
 from segrec.recommend.interactions import InteractionMatrix
+from segrec.schemas import plain_frame
 
 PURCHASE_COLUMNS: tuple[str, ...] = ("customer_key", "product_id", "order_id", "event_time", "quantity", "unit_price")
 DAY = pd.Timedelta(days=1)
@@ -373,6 +376,65 @@ def customer_slice(frame: pd.DataFrame, first: str, last: str) -> pd.DataFrame:
     NumPy for each batch cost a pass over every row of the frame."""
     keys = frame["customer_key"].array
     return frame.iloc[bisect.bisect_left(keys, first):bisect.bisect_right(keys, last)]
+
+
+class CutoffRows:
+    """The rows of a table of several cutoffs (columns ``cutoff``, ``customer_key``, ...), asked
+    by cutoff and customer range (:meth:`rows`), the table kept as Arrow.
+
+    Why not pandas: a large shop's hybrid lists (11M rows at 10M events) took several GB as
+    pandas, sorted by customer and split by cutoff. Here a batch's rows are a zero-copy slice of
+    the table sorted by cutoff and customer_key, made pandas when asked. A table that arrives
+    in that order (int_recommendation__hybrid_candidates is written so) is kept as it is;
+    another is sorted once (a copy: a sort in DuckDB kept ~1.5x the table's size in the process)."""
+
+    def __init__(self, table: pa.Table | pd.DataFrame) -> None:
+        table = table if isinstance(table, pa.Table) else pa.Table.from_pandas(table, preserve_index=False)
+        missing = [c for c in ("cutoff", "customer_key") if c not in table.column_names]
+        if missing:
+            raise SegrecError(f"CutoffRows: missing column(s) {missing}")
+        # keys as text, as the customer batches are; Arrow orders UTF-8 text as Python orders str
+        for name in ("cutoff", "customer_key"):
+            table = table.set_column(table.column_names.index(name), name, pc.cast(table[name], pa.string()))
+        if not _sorted_by_cutoff_and_customer(table):
+            table = table.take(pc.sort_indices(table, sort_keys=[("cutoff", "ascending"),
+                                                                 ("customer_key", "ascending")]))
+        self.table_ = table
+
+    def _key(self, row: int) -> tuple[str, str]:
+        return self.table_["cutoff"][row].as_py(), self.table_["customer_key"][row].as_py()
+
+    def rows(self, cutoff: str, first: str, last: str) -> pd.DataFrame:
+        """The rows of ``cutoff`` with ``first <= customer_key <= last``, sorted by customer_key
+        (found by binary search: ~log2(rows) keys read)."""
+        keys = _Positions(self.table_.num_rows, self._key)
+        start = bisect.bisect_left(keys, (cutoff, first))
+        stop = bisect.bisect_right(keys, (cutoff, last), lo=start)
+        return plain_frame(self.table_.slice(start, stop - start))
+
+
+def _sorted_by_cutoff_and_customer(table: pa.Table) -> bool:
+    """Whether the (text) ``cutoff``, ``customer_key`` of ``table`` never decrease (one pass)."""
+    if table.num_rows < 2:
+        return True
+    cutoff, key = table["cutoff"], table["customer_key"]
+    c0, c1, k0, k1 = cutoff.slice(0, len(cutoff) - 1), cutoff.slice(1), key.slice(0, len(key) - 1), key.slice(1)
+    in_order = pc.or_kleene(pc.less(c0, c1), pc.and_kleene(pc.equal(c0, c1), pc.less_equal(k0, k1)))
+    return bool(pc.all(pc.fill_null(in_order, False)).as_py())
+
+
+@dataclass(frozen=True)
+class _Positions:
+    """A read-only sequence of ``length`` values ``value(i)`` for :mod:`bisect`."""
+
+    length: int
+    value: Any
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, position: int) -> Any:
+        return self.value(position)
 
 
 class CandidateGenerator:

@@ -12,7 +12,7 @@ and the business rules pick the final top ``n``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -282,6 +282,22 @@ class HybridRecommender:
         contributed most to each row. ``explain=False`` leaves ``reason`` empty and skips
         finding the anchor products behind it (offline evaluation needs only the lists).
         """
+        frames = list(self.recommend_batches(customer_keys, strategy=strategy, n=n, explain=explain))
+        if not frames:
+            empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in OUTPUT_COLUMNS})
+            return empty.astype({"rank": np.int64, "score": np.float64})
+        return pd.concat(frames, ignore_index=True)
+
+    def recommend_batches(
+        self,
+        customer_keys: Sequence[object] | None = None,
+        *,
+        strategy: str = "hybrid",
+        n: int | None = None,
+        explain: bool = True,
+    ) -> Iterator[pd.DataFrame]:
+        """:meth:`recommend`'s rows a batch of customers at a time (none without customers), so
+        a caller that stores the lists in another form never holds all of them as pandas."""
         if strategy not in STRATEGIES:
             raise SegrecError(f"unknown strategy {strategy!r}; use one of {list(STRATEGIES)}")
         data = self.data_
@@ -296,11 +312,8 @@ class HybridRecommender:
                     f"e.g. {missing[0]!r}"
                 )
         length = self.n if n is None else n
-        frames = [self._recommend_batch(rows, strategy, length, explain) for rows in self._batches(user_rows)]
-        if not frames:
-            empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in OUTPUT_COLUMNS})
-            return empty.astype({"rank": np.int64, "score": np.float64})
-        return pd.concat(frames, ignore_index=True)
+        for rows in self._batches(user_rows):
+            yield self._recommend_batch(rows, strategy, length, explain)
 
     def _recommend_batch(self, user_rows: np.ndarray, strategy: str, n: int, explain: bool) -> pd.DataFrame:
         data = self.data_

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -50,7 +50,7 @@ from segrec.recommend.hybrid import SIMILARITY_METHODS, STRATEGIES, HybridRecomm
 from segrec.recommend.interactions import InteractionMatrix, build_interaction_matrix
 from segrec.recommend.spark_als import SparkALS
 from segrec.recommend.tuning import grid_search_als
-from segrec.schemas import typed_frame
+from segrec.schemas import REPEATED_TEXT, typed_frame, typed_table
 from segrec.versioning import content_version
 
 # Columns of the SQL interaction tables (int_interactions__latest, int_interactions__holdout) read here.
@@ -71,6 +71,11 @@ LISTS_SCHEMA = pa.schema([
 NEIGHBORS_SCHEMA = pa.schema([
     ("product_id", pa.string()), ("similar_product_id", pa.string()), ("score", pa.float64()),
     ("method", pa.string()), ("rank", pa.int64()), ("model_version", pa.string()),
+])
+# Hybrid candidates (hybrid_candidates), millions of rows in a large shop.
+HYBRID_CANDIDATES_SCHEMA = pa.schema([
+    ("cutoff", REPEATED_TEXT), ("customer_key", pa.string()), ("product_id", pa.string()),
+    ("hybrid_score", pa.float64()), ("hybrid_rank", pa.int64()), ("strategy", REPEATED_TEXT), ("reason", pa.string()),
 ])
 # Customer groups the offline evaluation reports (fairness), from int_recommendation__customers.
 GROUP_COLUMNS: tuple[str, ...] = ("age_band", "gender", "region", "country_code")
@@ -101,6 +106,11 @@ def evaluated_keys(customers: pd.DataFrame) -> pd.Series:
     if "is_evaluated" not in customers:
         return customers["customer_key"]
     return customers.loc[customers["is_evaluated"].fillna(False).astype(bool).to_numpy(), "customer_key"]
+
+
+def sorted_keys(keys: Iterable[object]) -> list[str]:
+    """``keys`` as text in Python's (and Arrow's, DuckDB's: UTF-8 byte) order."""
+    return sorted(str(key) for key in keys)
 
 
 def fairness_groups(customers: pd.DataFrame) -> pd.DataFrame:
@@ -414,22 +424,28 @@ def hybrid_candidates(
     als: ALSRecommender | None = None,
     explain: bool = False,
     als_factory: ALSFactory = ALSRecommender,
-) -> pd.DataFrame:
+) -> Iterator[pa.Table]:
     """The hybrid's top ``n`` per customer at one cutoff, as a candidate source of the ranker
-    (``int_recommendation__hybrid_candidates``): ``hybrid_score``, ``hybrid_rank``, the row's
-    ``strategy`` and, with ``explain``, its ``reason`` (for the served cutoff). ``als``: a
-    stored fitted model of the same matrix (else one is trained with ``als_params`` by
-    ``als_factory``, :func:`als_factory_for`)."""
+    (``int_recommendation__hybrid_candidates``, :data:`HYBRID_CANDIDATES_SCHEMA`), a batch of
+    customers at a time (none without products or customers; :func:`segrec.schemas.stacked_tables`
+    joins them): ``hybrid_score``, ``hybrid_rank``, the row's ``strategy`` and, with ``explain``,
+    its ``reason`` (for the served cutoff). ``als``: a stored fitted model of the same matrix
+    (else one is trained with ``als_params`` by ``als_factory``, :func:`als_factory_for`). In
+    batches because the served cutoff of a large shop has 50 rows per customer (9.5M at 10M
+    events): the model writes them out as they come (:func:`segrec.engine.to_output_batches`)."""
     if data.interactions.n_items == 0 or n == 0 or len(customer_keys) == 0:
-        return pd.DataFrame({c: pd.Series([], dtype=object) for c in
-                             ("cutoff", "customer_key", "product_id", "hybrid_score", "hybrid_rank", "strategy",
-                              "reason")})
+        return
     model = HybridRecommender(
         n=n, max_per_category=max_per_category, als_params=als_params, random_state=random_state,
         als_factory=als_factory,
     ).fit(data, None if events is None else as_frame(events), als=als)
-    lists = model.recommend(list(customer_keys), explain=explain)
-    return pd.DataFrame({
+    for lists in model.recommend_batches(list(customer_keys), explain=explain):
+        yield _hybrid_rows(lists, cutoff)
+
+
+def _hybrid_rows(lists: pd.DataFrame, cutoff: str) -> pa.Table:
+    """One batch of :meth:`HybridRecommender.recommend` rows as hybrid candidates of ``cutoff``."""
+    return typed_table(pd.DataFrame({
         "cutoff": cutoff,
         "customer_key": lists["customer_key"].astype(str).to_numpy(),
         "product_id": lists["product_id"].astype(str).to_numpy(),
@@ -437,4 +453,4 @@ def hybrid_candidates(
         "hybrid_rank": lists["rank"].to_numpy(dtype=np.int64),
         "strategy": lists["strategy"].to_numpy(dtype=object),
         "reason": lists["reason"].to_numpy(dtype=object),
-    })
+    }), HYBRID_CANDIDATES_SCHEMA)

@@ -17,10 +17,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from threadpoolctl import threadpool_limits
 
@@ -42,6 +43,8 @@ PARALLEL_PAIRS = 100_000
 MODELS: tuple[str, ...] = ("hgb", "logistic", "ensemble")
 # Subtracted from the scores of pairs outside the ensemble's shortlist: below any log-odds sum.
 OUTSIDE_SHORTLIST = 1e6
+# Pairs scored at a time by predict (each member's predictions do not depend on the chunks).
+PREDICT_PAIRS = 65_536
 
 
 def negative_sample(labels: np.ndarray, max_negatives_per_positive: float | None,
@@ -220,17 +223,40 @@ class CandidateRanker:
         outside the ``shortlist`` come after the others, in the logistic member's order."""
         if not hasattr(self, "estimators_"):
             raise SegrecError("ranker: call fit before predict")
-        X = self._matrix(pairs)[:, self.observed_]
         with threadpool_limits(self.n_threads_):
             if len(self.estimators_) == 1:
-                return self.estimators_[0].predict_proba(X)[:, 1]
+                return self._probability(self.estimators_[0], pairs)
             trees, linear = self.estimators_
-            linear_logit = _logit(linear.predict_proba(X)[:, 1])
+            linear_logit = _logit(self._probability(linear, pairs))
             scores = linear_logit - OUTSIDE_SHORTLIST
-            chosen = np.ones(len(X), dtype=bool) if self.shortlist is None else \
+            chosen = np.ones(len(pairs), dtype=bool) if self.shortlist is None else \
                 shortlist_mask(pairs, linear_logit, self.shortlist)
-            scores[chosen] = _logit(trees.predict_proba(X[chosen])[:, 1]) + linear_logit[chosen]
+            scores[chosen] = _logit(self._probability(trees, pairs, np.flatnonzero(chosen))) + linear_logit[chosen]
         return scores
+
+    def _probability(self, estimator: Any, pairs: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
+        """``estimator``'s purchase probability of ``pairs`` (of its ``rows``: default all),
+        :data:`PREDICT_PAIRS` at a time: the feature matrix and the logistic member's transformed
+        copies of it exist for one chunk only (of a batch of 600,000 pairs: ~1 GB at once)."""
+        rows = np.arange(len(pairs)) if rows is None else rows
+        out = np.empty(len(rows), dtype=float)
+        for start in range(0, len(rows), PREDICT_PAIRS):
+            chunk = rows[start:start + PREDICT_PAIRS]
+            out[start:start + len(chunk)] = _member_probability(
+                estimator, self._matrix(pairs.iloc[chunk])[:, self.observed_])
+        return out
+
+
+def _member_probability(estimator: Any, X: np.ndarray) -> np.ndarray:
+    """A fitted member's probability of "bought" per row of ``X``. The logistic pipeline's
+    log-odds are summed row by row (einsum), not by BLAS: BLAS blocks a matrix product's sums by
+    the matrix's shape, so a pair's score would change (by ~1e-16) with the pairs scored beside
+    it. Its transformers work value by value; the trees read one row at a time."""
+    if isinstance(estimator, Pipeline):
+        logistic = estimator[-1]
+        transformed = np.asarray(estimator[:-1].transform(X), dtype=float)
+        return expit(np.einsum("ij,j->i", transformed, logistic.coef_[0]) + logistic.intercept_[0])
+    return estimator.predict_proba(X)[:, 1]
 
 
 def _logit(p: np.ndarray) -> np.ndarray:

@@ -39,6 +39,7 @@ from segrec.recommend.candidates import (
     PURCHASE_COLUMNS,
     CandidateConfig,
     CandidateGenerator,
+    CutoffRows,
     customer_slice,
     label_pairs,
     own_pair_stats,
@@ -49,6 +50,7 @@ from segrec.recommend.evaluation import KS
 from segrec.recommend.pipeline import evaluated_keys
 from segrec.recommend.ranker import LIST_TYPES, CandidateRanker, negative_sample, ranked_lists
 from segrec.recommend.reasons import FIXED_REASONS
+from segrec.schemas import REPEATED_TEXT, typed_table
 from segrec.versioning import content_version, stable_floats
 
 
@@ -84,20 +86,18 @@ SOURCE_STRATEGIES: dict[str, str] = {
     "src_als": "als", "src_cooc": "cooccurrence", "src_popular": "popularity", "src_trending": "trending",
 }
 # Customers whose candidate pairs are built, scored and listed at a time: bounds the memory
-# of the ranker's pairs (about 300 candidates x 50 columns per customer) whatever the shop's size.
+# of the ranker's pairs (about 300 candidates x 50 columns per customer) whatever the shop's size,
+# at most BATCH_CUSTOMERS and at most BATCH_CELLS customers x catalog cells: each batch scores its
+# customers against the whole catalog (ALS, co-occurrence; 2,000 x 19,000 products took ~1 GB).
 BATCH_CUSTOMERS = 2_000
-# data_version and parameters repeat one value per cutoff on every row: dictionary-encoded, so a
-# shop's millions of list rows do not copy the settings' JSON into Arrow (DuckDB reads them as VARCHAR).
-_PER_CUTOFF = pa.dictionary(pa.int32(), pa.string())
+BATCH_CELLS = 8_000_000
+# Only customer_key, product_id, rank, score and reason vary row by row: the rest is REPEATED_TEXT
+# (data_version and parameters are one value per cutoff), so millions of list rows do not copy it.
 RANKER_LISTS_SCHEMA = pa.schema([
-    ("cutoff", pa.string()), ("customer_key", pa.string()), ("list_type", pa.string()), ("rank", pa.int64()),
-    ("product_id", pa.string()), ("score", pa.float64()), ("strategy", pa.string()), ("reason", pa.string()),
-    ("ranker_status", pa.string()), ("model_version", pa.string()), ("data_version", _PER_CUTOFF),
-    ("parameters", _PER_CUTOFF),
-])
-HYBRID_CANDIDATES_SCHEMA = pa.schema([
-    ("cutoff", pa.string()), ("customer_key", pa.string()), ("product_id", pa.string()),
-    ("hybrid_score", pa.float64()), ("hybrid_rank", pa.int64()), ("strategy", pa.string()), ("reason", pa.string()),
+    ("cutoff", REPEATED_TEXT), ("customer_key", pa.string()), ("list_type", REPEATED_TEXT), ("rank", pa.int64()),
+    ("product_id", pa.string()), ("score", pa.float64()), ("strategy", REPEATED_TEXT), ("reason", pa.string()),
+    ("ranker_status", REPEATED_TEXT), ("model_version", REPEATED_TEXT), ("data_version", REPEATED_TEXT),
+    ("parameters", REPEATED_TEXT),
 ])
 
 
@@ -193,9 +193,9 @@ def _cutoff_pairs(
     repurchase_rule: str,
 ) -> pd.DataFrame:
     """The candidate pairs of one batch of customers at one cutoff (``hybrid``: that
-    cutoff's hybrid lists sorted by customer), active products only, the re-buy rule applied."""
-    chosen = customer_slice(hybrid, batch[0], batch[-1]) if len(batch) else hybrid.iloc[:0]
-    chosen = chosen[chosen["customer_key"].isin(set(batch))]
+    cutoff's hybrid lists of at least the batch's customers), active products only, the re-buy
+    rule applied."""
+    chosen = hybrid[hybrid["customer_key"].isin(set(batch))]
     extra = chosen[["customer_key", "product_id", "hybrid_score", "hybrid_rank"]] if len(chosen) else None
     if extra is None and not generator.has_history_:
         return pd.DataFrame()
@@ -222,6 +222,11 @@ def _fit_or_none(ranker: CandidateRanker, pairs: pd.DataFrame, labels: np.ndarra
         return None
 
 
+def batch_customers(n_products: int) -> int:
+    """Customers per batch for a catalog of ``n_products`` (:data:`BATCH_CUSTOMERS`, :data:`BATCH_CELLS`)."""
+    return max(1, min(BATCH_CUSTOMERS, BATCH_CELLS // max(n_products, 1)))
+
+
 def customer_batches(keys: Sequence[object], batch_size: int) -> list[np.ndarray]:
     """``keys`` as sorted strings, without repeats, cut into consecutive batches of at most
     ``batch_size``: each batch is a key range, so frames sorted by customer slice cheaply."""
@@ -236,13 +241,12 @@ class _Cutoffs:
     (made once, on first use), the hybrid lists and products of the cutoff, and the labelled,
     negative-subsampled training pairs of a window (made once, shared by both served cutoffs)."""
 
-    def __init__(self, purchases: pd.DataFrame, moments: dict[str, pd.Timestamp], hybrid: pd.DataFrame,
+    def __init__(self, purchases: pd.DataFrame, moments: dict[str, pd.Timestamp], hybrid: pa.Table | pd.DataFrame,
                  truth: pd.DataFrame, products: pd.DataFrame, config: CandidateConfig,
                  settings: Mapping[str, Any], als_factory: ALSFactory | None = None) -> None:
         self.purchases, self.moments, self.config, self.settings = purchases, moments, config, settings
         self.als_factory = als_factory
-        hybrid = sorted_by_customer(hybrid) if len(hybrid) else hybrid.assign(customer_key=pd.Series([], dtype=object))
-        self.hybrid = {c: part for c, part in hybrid.groupby("cutoff", sort=False)}
+        self.hybrid = CutoffRows(hybrid)
         self.truth = {c: part for c, part in truth.groupby("cutoff", sort=False)}
         self.products = {c: part for c, part in products.groupby("cutoff", sort=False)}
         self._generators: dict[str, CandidateGenerator] = {}
@@ -262,11 +266,10 @@ class _Cutoffs:
         self._generators = {c: g for c, g in self._generators.items() if c == cutoff}
 
     def pairs(self, cutoff: str, batch: np.ndarray) -> pd.DataFrame:
-        empty_hybrid = pd.DataFrame({c: pd.Series([], dtype=object) for c in HYBRID_CANDIDATES_SCHEMA.names})
         products = self.products.get(cutoff, pd.DataFrame(
             {"product_id": [], "is_active": [], "is_repeat_purchase_category": []}))
-        return _cutoff_pairs(self.generator(cutoff), batch, self.hybrid.get(cutoff, empty_hybrid), products,
-                             self.settings["repurchase_rule"])
+        hybrid = self.hybrid.rows(cutoff, batch[0], batch[-1])  # batches are sorted, never empty
+        return _cutoff_pairs(self.generator(cutoff), batch, hybrid, products, self.settings["repurchase_rule"])
 
     def labelled(self, cutoff: str, pairs: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
         """The pairs a ranker learns from: labelled by the cutoff's window, negatives
@@ -330,14 +333,14 @@ class RankerInputs(NamedTuple):
 
     purchases: pd.DataFrame
     windows: pd.Series
-    hybrid: pd.DataFrame
+    hybrid: pa.Table | pd.DataFrame
     truth: pd.DataFrame
     products: pd.DataFrame
     customers: pd.DataFrame
 
 
 def scored_batches(inputs: RankerInputs, *, settings: Mapping[str, Any], horizon_days: int,
-                   batch_size: int = BATCH_CUSTOMERS, als_factory: ALSFactory | None = None) -> Iterator[ScoredBatch]:
+                   batch_size: int | None = None, als_factory: ALSFactory | None = None) -> Iterator[ScoredBatch]:
     """The scored candidate pairs behind :func:`ranker_lists` (its arguments), cutoff ``test``
     first (the evaluation sample), then ``latest`` (everybody), a batch of customers at a time.
     Lazy: a caller that needs only the test cutoff never trains the served ranker."""
@@ -349,6 +352,7 @@ def scored_batches(inputs: RankerInputs, *, settings: Mapping[str, Any], horizon
     moments = holdout_moments(windows)
     truth = truth.assign(customer_key=truth["customer_key"].astype(str))
     cutoffs = _Cutoffs(purchases, moments, hybrid, truth, products, config, settings, als_factory)
+    batch_size = batch_size or batch_customers(products["product_id"].nunique() if len(products) else 0)
     batches = {"latest": customer_batches(customers["customer_key"], batch_size),
                "sample": customer_batches(evaluated_keys(customers), batch_size)}
     params = {key: settings[key] for key in RANKER_KEYS} | {"random_state": settings["random_state"]}
@@ -411,7 +415,7 @@ def batch_history(history: Mapping[str, pd.DataFrame], batch: ScoredBatch) -> pd
 def ranker_lists(
     purchases: pd.DataFrame,
     windows: pd.Series,
-    hybrid: pd.DataFrame,
+    hybrid: pa.Table | pd.DataFrame,
     truth: pd.DataFrame,
     products: pd.DataFrame,
     customers: pd.DataFrame,
@@ -420,16 +424,20 @@ def ranker_lists(
     list_length: int,
     horizon_days: int,
     max_per_category: int | None = None,
-    batch_size: int = BATCH_CUSTOMERS,
+    batch_size: int | None = None,
     rerank: Mapping[str, Any] | None = None,
     history: pd.DataFrame | None = None,
     als_factory: ALSFactory | None = None,
-) -> pd.DataFrame:
-    """The ``int_recommendation__ranker_lists`` rows (:data:`RANKER_LISTS_SCHEMA`).
+) -> Iterator[pa.Table]:
+    """The ``int_recommendation__ranker_lists`` rows (:data:`RANKER_LISTS_SCHEMA`), a batch of
+    customers at a time (cutoff ``test`` first; :func:`segrec.schemas.stacked_tables` joins them):
+    a large shop's lists (4.6M rows at 10M events) are never all in memory, the model writes
+    them out as they come (:func:`segrec.engine.to_output_batches`).
 
     ``purchases``: purchase lines (PURCHASE_COLUMNS); ``windows``: validation_start,
     test_start, as_of_time; ``hybrid``: the hybrid candidates per cutoff
-    (:data:`HYBRID_CANDIDATES_SCHEMA`); ``truth``: cutoff, customer_key, product_id of the
+    (:data:`segrec.recommend.pipeline.HYBRID_CANDIDATES_SCHEMA`, best as Arrow: it is kept as it is, see
+    :class:`segrec.recommend.candidates.CutoffRows`); ``truth``: cutoff, customer_key, product_id of the
     hold-out windows; ``products``: cutoff, product_id, is_active, category,
     is_repeat_purchase_category; ``customers``: customer_key of everybody to list and, when
     there, ``is_evaluated`` (the evaluation sample: the rankers learn from these customers'
@@ -439,7 +447,8 @@ def ranker_lists(
     ``ranker_status`` = ``trained`` or ``fallback`` (no window to learn from), the ranker's
     ``model_version``, ``data_version`` (:func:`training_data_version`) and ``parameters`` (the
     checked settings and a non-identity re-rank as JSON), the same on every row of a cutoff. Customers are
-    handled ``batch_size`` at a time, so memory does not grow with the shop. ``rerank``: the
+    handled ``batch_size`` at a time (default :func:`batch_customers` of the catalog), so memory
+    does not grow with the shop. ``rerank``: the
     dbt var recommendation_rerank (:func:`segrec.recommend.bias_rerank.rerank_settings`), applied
     to the discover and blended lists of both cutoffs, so the offline figures judge it too;
     ``history`` (cutoff, customer_key, product_id: the interactions known at each cutoff) is the
@@ -451,7 +460,6 @@ def ranker_lists(
     histories = history_by_cutoff(history) if control.needs_history else {}
     parameters = ranker_settings(settings) | ({} if control.is_identity else {"rerank": asdict(control)})
     lengths = {"latest": list_length, "test": max(list_length, *KS)}
-    served: dict[str, list[pd.DataFrame]] = {}
     inputs = RankerInputs(purchases, windows, hybrid, truth, products, customers)
     for batch in scored_batches(inputs, settings=settings, horizon_days=horizon_days, batch_size=batch_size,
                                 als_factory=als_factory):
@@ -460,13 +468,10 @@ def ranker_lists(
                              categories=cutoff_categories(products, batch.cutoff),
                              max_per_category=max_per_category, rerank=control,
                              history=batch_history(histories, batch))
-        served.setdefault(batch.cutoff, []).append(
+        yield typed_table(
             lists.assign(cutoff=batch.cutoff, ranker_status=batch.ranker_status, model_version=version,
-                         data_version=batch.data_version, parameters=json.dumps(parameters, sort_keys=True)))
-    if not served:
-        return pd.DataFrame({field.name: pd.Series([], dtype=object) for field in RANKER_LISTS_SCHEMA})
-    out = [pd.concat(served[c], ignore_index=True) for c in ("latest", "test") if c in served]  # latest first
-    return pd.concat(out, ignore_index=True)[list(RANKER_LISTS_SCHEMA.names)]
+                         data_version=batch.data_version, parameters=json.dumps(parameters, sort_keys=True)),
+            RANKER_LISTS_SCHEMA)
 
 
 def ranker_strategy_lists(lists: pd.DataFrame, cutoff: str = "test") -> dict[str, pd.DataFrame]:

@@ -8,8 +8,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from segrec.engine import query, select, to_arrow, to_output, to_pandas
+from segrec.engine import query, select, to_arrow, to_output, to_output_batches, to_pandas
 from segrec.errors import SegrecError
+from segrec.schemas import REPEATED_TEXT, typed_table
 
 
 @pytest.fixture
@@ -37,6 +38,31 @@ def test_refs_read_the_same_from_duckdb_pandas_and_arrow(con):
 def test_results_go_back_unchanged_on_duckdb(con):
     table = pa.table({"k": ["a"]})
     assert to_output(table, con) is table
+
+
+def test_results_made_in_batches_reach_duckdb_through_a_file_removed_once_read(con, tmp_path):
+    """to_output_batches spools the batches to Parquet in DuckDB's temp_directory and hands DuckDB
+    a stream over it (as dbt-duckdb registers a model's result); the file goes once read."""
+    schema = pa.schema([("k", pa.string()), ("kind", REPEATED_TEXT)])
+    con.sql(f"set temp_directory = '{tmp_path / 'spill'}'")
+
+    def batches():
+        for i in range(3):
+            yield typed_table(pd.DataFrame({"k": [f"a{i}", f"b{i}"], "kind": "latest" if i else "test"}), schema)
+            # the model's own connection is free while the batches are made (they read refs)
+            assert query(con, "select count(*) as n from t").column("n")[0].as_py() == 2
+
+    result = to_output_batches(batches(), schema, con)
+    assert len(list((tmp_path / "spill").glob("segrec-output-*.parquet"))) == 1
+    con.register("result", result)
+    con.sql("create table out as select * from result")
+    assert con.sql("select kind, count(*) from out group by kind order by kind").fetchall() == [
+        ("latest", 4), ("test", 2)]
+    assert con.sql("select data_type from information_schema.columns where table_name = 'out' "
+                   "and column_name = 'kind'").fetchall() == [("VARCHAR",)]
+    assert not list((tmp_path / "spill").glob("*.parquet"))
+    # no batch at all: an empty table of the schema
+    assert to_output_batches(iter(()), schema, con).read_all().num_rows == 0
 
 
 def test_spark_timestamps_are_read_as_naive_utc_like_duckdbs():

@@ -6,15 +6,18 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 import scipy.sparse as sp
 
 from segrec.errors import SegrecError
+from segrec.recommend import ranker as ranker_module
 from segrec.recommend.candidates import (
     FEATURE_COLUMNS,
     NEVER_DAYS,
     CandidateConfig,
     CandidateGenerator,
+    CutoffRows,
     _max_similarity,
     _top_columns,
     candidate_pairs,
@@ -29,12 +32,15 @@ from segrec.recommend.candidates import (
 )
 from segrec.recommend.ranker import OUTSIDE_SHORTLIST, CandidateRanker, ranked_lists, shortlist_mask
 from segrec.recommend.ranker_pipeline import (
+    RANKER_LISTS_SCHEMA,
+    batch_customers,
     buy_again_lists,
     customer_batches,
     holdout_moments,
     ranker_lists,
     ranker_settings,
 )
+from segrec.schemas import plain_frame, stacked_tables
 
 CUTOFF = pd.Timestamp("2024-03-01")
 FAST = CandidateConfig(n_own=10, n_als=2, n_cooc=2, n_popular=1, n_trending=0,
@@ -199,7 +205,7 @@ def planted_pairs(n: int, random_state: int) -> tuple[pd.DataFrame, np.ndarray]:
 
 
 @pytest.mark.parametrize("model", ["hgb", "logistic", "ensemble"])
-def test_ranker_recovers_a_planted_rule(model: str) -> None:
+def test_ranker_recovers_a_planted_rule(model: str, monkeypatch) -> None:
     train, y_train = planted_pairs(4000, random_state=0)
     test, y_test = planted_pairs(2000, random_state=1)
     ranker = CandidateRanker(model=model, max_iter=50, random_state=0).fit(train, y_train)
@@ -211,6 +217,9 @@ def test_ranker_recovers_a_planted_rule(model: str) -> None:
         # (in 200 for the ensemble: its linear member also weighs the noise features)
         threshold = 0.0 if model == "ensemble" else 0.5  # log-odds 0 = probability 1/2
         assert ((scores > threshold) == (y_test == 1)).mean() >= (0.998 if model == "hgb" else 0.995)
+    # scored a chunk of pairs at a time: chunks of 7 pairs give exactly the same scores
+    monkeypatch.setattr(ranker_module, "PREDICT_PAIRS", 7)
+    np.testing.assert_array_equal(ranker.predict(test), scores)
 
 
 def test_shortlist_mask_keeps_the_best_own_and_new_pairs_per_customer() -> None:
@@ -299,6 +308,11 @@ def test_buy_again_baseline_most_purchase_days_first_ties_by_popularity() -> Non
     assert lists["rank"].tolist() == [1, 2, 1, 2, 1, 2]
 
 
+def _lists(**arguments) -> pd.DataFrame:
+    """ranker_lists' batches as one plain pandas frame."""
+    return plain_frame(stacked_tables(list(ranker_lists(**arguments)), RANKER_LISTS_SCHEMA))
+
+
 def ranker_inputs() -> dict:
     """A shop where everybody re-buys what they bought before, over three 10-day windows."""
     rows = []
@@ -336,7 +350,7 @@ def ranker_inputs() -> dict:
 def test_ranker_lists_learn_the_rebuys_and_serve_three_kinds() -> None:
     inputs = ranker_inputs()
     settings = {"n_als": 2, "n_cooc": 2, "n_popular": 2, "n_trending": 0, "max_negatives_per_positive": None}
-    lists = ranker_lists(**inputs, settings=settings, list_length=2, horizon_days=10, max_per_category=None)
+    lists = _lists(**inputs, settings=settings, list_length=2, horizon_days=10, max_per_category=None)
     assert set(lists["cutoff"]) == {"test", "latest"} and set(lists["ranker_status"]) == {"trained"}
     served = lists[lists["cutoff"] == "latest"]
     top = served[(served["rank"] == 1)].set_index(["customer_key", "list_type"])["product_id"]
@@ -349,40 +363,40 @@ def test_ranker_lists_learn_the_rebuys_and_serve_three_kinds() -> None:
     assert (own["strategy"] == "buy_again").all() and own["reason"].str.startswith("Buy it again: you bought it").all()
     assert set(served.loc[served["customer_key"] == "cold", "reason"]) == {"Popular with customers like you"}
     assert len(lists[lists["cutoff"] == "test"].query("customer_key == 'c0' and list_type == 'blended'")) == 6
-    again = ranker_lists(**inputs, settings=settings, list_length=2, horizon_days=10)
+    again = _lists(**inputs, settings=settings, list_length=2, horizon_days=10)
     pd.testing.assert_frame_equal(lists, again)
     # one window to learn from is enough; none (no hit in any window before the test window):
     # the fallback order
-    one = ranker_lists(**inputs, settings=settings | {"train_windows": 1}, list_length=2, horizon_days=10)
+    one = _lists(**inputs, settings=settings | {"train_windows": 1}, list_length=2, horizon_days=10)
     assert set(one["ranker_status"]) == {"trained"}
     assert not one["model_version"].isin(lists["model_version"]).any()  # another training, another version
     assert not one["data_version"].isin(lists["data_version"]).any()  # ... on other data
     # the data version is the training input alone: other settings on the same windows keep it
-    weighted = ranker_lists(**inputs, settings=settings | {"customer_weighting": True}, list_length=2, horizon_days=10)
+    weighted = _lists(**inputs, settings=settings | {"customer_weighting": True}, list_length=2, horizon_days=10)
     assert weighted.groupby("cutoff")["data_version"].first().equals(lists.groupby("cutoff")["data_version"].first())
     assert not weighted["model_version"].isin(lists["model_version"]).any()
     assert lists.groupby("cutoff")[["model_version", "data_version", "parameters"]].nunique().eq(1).all().all()
     assert json.loads(lists["parameters"].iloc[0]) == ranker_settings(settings)
     quiet = dict(inputs, truth=inputs["truth"][inputs["truth"]["cutoff"] == "test"])
-    fallback = ranker_lists(**quiet, settings=settings, list_length=2, horizon_days=10)
+    fallback = _lists(**quiet, settings=settings, list_length=2, horizon_days=10)
     assert set(fallback.groupby("cutoff")["ranker_status"].first().items()) == {("test", "fallback"),
                                                                                ("latest", "trained")}
     # the business rule: no re-buys outside repeat-purchase categories
-    strict = ranker_lists(**inputs, settings=settings | {"repurchase_rule": "repeat_categories"}, list_length=2,
+    strict = _lists(**inputs, settings=settings | {"repurchase_rule": "repeat_categories"}, list_length=2,
                           horizon_days=10)
     assert "buy_again" not in set(strict["list_type"]) and (strict["strategy"] != "buy_again").all()
     with pytest.raises(SegrecError, match="repurchase_rule"):
-        ranker_lists(**inputs, settings={"repurchase_rule": "never"}, list_length=2, horizon_days=10)
+        _lists(**inputs, settings={"repurchase_rule": "never"}, list_length=2, horizon_days=10)
     with pytest.raises(SegrecError, match="unknown key"):
-        ranker_lists(**inputs, settings={"n_owns": 3}, list_length=2, horizon_days=10)
+        _lists(**inputs, settings={"n_owns": 3}, list_length=2, horizon_days=10)
 
 
 def test_ranker_lists_rerank_discover_and_blended_of_both_cutoffs() -> None:
     inputs = ranker_inputs()
     settings = {"n_als": 2, "n_cooc": 2, "n_popular": 2, "n_trending": 0, "max_negatives_per_positive": None}
-    plain = ranker_lists(**inputs, settings=settings, list_length=2, horizon_days=10)
+    plain = _lists(**inputs, settings=settings, list_length=2, horizon_days=10)
     # weight 1: least popular first; the hybrid's P4 and P5 nobody buys head every re-ranked list
-    tail = ranker_lists(**inputs, settings=settings, list_length=2, horizon_days=10,
+    tail = _lists(**inputs, settings=settings, list_length=2, horizon_days=10,
                         rerank={"method": "long_tail", "weight": 1.0})
     top = tail[tail["rank"] <= 2].groupby(["cutoff", "customer_key", "list_type"])["product_id"].agg(frozenset)
     reranked = top[top.index.get_level_values("list_type") != "buy_again"]
@@ -395,7 +409,7 @@ def test_ranker_lists_rerank_discover_and_blended_of_both_cutoffs() -> None:
     assert json.loads(tail["parameters"].iloc[0])["rerank"] == {"method": "long_tail", "weight": 1.0, "pool": 50}
     assert "rerank" not in json.loads(plain["parameters"].iloc[0])
     with pytest.raises(SegrecError, match="recommendation_rerank.method"):
-        ranker_lists(**inputs, settings=settings, list_length=2, horizon_days=10, rerank={"method": "mmr"})
+        _lists(**inputs, settings=settings, list_length=2, horizon_days=10, rerank={"method": "mmr"})
 
 
 def test_holdout_moments_latest_first_then_the_training_windows() -> None:
@@ -411,7 +425,7 @@ def test_holdout_moments_latest_first_then_the_training_windows() -> None:
 def test_ranker_lists_of_a_shop_without_purchases_follow_the_hybrid() -> None:
     inputs = ranker_inputs()
     inputs |= {"purchases": inputs["purchases"].iloc[0:0], "truth": inputs["truth"].iloc[0:0]}
-    lists = ranker_lists(**inputs, settings={}, list_length=2, horizon_days=10)
+    lists = _lists(**inputs, settings={}, list_length=2, horizon_days=10)
     assert set(lists["ranker_status"]) == {"fallback"} and set(lists["list_type"]) == {"blended", "discover"}
     served = lists[(lists["cutoff"] == "latest") & (lists["list_type"] == "blended")]
     orders = served.sort_values("rank").groupby("customer_key")["product_id"].apply(list)
@@ -441,24 +455,48 @@ def test_candidate_generator_gives_the_same_pairs_batch_by_batch() -> None:
         CandidateGenerator(FAST).transform()
 
 
+def test_cutoff_rows_slice_one_cutoffs_customer_range_whatever_the_input_order() -> None:
+    """CutoffRows finds a cutoff's customer range by binary search in the table sorted by cutoff,
+    customer_key: a sorted table is kept as it is, another is sorted once; dictionary text comes
+    back as plain text."""
+    rows = [("test", "c2", 1), ("latest", "c1", 2), ("test", "c1", 3), ("latest", "c3", 4), ("test", "c10", 5)]
+    unsorted = pa.table({"cutoff": pa.array([r[0] for r in rows]).dictionary_encode(),
+                         "customer_key": [r[1] for r in rows], "v": [r[2] for r in rows]})
+    in_order = pa.table({"cutoff": ["latest", "latest", "test", "test", "test"],
+                         "customer_key": ["c1", "c3", "c1", "c10", "c2"], "v": [2, 4, 3, 5, 1]})
+    for table in (unsorted, in_order, unsorted.to_pandas()):
+        found = CutoffRows(table)
+        assert found.table_.column("v").to_pylist() == [2, 4, 3, 5, 1]
+        # "c10" sorts between "c1" and "c2", as the customer batches (sorted str) do
+        assert found.rows("test", "c1", "c10").to_dict("list") == {
+            "cutoff": ["test", "test"], "customer_key": ["c1", "c10"], "v": [3, 5]}
+        assert found.rows("latest", "c2", "c9")["v"].tolist() == [4]
+        assert found.rows("validation", "c1", "c9").empty and list(found.rows("test", "d", "e").columns) == [
+            "cutoff", "customer_key", "v"]
+    with pytest.raises(SegrecError, match="missing column"):
+        CutoffRows(pa.table({"cutoff": ["test"]}))
+
+
 def test_customer_batches_are_sorted_key_ranges() -> None:
     assert [list(b) for b in customer_batches(["b", "a", 3, "a", "c"], 2)] == [["3", "a"], ["b", "c"]]
     with pytest.raises(SegrecError, match="batch_size"):
         customer_batches(["a"], 0)
+    # 2,000 customers a batch, fewer against a large catalog (8M customer x product cells)
+    assert [batch_customers(n) for n in (0, 1_904, 4_000, 19_047, 10_000_000)] == [2_000, 2_000, 2_000, 420, 1]
 
 
 def test_ranker_lists_do_not_depend_on_the_batch_size_and_judge_the_evaluation_sample() -> None:
     inputs = ranker_inputs()
     settings = {"n_als": 2, "n_cooc": 2, "n_popular": 2, "n_trending": 0, "max_negatives_per_positive": None}
-    whole = ranker_lists(**inputs, settings=settings, list_length=2, horizon_days=10)
-    one_by_one = ranker_lists(**inputs, settings=settings, list_length=2, horizon_days=10, batch_size=1)
+    whole = _lists(**inputs, settings=settings, list_length=2, horizon_days=10)
+    one_by_one = _lists(**inputs, settings=settings, list_length=2, horizon_days=10, batch_size=1)
     keys = ["cutoff", "customer_key", "list_type", "rank", "product_id", "strategy", "reason", "model_version"]
     pd.testing.assert_frame_equal(whole[keys].sort_values(keys).reset_index(drop=True),
                                   one_by_one[keys].sort_values(keys).reset_index(drop=True))
     # an evaluation sample: the rankers learn from its windows, the test lists are made for it
     # only, the served (latest) lists for everybody
     sample = inputs["customers"].assign(is_evaluated=inputs["customers"]["customer_key"].isin(["c1", "c2", "c5"]))
-    sampled = ranker_lists(**(inputs | {"customers": sample}), settings=settings, list_length=2, horizon_days=10)
+    sampled = _lists(**(inputs | {"customers": sample}), settings=settings, list_length=2, horizon_days=10)
     assert set(sampled.loc[sampled["cutoff"] == "test", "customer_key"]) == {"c1", "c2", "c5"}
     assert set(sampled.loc[sampled["cutoff"] == "latest", "customer_key"]) == set(sample["customer_key"])
     assert set(sampled["ranker_status"]) == {"trained"}

@@ -4,11 +4,10 @@ and the latest cutoff (served through customer_recommendations); the discover an
 both re-ranked by var recommendation_rerank (segrec.recommend.bias_rerank). The ALS candidate source trains
 by implicit or Spark (var ml_engine)."""
 
-from segrec.engine import select, to_arrow, to_output
+from segrec.engine import select, to_arrow, to_output_batches
 from segrec.recommend.bias_rerank import rerank_settings
 from segrec.recommend.pipeline import als_factory_for, as_frame
 from segrec.recommend.ranker_pipeline import RANKER_LISTS_SCHEMA, ranker_lists
-from segrec.schemas import typed_table
 
 
 def model(dbt, session):
@@ -27,7 +26,7 @@ def model(dbt, session):
     lists = ranker_lists(
         as_frame(to_arrow(dbt.ref("int_recommendation__purchase_lines"))),
         windows,
-        as_frame(to_arrow(dbt.ref("int_recommendation__hybrid_candidates"))),
+        to_arrow(dbt.ref("int_recommendation__hybrid_candidates")),  # kept as Arrow (candidates.CutoffRows)
         as_frame(to_arrow(dbt.ref("int_recommendation__holdout_truth"))),
         as_frame(to_arrow(dbt.ref("int_recommendation__products"))),
         as_frame(to_arrow(dbt.ref("int_recommendation__customers"))),
@@ -39,4 +38,4 @@ def model(dbt, session):
         history=history,
         als_factory=als_factory_for(dbt.config.get("ml_engine"), session, dbt.config.get("spark_ml")),
     )
-    return to_output(typed_table(lists, RANKER_LISTS_SCHEMA), session)
+    return to_output_batches(lists, RANKER_LISTS_SCHEMA, session)
