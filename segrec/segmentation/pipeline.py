@@ -527,3 +527,42 @@ def run_table(runs: Sequence[SegmentationRun]) -> pa.Table:
     for row in rows:
         row["k_selection"] = [{k: r.get(k) for k in K_STRUCT.names} for r in row["k_selection"] or []]
     return pa.Table.from_pylist(rows, schema=RUN_SCHEMA)
+
+
+# The dbt incremental strategies of int_segmentation__model_runs (by target, _segmentation__models.yml)
+# that only insert: dbt-spark's append (local Spark, Parquet tables) cannot replace a stored run, so the
+# model writes only runs not stored yet. delete+insert (DuckDB) and merge (Databricks, Delta) replace a
+# stored run by its run_id.
+APPEND_ONLY_STRATEGIES = frozenset({"append"})
+
+
+@dataclass(frozen=True)
+class RunsToWrite:
+    """What ``int_segmentation__model_runs`` returns (:func:`runs_to_write`) and, when a run is
+    left out, why (``note``)."""
+
+    runs: list[SegmentationRun]
+    note: str | None = None
+
+
+def runs_to_write(
+    record: SegmentationRun | None, incremental_strategy: str | None,
+    stored_run_ids: Sequence[str] = (), latest_run_id: str | None = None,
+) -> RunsToWrite:
+    """The rows the model writes: its run (none when :func:`run_segmentation` recorded none).
+    Under a strategy that replaces rows by run_id the run is written even when its run_id is
+    stored (the same input gives the same run; the row is rewritten as it is, or with what it
+    lacked). Under an append-only one (:data:`APPEND_ONLY_STRATEGIES`) a run whose run_id is among
+    ``stored_run_ids`` is left out, so the table keeps one row per run: nothing is written when
+    the input and parameters are the latest run's (``latest_run_id``), and a return to an earlier
+    run's input cannot make that run the latest again (the note says so)."""
+    if record is None:
+        return RunsToWrite([])
+    if incremental_strategy not in APPEND_ONLY_STRATEGIES or record.run_id not in set(stored_run_ids):
+        return RunsToWrite([record])
+    if record.run_id == latest_run_id:
+        return RunsToWrite([], f"the input and parameters of the latest run {record.run_id}: nothing to append")
+    return RunsToWrite([], (
+        f"the input and parameters of the earlier run {record.run_id}, which {incremental_strategy} cannot "
+        f"store again: the latest run stays {latest_run_id} (a --full-refresh of int_segmentation__model_runs "
+        "starts the history afresh)"))

@@ -17,6 +17,7 @@ from segrec.segmentation.pipeline import (
     clustering_input,
     run_segmentation,
     run_table,
+    runs_to_write,
 )
 from segrec.segmentation.validation import VALUE_GROUPS
 
@@ -56,6 +57,24 @@ def test_same_input_returns_the_previous_run_unchanged():
     other = run_segmentation(matrix, readable, rules_for(matrix), first, replace(CONFIG, n_init=2), WHEN)
     assert other.run_id != first.run_id and other.data_version == first.data_version == data_version(
         matrix.sort_index())
+
+
+def test_append_writes_only_runs_not_stored_yet():
+    """delete+insert and merge replace a stored run by run_id; append (local Spark) cannot, so a run
+    already stored is left out: nothing on the same input, and a note when the input returned to an
+    earlier run's."""
+    matrix, readable, _ = blobs()
+    first = run_segmentation(matrix, readable, rules_for(matrix), None, CONFIG, WHEN)
+    again = run_segmentation(matrix, readable, rules_for(matrix), first, CONFIG, WHEN + pd.Timedelta(days=1))
+    for strategy in ("delete+insert", "merge"):
+        assert runs_to_write(again, strategy, [first.run_id], first.run_id).runs == [again]
+    assert runs_to_write(first, "append").runs == [first]  # the first build, or a new run_id
+    assert runs_to_write(first, "append", ["other"], "other").runs == [first]
+    same = runs_to_write(again, "append", [first.run_id], first.run_id)
+    assert same.runs == [] and "latest run" in same.note
+    earlier = runs_to_write(again, "append", [first.run_id, "later"], "later")
+    assert earlier.runs == [] and "stays later" in earlier.note
+    assert runs_to_write(None, "append").runs == []
 
 
 def test_a_run_is_one_typed_row_and_its_stored_row_is_the_previous_run():

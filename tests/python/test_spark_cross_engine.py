@@ -6,7 +6,8 @@ boolean columns equal, numeric and time columns within tolerance.
 By default (`make test`) the core marts and everything they need are built, without data tests,
 and one Python model (int_segmentation__product_groups) submitted by dbt to the local session.
 SEGREC_SPARK_FULL=1 (`make test-spark`) builds the whole project, Python models included, with
-the data tests and unit tests on Spark, and compares more tables. Skipped, with the reason,
+the data tests and unit tests on Spark, and compares more tables. Both also build the segmentation
+history on Spark three times (test_segmentation_history_on_spark). Skipped, with the reason,
 without pyspark, dbt-spark or Java (conftest.spark_session)."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import os
 import time
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -114,24 +116,20 @@ def duckdb_build(tmp_path_factory) -> DbtProject:
     return project
 
 
-@pytest.fixture(scope="module")
-def spark_build(spark_session, tmp_path_factory, duckdb_build):
-    """dbt build --target spark, in this process so that dbt-spark joins spark_session."""
+def dbt_on_spark(work: Path, schema: str, *args: str) -> None:
+    """dbt ARGS --target spark into ``schema``, in this process so that dbt-spark joins the test's
+    SparkSession (conftest.spark_session); fails the test with the failed nodes."""
     from dbt.cli.main import dbtRunner
 
     from segrec.spark_submission import install
 
     install()  # what `segrec dbt` does: Python models run in this session
-    work = tmp_path_factory.mktemp("cross-engine-spark")
-    env = {"SEGREC_RAW_DIR": str(SAMPLE), "SEGREC_SPARK_SCHEMA": SPARK_SCHEMA,
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {"SEGREC_RAW_DIR": str(SAMPLE), "SEGREC_SPARK_SCHEMA": schema, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
-    started = time.monotonic()
     try:
         result = dbtRunner().invoke([
-            "build", "--target", "spark", *selection(), *without_tests(), "--indirect-selection", "cautious",
-            "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT),
+            *args, "--target", "spark", "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT),
             "--target-path", str(work / "target"), "--log-path", str(work / "logs"), "--quiet",
         ])
     finally:
@@ -142,7 +140,15 @@ def spark_build(spark_session, tmp_path_factory, duckdb_build):
                 os.environ[name] = value
     failed = [f"{r.node.unique_id}: {r.status} {r.message}" for r in (result.result or [])
               if str(r.status) in ("error", "fail", "runtime error")]
-    assert result.success, f"dbt build on Spark failed: {result.exception or ''}\n" + "\n".join(failed)
+    assert result.success, f"dbt {args[0]} on Spark failed: {result.exception or ''}\n" + "\n".join(failed)
+
+
+@pytest.fixture(scope="module")
+def spark_build(spark_session, tmp_path_factory, duckdb_build):
+    """dbt build --target spark of the selection."""
+    started = time.monotonic()
+    dbt_on_spark(tmp_path_factory.mktemp("cross-engine-spark"), SPARK_SCHEMA,
+                 "build", *selection(), *without_tests(), "--indirect-selection", "cautious")
     print(f"\nSpark build ({'full' if FULL else 'core'}): {time.monotonic() - started:.0f} s")
     return spark_session
 
@@ -246,3 +252,84 @@ def test_a_python_model_runs_on_spark_dataframes_as_on_duckdb(duckdb_build, spar
         duck_result = model(FakeDbt(lambda name: con.table(name), config), con)
     assert len(duck_result) > 0
     assert differences(duck_result.to_pandas(), spark_result.toPandas(), ["product_id"]) == []
+
+
+# The segmentation history on Spark: int_segmentation__model_runs is incremental there too (append on
+# Parquet, _segmentation__models.yml). Its models and the marts over them are built on Spark from the
+# DuckDB sample build's tables of their inputs (conftest.sample_marts), copied once into HISTORY_INPUT
+# and read through views in HISTORY_SCHEMA (so a build on changed input only redefines the views).
+HISTORY_MODELS = ["int_segmentation__model_runs", "int_segmentation__members", "int_segmentation__segments",
+                  "segment_transitions", "segmentation_runs"]
+HISTORY_SCHEMA = "segrec_history"
+HISTORY_INPUT = "segrec_history_input"
+
+
+def history_inputs(project: DbtProject) -> list[str]:
+    """What HISTORY_MODELS read, from the build's manifest."""
+    manifest = json.loads((project.work_dir / "target" / "manifest.json").read_text())
+    nodes = {f"model.segrec.{name}" for name in HISTORY_MODELS}
+    parents = {parent for node in nodes for parent in manifest["nodes"][node]["depends_on"]["nodes"]}
+    return sorted(parent.split(".")[-1] for parent in parents - nodes)
+
+
+def copy_to_spark(project: DbtProject, spark, names: list[str]) -> None:
+    """The DuckDB build's tables ``names`` as Parquet tables of HISTORY_INPUT."""
+    spark.sql(f"create database if not exists {HISTORY_INPUT}")
+    with duckdb.connect(str(project.db_path), read_only=True) as con:
+        for name in names:
+            spark.createDataFrame(con.table(name).to_arrow_table()).write.mode("overwrite").format(
+                "parquet").saveAsTable(f"{HISTORY_INPUT}.{name}")
+
+
+def input_views(spark, names: list[str], without: list[str]) -> None:
+    """HISTORY_SCHEMA's views of the copied tables ``names``, without the rows of the customers ``without``."""
+    spark.sql(f"create database if not exists {HISTORY_SCHEMA}")
+    dropped = ", ".join(f"'{key}'" for key in without)
+    for name in names:
+        source = f"{HISTORY_INPUT}.{name}"
+        keep = ""
+        if dropped and "customer_key" in spark.table(source).columns:
+            keep = f" where customer_key not in ({dropped})"
+        spark.sql(f"create or replace view {HISTORY_SCHEMA}.{name} as select * from {source}{keep}")
+
+
+def test_segmentation_history_on_spark(spark_session, sample_marts, tmp_path):
+    """A second build on changed input (200 customers fewer) appends a second run, with its previous
+    run, its stability against it, the segment ids carried over and the transitions; a third build
+    on the same input leaves the runs as they are (no duplicate run)."""
+    inputs = history_inputs(sample_marts)
+    copy_to_spark(sample_marts, spark_session, inputs)
+
+    def build(models: list[str]) -> pd.DataFrame:
+        started = time.monotonic()
+        dbt_on_spark(tmp_path, HISTORY_SCHEMA, "run", "--select", *models)
+        print(f"\ndbt run of {len(models)} models on Spark: {time.monotonic() - started:.0f} s")
+        return spark_session.table(f"{HISTORY_SCHEMA}.int_segmentation__model_runs").toArrow().to_pandas() \
+            .sort_values("scored_at", ignore_index=True)
+
+    runs_only = HISTORY_MODELS[:1]  # the marts are checked after the second build
+    input_views(spark_session, inputs, [])
+    first = build(runs_only)
+    dropped = sorted(first["customer_keys"].iloc[0])[:200]
+    input_views(spark_session, inputs, dropped)
+    second = build(HISTORY_MODELS)
+    third = build(runs_only)
+
+    assert len(first) == 1 and first["previous_run_id"].isna().all()
+    assert len(second) == 2 and second["run_id"].is_unique
+    earlier, latest = second.iloc[0], second.iloc[1]
+    assert earlier["run_id"] == first["run_id"].iloc[0] and latest["previous_run_id"] == earlier["run_id"]
+    assert latest["n_customers"] == earlier["n_customers"] - 200 and latest["stability_vs_previous"] > 0.9
+    before = dict(zip(earlier["customer_keys"], earlier["segment_ids"], strict=True))
+    after = dict(zip(latest["customer_keys"], latest["segment_ids"], strict=True))
+    assert np.mean([before[key] == segment for key, segment in after.items()]) > 0.9  # ids carried over
+    transitions = spark_session.table(f"{HISTORY_SCHEMA}.segment_transitions").toArrow().to_pandas()
+    assert set(transitions["run_id"]) == {latest["run_id"]}
+    gone = transitions[transitions["to_segment_id"].isna()]
+    assert gone["n_customers"].sum() == 200
+    assert transitions.loc[transitions["is_same_segment"], "n_customers"].sum() > 0.9 * len(after)
+    marts = spark_session.table(f"{HISTORY_SCHEMA}.segmentation_runs").toArrow().to_pandas()
+    assert len(marts) == 2 and marts.loc[marts["is_latest"], "run_id"].tolist() == [latest["run_id"]]
+
+    # the same input again: nothing appended, the stored runs unchanged
+    assert third[["run_id", "scored_at", "previous_run_id"]].equals(second[["run_id", "scored_at", "previous_run_id"]])
