@@ -137,10 +137,38 @@ sessionization with both sides alone 0.92 (hand 1.95 s, the models 2.13 s, 2.91 
 ALS 1.05, incremental 0.98 (the Python models still rebuild in full). The 10M memory table shows
 where the 4 GB target is lost:
 the hybrid grows the process by 7.1 GB (to 9.7 GB) and the ranker by 5.3 GB (to 11.3 GB), the SQL
-models by 2 to 3 GB each (DuckDB's 4 GB memory_limit). Not yet profiled for memory: the hybrid's
-score batches are 2,000,000 cells (8 MB an array), so the suspects are what it keeps, the fitted
-sources (the items x items co-occurrence and complements) and the lists of every customer and cutoff
-held as pandas frames with a reason string per row until the model returns.
+models by 2 to 3 GB each (DuckDB's 4 GB memory_limit).
+A fourth round (2026-12-04, commit 740cd80), profiled for memory on a 10M warehouse, each model run
+alone (its resident set sampled every 0.25 s with the Python stack): the hybrid grew to 3.7 GB
+holding its 11.4M rows (pandas per batch, concatenated, then Arrow); the ranker held the hybrid
+candidates as pandas, sorted and split per cutoff (about 1.6 GB of growth at 1M), scored
+2,000-customer batches against 19,047 products (about 1 GB of score grids) and copied 600,000-pair
+feature matrices in the logistic member.
+Now both models make their rows a batch of customers at a time and write each batch out as it comes
+(`segrec.engine.to_output_batches`: a Parquet file in DuckDB's temp_directory, read by DuckDB as a
+stream and removed; a stream of the batches themselves cannot work, as code run while DuckDB reads
+a stream cannot query the model's connection); the hybrid writes its rows in (cutoff, customer_key)
+order and the ranker reads them as one Arrow table and slices each batch's rows (sorting in DuckDB
+instead kept 1.5x the table in the process; an Arrow take on the chunked table concatenated it per
+call); the ranker's batches hold at most 8M customer x catalog cells (420 customers at 19,047
+products, 2,000 at 1M as before); the ensemble scores 65,536 pairs at a time, its logistic member by
+a row-wise sum (a BLAS product's sums depend on the matrix shape, so the scores moved by 1e-16 with
+the chunks). Measured alone: at 10M the hybrid 3,673 -> 1,811 MiB, the ranker 3,334 MiB (6,246 MiB
+midway, still with pandas lists, a DuckDB sort and 2,000-customer batches; the old code was not run
+alone at 10M, in the build it grew the process by 5.3 GB); at 1M the hybrid 1,125 -> 756 MiB and the
+ranker 2,756 -> 2,260 MiB. Same output: the hybrid
+candidates equal row for row (1M and 10M), the ranker's lists equal in every column but `score`
+(at most 8.3e-14 apart at 1M, from the row-wise sum). The `10M` run below is that commit's
+`make bench` (its first 8 minutes beside the last of the profiling runs, then alone): 1,609 s and
+5,956 MiB against 2,125 s and 11,353 MiB at c907c3a (a loaded run) and 2,764 s and 13.8 GB at
+15ce98c (alone), the same quality (ARI 0.970, served lists 5.14x popularity); the hybrid 565 s, the
+ranker 474 s (its batches are 420 customers now, against 2,000), the offline evaluation 87 s;
+sessionization with both sides alone 1.005 (hand 21.7 s, the models 21.6 s; target met), ALS 1.19
+(one 15.1 s fit in the build against the median of three direct fits, 12.8 s). Its memory table
+has no Python model far above the rest any more: the largest resident sets are 5.5 to 6.0 GB under
+the ranker and the segmentation's candidates, 4.2 to 4.3 GB under the SQL models, whose DuckDB runs
+at its 4 GB memory_limit; what stays resident between models (DuckDB's allocator keeps its pages,
+glibc its freed heap) is now the larger part of the peak.
 """
 
 PENDING = """
