@@ -49,8 +49,9 @@ def typed_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
 def stacked_tables(tables: Sequence[pa.Table], schema: pa.Schema) -> pa.Table:
     """``tables`` (each of exactly ``schema``, e.g. from :func:`typed_table`) one after another,
     without copying their buffers; an empty table of ``schema`` for none. Dictionary columns get
-    one shared dictionary, as one table made at once would have. Models that list a large shop a
-    batch of customers at a time keep each batch as Arrow this way, not all of it as pandas."""
+    one shared dictionary, as one table made at once would have. Joins the batches of a result made
+    a batch of customers at a time where one table is needed (Spark, tests); DuckDB reads them as
+    they come (:func:`segrec.engine.to_output_batches`)."""
     if not tables:
         return schema.empty_table()
     return pa.concat_tables(tables).unify_dictionaries()

@@ -109,8 +109,8 @@ def evaluated_keys(customers: pd.DataFrame) -> pd.Series:
 
 
 def sorted_keys(keys: Iterable[object]) -> list[str]:
-    """``keys`` as text in Python's (and Arrow's, DuckDB's: UTF-8 byte) order."""
-    return sorted(str(key) for key in keys)
+    """``keys`` as text, without repeats, in Python's (and Arrow's, DuckDB's: UTF-8 byte) order."""
+    return sorted({str(key) for key in keys})
 
 
 def fairness_groups(customers: pd.DataFrame) -> pd.DataFrame:

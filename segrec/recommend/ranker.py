@@ -147,9 +147,13 @@ class CandidateRanker:
             "n_threads": self.n_threads,
         }
 
-    def _matrix(self, pairs: pd.DataFrame) -> np.ndarray:
+    def _matrix(self, pairs: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
+        """The feature columns of ``pairs`` (of its ``rows``: default all) as floats; only those
+        columns are gathered, not the pairs' keys and sources."""
         require_columns(pairs, "pairs", self.features)
-        return pairs[list(self.features)].to_numpy(dtype=float)
+        if rows is None:
+            return pairs[list(self.features)].to_numpy(dtype=float)
+        return pairs.iloc[rows, pairs.columns.get_indexer(self.features)].to_numpy(dtype=float)
 
     def _estimator(self, model: str | None = None) -> Any:
         model = model or self.model
@@ -243,7 +247,7 @@ class CandidateRanker:
         for start in range(0, len(rows), PREDICT_PAIRS):
             chunk = rows[start:start + PREDICT_PAIRS]
             out[start:start + len(chunk)] = _member_probability(
-                estimator, self._matrix(pairs.iloc[chunk])[:, self.observed_])
+                estimator, self._matrix(pairs, chunk)[:, self.observed_])
         return out
 
 

@@ -47,7 +47,7 @@ from segrec.recommend.candidates import (
     sorted_by_customer,
 )
 from segrec.recommend.evaluation import KS
-from segrec.recommend.pipeline import evaluated_keys
+from segrec.recommend.pipeline import evaluated_keys, sorted_keys
 from segrec.recommend.ranker import LIST_TYPES, CandidateRanker, negative_sample, ranked_lists
 from segrec.recommend.reasons import FIXED_REASONS
 from segrec.schemas import REPEATED_TEXT, typed_table
@@ -232,7 +232,7 @@ def customer_batches(keys: Sequence[object], batch_size: int) -> list[np.ndarray
     ``batch_size``: each batch is a key range, so frames sorted by customer slice cheaply."""
     if batch_size < 1:
         raise SegrecError(f"batch_size must be >= 1, got {batch_size}")
-    ordered = np.unique(np.asarray([str(k) for k in keys], dtype=object))
+    ordered = np.asarray(sorted_keys(keys), dtype=object)
     return [ordered[i:i + batch_size] for i in range(0, len(ordered), batch_size)]
 
 
@@ -352,7 +352,7 @@ def scored_batches(inputs: RankerInputs, *, settings: Mapping[str, Any], horizon
     moments = holdout_moments(windows)
     truth = truth.assign(customer_key=truth["customer_key"].astype(str))
     cutoffs = _Cutoffs(purchases, moments, hybrid, truth, products, config, settings, als_factory)
-    batch_size = batch_size or batch_customers(products["product_id"].nunique() if len(products) else 0)
+    batch_size = batch_size or batch_customers(products["product_id"].nunique())
     batches = {"latest": customer_batches(customers["customer_key"], batch_size),
                "sample": customer_batches(evaluated_keys(customers), batch_size)}
     params = {key: settings[key] for key in RANKER_KEYS} | {"random_state": settings["random_state"]}
