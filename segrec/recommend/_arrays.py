@@ -41,6 +41,35 @@ def top_k_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return ordered_rows(cols, np.take_along_axis(scores, cols, axis=1))
 
 
+def top_k_entries(
+    rows: np.ndarray, cols: np.ndarray, values: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``k`` largest positive entries of each row of a sparse matrix given as (row, column,
+    value) triples: their rows, columns and values, rows ascending, best first within a row,
+    ties to the lower column. The entries :func:`top_k_rows` keeps above zero from the dense
+    rows (entries not given count as zero), without making the rows dense."""
+    positive = values > 0
+    rows, cols, values = rows[positive], cols[positive], values[positive]
+    if k <= 0 or len(rows) == 0:
+        return rows[:0], cols[:0], values[:0]
+    by_row = np.argsort(rows, kind="stable")
+    rows, cols, values = rows[by_row], cols[by_row], values[by_row]
+    # rows longer than k: only entries at least the row's k-th largest value can be chosen
+    # (a partition per long row; sorting every entry costs more where rows hold thousands)
+    bounds = np.flatnonzero(np.diff(rows, prepend=-1, append=-1))
+    threshold = np.full(len(rows), -np.inf)
+    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+        if stop - start > k:
+            threshold[start:stop] = np.partition(values[start:stop], stop - start - k)[stop - start - k]
+    near = values >= threshold
+    rows, cols, values = rows[near], cols[near], values[near]
+    order = np.lexsort((cols, -values, rows))
+    rows, cols, values = rows[order], cols[order], values[order]
+    first = np.searchsorted(rows, rows, side="left")  # where each entry's row starts
+    chosen = np.arange(len(rows)) - first < k
+    return rows[chosen], cols[chosen], values[chosen]
+
+
 def ordered_rows(items: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each row's items by descending value, padding (item -1) last; equal values keep their
     order in the row."""

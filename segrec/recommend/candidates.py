@@ -531,7 +531,7 @@ class CandidateGenerator:
         if grids is not None:
             rows, scores = grids
             r = pd.Index(self.binary_.customer_keys[rows].astype(str)).get_indexer(pairs["customer_key"])
-            c = pd.Index(self.binary_.product_ids).get_indexer(pairs["product_id"])
+            c = self.binary_.item_columns(pairs["product_id"])
             known = (r >= 0) & (c >= 0)
             for name, grid in scores.items():
                 pairs.loc[known, name] = grid[r[known], c[known]]

@@ -20,7 +20,7 @@ from segrec.recommend import (
     purchased_pairs,
     repeat_purchase_categories,
 )
-from segrec.recommend._arrays import row_ranks, scale_rows, top_k_mask, top_k_rows
+from segrec.recommend._arrays import row_ranks, scale_rows, top_k_entries, top_k_mask, top_k_rows
 from segrec.recommend.baselines import (
     content_features,
     content_similarity,
@@ -309,11 +309,18 @@ def test_select_top_n_and_top_k_rows_match_the_row_by_row_definition_with_ties(s
     rng = np.random.default_rng(seed)
     scores = rng.integers(0, 4, (12, 30)).astype(np.float32)  # many ties at every cut
     eligible = rng.random((12, 30)) < 0.8
-    categories = rng.integers(-1, 4, 30)
-    # n = 3: rows with more allowed items than n; n = 20: every row has fewer (the cap cannot fill)
-    for cap, n in itertools.product((None, 1, 2), (3, 9, 20)):
-        items, _ = select_top_n(scores, eligible, categories, n, max_per_category=cap)
-        assert items.tolist() == _walked_lists(scores, eligible, categories, n, cap).tolist()
+    # mixed categories; one category for most items (the best CAP_PREFIX x n items of a row seldom
+    # hold n allowed ones); one category for all (the cap allows fewer than n: allowed items and
+    # fillers); and one more category of a single item (when it ranks past the prefix, only the
+    # whole row tells that it is allowed)
+    lone = np.zeros(30, dtype=np.int64)
+    lone[rng.integers(0, 30)] = 1
+    for categories in (rng.integers(-1, 4, 30), np.where(rng.random(30) < 0.85, 0, rng.integers(-1, 4, 30)),
+                       np.zeros(30, dtype=np.int64), lone):
+        # n = 3: rows with more allowed items than n; n = 20: every row has fewer (the cap cannot fill)
+        for cap, n in itertools.product((None, 1, 2), (2, 3, 9, 20)):
+            items, _ = select_top_n(scores, eligible, categories, n, max_per_category=cap)
+            assert items.tolist() == _walked_lists(scores, eligible, categories, n, cap).tolist()
     # as drawn, and mostly zeros (a co-occurrence row: top_k_rows selects from the other end)
     for matrix in (scores, np.where(rng.random((12, 30)) < 0.7, 0, scores)):
         columns, values = top_k_rows(matrix, 7)
@@ -322,6 +329,30 @@ def test_select_top_n_and_top_k_rows_match_the_row_by_row_definition_with_ties(s
         chosen = np.zeros(matrix.shape, dtype=bool)
         np.put_along_axis(chosen, columns, True, axis=1)
         assert top_k_mask(matrix, 7).tolist() == chosen.tolist()
+
+
+def test_top_k_entries_by_hand():
+    # row 0: 3 ties at 3.0 -> the two lower columns; row 1: a negative and a zero are never kept; row 2: none
+    rows, cols, values = top_k_entries(
+        np.array([0, 1, 0, 0, 1, 0, 1]), np.array([4, 0, 1, 2, 3, 3, 5]),
+        np.array([3.0, -1.0, 3.0, 3.0, 2.0, 2.0, 0.0]), 2)
+    assert (rows.tolist(), cols.tolist(), values.tolist()) == ([0, 0, 1], [1, 2, 3], [3.0, 3.0, 2.0])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_top_k_entries_keep_what_top_k_rows_keeps_above_zero(seed):
+    # the sparse selection of cooccurrence_similarity against the dense one it replaced: same
+    # entries in the same order, with ties at every cut, zeros, negatives and shuffled input
+    rng = np.random.default_rng(seed)
+    dense = rng.integers(-1, 4, (15, 40)).astype(float) * (rng.random((15, 40)) < 0.6)
+    row, col = np.nonzero(dense)
+    shuffle = rng.permutation(len(row))
+    for k in (1, 3, 7, 40):
+        top_cols, top_values = top_k_rows(dense, k)
+        keep = top_values > 0
+        expected = (np.nonzero(keep)[0].tolist(), top_cols[keep].tolist(), top_values[keep].tolist())
+        got = top_k_entries(row[shuffle], col[shuffle], dense[row, col][shuffle], k)
+        assert tuple(a.tolist() for a in got) == expected
 
 
 def test_row_ranks_are_positions_in_a_stable_descending_sort():
