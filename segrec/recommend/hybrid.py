@@ -188,12 +188,17 @@ class HybridRecommender:
             [segment_indicator(self.segment_codes_, n_segments) @ weights, sp.csr_matrix(weights.sum(axis=0))]
         ).tocsr()
         self.segment_content_ = content_profile_scores(group_weights, self.features_)
+        self.scaled_group_scores_ = {
+            "segment_popularity": scale_rows(self.segment_popularity_),
+            "segment_content": scale_rows(self.segment_content_),
+        }
         self.context_ = fit_context_lifts(binary, customers, prior_strength=self.prior_strength)
         self.context_table_, self.context_rows_ = context_index(self.context_, customers)
         self.flags_ = policy_flags(customers["rule_segments"], self.segment_policies or SEGMENT_POLICIES)
         self.premium_ = premium_affinity(products).astype(np.float32)
         self.is_new_ = products["is_new"].to_numpy(dtype=np.float32)
         # read once: converting a column per batch costs a pass over every customer or product
+        self.n_interacted_ = data.n_interacted
         self.segment_names_ = customers["segment_name"].to_numpy(dtype=object)
         self.product_names_ = products["name"].to_numpy(dtype=object)
         self.leaf_categories_ = products["leaf_category"].to_numpy(dtype=object)
@@ -227,12 +232,14 @@ class HybridRecommender:
 
     def component_scores(self, strategy: str, user_rows: np.ndarray) -> np.ndarray:
         """One strategy's scores scaled to [0, 1] per row (see :func:`scale_rows`), for blending."""
+        if strategy in GROUP:  # a row per segment, scaled once in fit
+            return self.scaled_group_scores_[strategy][self._group_rows(user_rows)]
         return scale_rows(self.raw_scores(strategy, user_rows))
 
     def hybrid_scores(self, user_rows: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Blended scores and each strategy's contribution to them (rows x items each)."""
         w = self.weights_
-        known = self.data_.n_interacted[user_rows].astype(np.float32)[:, None]
+        known = self.n_interacted_[user_rows].astype(np.float32)[:, None]
         confidence = known / (known + self.confidence_half)
         scaled = {s: self.component_scores(s, user_rows) for s in PERSONAL + GROUP}
         # New arrivals for browsers, the better they match the customer's (or segment's) taste.

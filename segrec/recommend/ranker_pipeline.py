@@ -247,7 +247,8 @@ class _Cutoffs:
         self.purchases, self.moments, self.config, self.settings = purchases, moments, config, settings
         self.als_factory = als_factory
         self.hybrid = CutoffRows(hybrid)
-        self.truth = {c: part for c, part in truth.groupby("cutoff", sort=False)}
+        # sorted by customer: a batch labels its pairs against its own customers' slice
+        self.truth = {c: sorted_by_customer(part) for c, part in truth.groupby("cutoff", sort=False)}
         self.products = {c: part for c, part in products.groupby("cutoff", sort=False)}
         self._generators: dict[str, CandidateGenerator] = {}
         self.training: dict[str, tuple[pd.DataFrame, np.ndarray]] = {}
@@ -276,7 +277,12 @@ class _Cutoffs:
         subsampled (as the ranker would) so only what it keeps stays in memory."""
         if pairs.empty:
             return pairs, np.zeros(0, dtype=np.int8)
-        truth = self.truth.get(cutoff, pd.DataFrame({"customer_key": [], "product_id": []}))
+        truth = self.truth.get(cutoff)
+        if truth is None:
+            truth = pd.DataFrame({"customer_key": [], "product_id": []})
+        else:
+            keys = pairs["customer_key"]
+            truth = customer_slice(truth, keys.min(), keys.max())
         labels = label_pairs(pairs, truth)
         keep = negative_sample(labels, self.settings["max_negatives_per_positive"], rng)
         return pairs[keep].reset_index(drop=True), labels[keep]

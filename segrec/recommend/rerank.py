@@ -182,8 +182,13 @@ def eligible_items(data: RecData, user_rows: np.ndarray) -> np.ndarray:
     bought unless its category is repeat-purchase."""
     active = data.products["is_active"].to_numpy(dtype=bool)
     repeat = data.products["is_repeat_purchase_category"].to_numpy(dtype=bool)
-    bought = data.purchased[user_rows].toarray() > 0
-    return active[None, :] & ~(bought & ~repeat[None, :])
+    eligible = np.repeat(active[None, :], len(user_rows), axis=0)
+    # cleared at the bought cells only: a dense copy of the purchases is a pass more per row
+    bought = data.purchased[user_rows]
+    rows = np.repeat(np.arange(len(user_rows)), np.diff(bought.indptr))
+    blocked = (bought.data > 0) & ~repeat[bought.indices]
+    eligible[rows[blocked], bought.indices[blocked]] = False
+    return eligible
 
 
 def select_top_n(
