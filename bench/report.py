@@ -172,6 +172,36 @@ glibc its freed heap) is now the larger part of the peak. The `1M` run below (co
 168 s, peak 2,701 MiB against 3,738 MiB at 8b1c415 (the ranker's growth 2,105 -> 1,166 MiB), the same
 quality (ARI 0.968, served NDCG@10 0.2353); sessionization 0.95 (hand 2.03 s, the models 2.15 s), ALS
 1.28 (fits of about 2 s), incremental 0.92 with equal marts.
+A fifth round (2026-12-04, commit a2884d7), profiled for time on the 10M warehouse (each model alone,
+its Python stack sampled every 0.25 s), again with the same output (hybrid candidates equal row for
+row at 1M and 10M, ranker lists equal at 1M, every column and score): the hybrid spent 157 of its 571
+s finding co-occurrence neighbours (about 10 calls: the interactions and the purchases of each
+cutoff), 96 s picking each row's capped top 50 and 44 s on reasons. The neighbours now come from the
+co-occurring pairs only (`_arrays.top_k_entries`: a partition per long row keeps the entries at
+least its k-th value, and only those are sorted; ranking every non-zero, tried in the second round,
+was slower): 10.3 s and 16.7 s -> 4.5 s and 0.3 s for one 10M cutoff's interactions and purchases,
+with identical sparse arrays. The capped top n is decided from each row's best 4 x n items where
+they decide it: when they hold n items the cap allows, or when every allowed item of the row is
+among them (known from the row's eligible items per category, one small matrix product), which is
+the case of a hybrid list of 50 with 8 categories and a cap of 3; other rows take the whole-catalog
+path (5.6 -> 2.1 ms per block of 13 customers x 19,047 products, unchanged without categories).
+Smaller: segment scores scaled once per segment, eligibility cleared at the bought cells instead of
+a dense copy of the purchases, key indexes built once per matrix (the ranker rebuilt 188,571 keys per
+batch, 19 s), the hold-out truth sliced to a batch's customers before labelling. The `10M` run below
+is that commit's `make bench` (its first 4 minutes beside a 1M profiling run, which is why
+int_events__validated took 161 s against 134 s): 1,365 s against 1,609 s, the hybrid 432 s against
+565 s, the ranker 439 s against 474 s, the same quality (ARI 0.9695, served lists 5.14x
+popularity); sessionization 1.02 (hand 21.4 s, models 20.9 s), ALS 1.20. Its peak, 6,675 MiB against
+5,956 MiB, is under the ranker again; each model alone did not grow (the hybrid 1,956 -> 2,043 MiB,
+the ranker 3,304 -> 3,388 MiB, measured on the same warehouse), so the difference is in what stays
+resident between models, not chased further. Also seen while profiling: the ranker's gradient-boosted
+trees (OpenMP, two threads) slow down several-fold when another process holds a core: a 1M ranker
+model under cProfile beside the 10M data generator took 240 s, 136 s of it in the trees' fit (55 s
+alone, without the profiler); 60 trees on 300,000 x 40 random features take 2.1 s alone with two
+threads, 6.2 s with two threads beside one busy process, 3.9 s with one thread (OMP_WAIT_POLICY=PASSIVE:
+4.0 s beside it, but 3.8 s alone). A `dbt build` runs two models at once on two cores, so which is
+better depends on what runs beside the ranker; left as it is (in the builds above the ranker took
+about what it takes alone).
 """
 
 PENDING = """
