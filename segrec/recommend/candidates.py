@@ -503,7 +503,8 @@ class CandidateGenerator:
         purchase sources. ``extra`` (columns EXTRA_COLUMNS: the hybrid's list at the same
         cutoff) adds candidates for any customer, also one without purchases (then only
         those, with the customer features missing); pairs it does not propose get
-        ``hybrid_score`` 0 and ``hybrid_rank`` NEVER_DAYS.
+        ``hybrid_score`` 0 and ``hybrid_rank`` NEVER_DAYS. Further columns of ``extra`` (e.g.
+        the hybrid's strategy and reason) come out last, missing where it proposes nothing.
         """
         if not hasattr(self, "config_"):
             raise SegrecError("CandidateGenerator: call fit before transform")
@@ -538,13 +539,14 @@ class CandidateGenerator:
             pairs.loc[known, "als_rank"] = row_ranks(scores["als_score"], r[known], c[known]).astype(np.float32)
             pairs.loc[known, "cooc_max"] = _max_similarity(self.binary_.matrix[rows], self.cosine_, r[known],
                                                            c[known])
+        carried = [] if extra is None else [c for c in extra.columns if c not in EXTRA_COLUMNS]
         if extra is not None:
-            pairs = pairs.merge(extra[list(EXTRA_COLUMNS)], on=["customer_key", "product_id"], how="left")
+            pairs = pairs.merge(extra[[*EXTRA_COLUMNS, *carried]], on=["customer_key", "product_id"], how="left")
         else:
             pairs["hybrid_score"], pairs["hybrid_rank"] = np.nan, np.nan
         pairs["hybrid_score"] = pairs["hybrid_score"].astype(float).fillna(0.0)
         pairs["hybrid_rank"] = pairs["hybrid_rank"].astype(float).fillna(NEVER_DAYS)
-        return pairs[["customer_key", "product_id", *src_cols, *FEATURE_COLUMNS]]
+        return pairs[["customer_key", "product_id", *src_cols, *FEATURE_COLUMNS, *carried]]
 
     def _rows(self, customers: Sequence[object] | None) -> np.ndarray:
         """Matrix rows of the asked customers who have history, in key order."""

@@ -195,19 +195,26 @@ def _cutoff_pairs(
     """The candidate pairs of one batch of customers at one cutoff (``hybrid``: that
     cutoff's hybrid lists of at least the batch's customers), active products only, the re-buy
     rule applied."""
-    chosen = hybrid[hybrid["customer_key"].isin(set(batch))]
-    extra = chosen[["customer_key", "product_id", "hybrid_score", "hybrid_rank"]] if len(chosen) else None
+    chosen = _rows_where(hybrid, hybrid["customer_key"].isin(set(batch)))
+    # the hybrid's strategy and reason ride along with its candidates (one merge, in transform)
+    extra = chosen[["customer_key", "product_id", "hybrid_score", "hybrid_rank", "strategy", "reason"]].rename(
+        columns={"strategy": "hybrid_strategy", "reason": "hybrid_reason"}) if len(chosen) else None
     if extra is None and not generator.has_history_:
         return pd.DataFrame()
     pairs = generator.transform(batch, extra)
+    if extra is None:
+        pairs = pairs.assign(hybrid_strategy=None, hybrid_reason=None)
     active = products.loc[products["is_active"].astype(bool), "product_id"]
-    pairs = pairs[pairs["product_id"].isin(set(active))]
+    pairs = _rows_where(pairs, pairs["product_id"].isin(set(active)))
     if repurchase_rule == "repeat_categories":
         repeat = set(products.loc[products["is_repeat_purchase_category"].astype(bool), "product_id"])
-        pairs = pairs[(pairs["is_own"] == 0) | pairs["product_id"].isin(repeat)]
-    described = chosen[["customer_key", "product_id", "strategy", "reason"]].rename(
-        columns={"strategy": "hybrid_strategy", "reason": "hybrid_reason"})
-    return pairs.merge(described, on=["customer_key", "product_id"], how="left").reset_index(drop=True)
+        pairs = _rows_where(pairs, (pairs["is_own"] == 0) | pairs["product_id"].isin(repeat))
+    return pairs.reset_index(drop=True)
+
+
+def _rows_where(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
+    """``frame[mask]``, without copying a wide frame when every row is kept (the usual case)."""
+    return frame if mask.all() else frame[mask]
 
 
 def _fit_or_none(ranker: CandidateRanker, pairs: pd.DataFrame, labels: np.ndarray) -> CandidateRanker | None:

@@ -391,6 +391,19 @@ def test_ranker_lists_learn_the_rebuys_and_serve_three_kinds() -> None:
         _lists(**inputs, settings={"n_owns": 3}, list_length=2, horizon_days=10)
 
 
+def test_ranker_lists_without_hybrid_candidates_come_from_the_purchase_sources() -> None:
+    inputs = ranker_inputs()
+    settings = {"n_als": 2, "n_cooc": 2, "n_popular": 2, "n_trending": 0, "max_negatives_per_positive": None}
+    lists = _lists(**inputs | {"hybrid": inputs["hybrid"].iloc[:0]}, settings=settings, list_length=2,
+                   horizon_days=10, max_per_category=None)
+    served = lists[lists["cutoff"] == "latest"]
+    assert "cold" not in set(served["customer_key"])  # nothing to propose without purchases or the hybrid
+    assert not served["product_id"].isin(["P4", "P5"]).any()  # nobody bought them, only the hybrid proposed them
+    top = served[served["rank"] == 1].set_index(["customer_key", "list_type"])["product_id"]
+    assert all(top[(f"c{c}", "blended")] == f"P{c % 4}" for c in range(12))
+    assert served["reason"].notna().all() and (served["strategy"] != "segment_popularity").all()
+
+
 def test_ranker_lists_rerank_discover_and_blended_of_both_cutoffs() -> None:
     inputs = ranker_inputs()
     settings = {"n_als": 2, "n_cooc": 2, "n_popular": 2, "n_trending": 0, "max_negatives_per_positive": None}
