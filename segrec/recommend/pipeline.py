@@ -47,7 +47,7 @@ from segrec.recommend.als import (
 from segrec.recommend.data import RecData, check_unique_keys, prepare_data
 from segrec.recommend.evaluation import KS, METRIC_COLUMNS, N_RESAMPLES, describe_windows, evaluate_recommender
 from segrec.recommend.hybrid import SIMILARITY_METHODS, STRATEGIES, HybridRecommender, item_similarity_table
-from segrec.recommend.interactions import InteractionMatrix, build_interaction_matrix
+from segrec.recommend.interactions import InteractionMatrix, build_interaction_matrix, sorted_keys
 from segrec.recommend.spark_als import SparkALS
 from segrec.recommend.tuning import grid_search_als
 from segrec.schemas import REPEATED_TEXT, typed_frame, typed_table
@@ -108,9 +108,10 @@ def evaluated_keys(customers: pd.DataFrame) -> pd.Series:
     return customers.loc[customers["is_evaluated"].fillna(False).astype(bool).to_numpy(), "customer_key"]
 
 
-def sorted_keys(keys: Iterable[object]) -> list[str]:
-    """``keys`` as text, without repeats, in Python's (and Arrow's, DuckDB's: UTF-8 byte) order."""
-    return sorted({str(key) for key in keys})
+def sorted_text_keys(keys: Iterable[object]) -> np.ndarray:
+    """``keys`` as text, without repeats, in Python's (and Arrow's, DuckDB's: UTF-8 byte) order:
+    :func:`segrec.recommend.interactions.sorted_keys` of their text."""
+    return sorted_keys(np.asarray([str(key) for key in keys], dtype=object))
 
 
 def fairness_groups(customers: pd.DataFrame) -> pd.DataFrame:

@@ -47,7 +47,7 @@ from segrec.recommend.candidates import (
     sorted_by_customer,
 )
 from segrec.recommend.evaluation import KS
-from segrec.recommend.pipeline import evaluated_keys, sorted_keys
+from segrec.recommend.pipeline import evaluated_keys, sorted_text_keys
 from segrec.recommend.ranker import LIST_TYPES, CandidateRanker, negative_sample, ranked_lists
 from segrec.recommend.reasons import FIXED_REASONS
 from segrec.schemas import REPEATED_TEXT, typed_table
@@ -239,7 +239,7 @@ def customer_batches(keys: Sequence[object], batch_size: int) -> list[np.ndarray
     ``batch_size``: each batch is a key range, so frames sorted by customer slice cheaply."""
     if batch_size < 1:
         raise SegrecError(f"batch_size must be >= 1, got {batch_size}")
-    ordered = np.asarray(sorted_keys(keys), dtype=object)
+    ordered = sorted_text_keys(keys)
     return [ordered[i:i + batch_size] for i in range(0, len(ordered), batch_size)]
 
 

@@ -14,7 +14,7 @@ from segrec.recommend.pipeline import (
     hybrid_candidates,
     restore_als,
     selected_parameters,
-    sorted_keys,
+    sorted_text_keys,
 )
 from segrec.recommend.ranker_pipeline import holdout_moments, ranker_settings
 
@@ -28,7 +28,8 @@ def model(dbt, session):
     als_factory = als_factory_for(dbt.config.get("ml_engine"), session, dbt.config.get("spark_ml"))
     windows = as_frame(to_arrow(dbt.ref("int_recommendation__windows"))).iloc[0]
     # served lists for everybody, hold-out lists for the evaluation sample; in key order (below)
-    keys = {"latest": sorted_keys(customers["customer_key"]), "sample": sorted_keys(evaluated_keys(customers))}
+    keys = {"latest": sorted_text_keys(customers["customer_key"]),
+            "sample": sorted_text_keys(evaluated_keys(customers))}
 
     def batches():  # written out a batch at a time (to_output_batches): the served cutoff is 50 rows a customer
         # rows in (cutoff, customer_key) order: the ranker reads a batch of customers as a slice (CutoffRows)
