@@ -189,12 +189,12 @@ def _cutoff_pairs(
     generator: CandidateGenerator,
     batch: np.ndarray,
     hybrid: pd.DataFrame,
-    products: pd.DataFrame,
-    repurchase_rule: str,
+    active: set[str],
+    rebuy_products: set[str] | None,
 ) -> pd.DataFrame:
     """The candidate pairs of one batch of customers at one cutoff (``hybrid``: that
-    cutoff's hybrid lists of at least the batch's customers), active products only, the re-buy
-    rule applied."""
+    cutoff's hybrid lists of at least the batch's customers), products in ``active`` only, and
+    own products only in ``rebuy_products`` when given (the re-buy rule repeat_categories)."""
     chosen = _rows_where(hybrid, hybrid["customer_key"].isin(set(batch)))
     # the hybrid's strategy and reason ride along with its candidates (one merge, in transform)
     extra = chosen[["customer_key", "product_id", "hybrid_score", "hybrid_rank", "strategy", "reason"]].rename(
@@ -204,17 +204,20 @@ def _cutoff_pairs(
     pairs = generator.transform(batch, extra)
     if extra is None:
         pairs = pairs.assign(hybrid_strategy=None, hybrid_reason=None)
-    active = products.loc[products["is_active"].astype(bool), "product_id"]
-    pairs = _rows_where(pairs, pairs["product_id"].isin(set(active)))
-    if repurchase_rule == "repeat_categories":
-        repeat = set(products.loc[products["is_repeat_purchase_category"].astype(bool), "product_id"])
-        pairs = _rows_where(pairs, (pairs["is_own"] == 0) | pairs["product_id"].isin(repeat))
+    pairs = _rows_where(pairs, pairs["product_id"].isin(active))
+    if rebuy_products is not None:
+        pairs = _rows_where(pairs, (pairs["is_own"] == 0) | pairs["product_id"].isin(rebuy_products))
     return pairs.reset_index(drop=True)
 
 
 def _rows_where(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
     """``frame[mask]``, without copying a wide frame when every row is kept (the usual case)."""
     return frame if mask.all() else frame[mask]
+
+
+def _flagged_products(products: pd.DataFrame, flag: str) -> set[str]:
+    """The product_id of the ``products`` rows whose ``flag`` is true."""
+    return set(products.loc[products[flag].astype(bool), "product_id"])
 
 
 def _fit_or_none(ranker: CandidateRanker, pairs: pd.DataFrame, labels: np.ndarray) -> CandidateRanker | None:
@@ -256,7 +259,12 @@ class _Cutoffs:
         self.hybrid = CutoffRows(hybrid)
         # sorted by customer: a batch labels its pairs against its own customers' slice
         self.truth = {c: sorted_by_customer(part) for c, part in truth.groupby("cutoff", sort=False)}
-        self.products = {c: part for c, part in products.groupby("cutoff", sort=False)}
+        # the product sets every batch of a cutoff filters by, made once per cutoff (re-buys are
+        # limited only under the rule repeat_categories)
+        by_cutoff = dict(iter(products.groupby("cutoff", sort=False)))
+        self.active = {c: _flagged_products(part, "is_active") for c, part in by_cutoff.items()}
+        self.rebuy_products = None if settings["repurchase_rule"] != "repeat_categories" else {
+            c: _flagged_products(part, "is_repeat_purchase_category") for c, part in by_cutoff.items()}
         self._generators: dict[str, CandidateGenerator] = {}
         self.training: dict[str, tuple[pd.DataFrame, np.ndarray]] = {}
 
@@ -274,10 +282,9 @@ class _Cutoffs:
         self._generators = {c: g for c, g in self._generators.items() if c == cutoff}
 
     def pairs(self, cutoff: str, batch: np.ndarray) -> pd.DataFrame:
-        products = self.products.get(cutoff, pd.DataFrame(
-            {"product_id": [], "is_active": [], "is_repeat_purchase_category": []}))
         hybrid = self.hybrid.rows(cutoff, batch[0], batch[-1])  # batches are sorted, never empty
-        return _cutoff_pairs(self.generator(cutoff), batch, hybrid, products, self.settings["repurchase_rule"])
+        rebuy_products = None if self.rebuy_products is None else self.rebuy_products.get(cutoff, set())
+        return _cutoff_pairs(self.generator(cutoff), batch, hybrid, self.active.get(cutoff, set()), rebuy_products)
 
     def labelled(self, cutoff: str, pairs: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
         """The pairs a ranker learns from: labelled by the cutoff's window, negatives
@@ -473,12 +480,13 @@ def ranker_lists(
     histories = history_by_cutoff(history) if control.needs_history else {}
     parameters = ranker_settings(settings) | ({} if control.is_identity else {"rerank": asdict(control)})
     lengths = {"latest": list_length, "test": max(list_length, *KS)}
+    categories = {cutoff: cutoff_categories(products, cutoff) for cutoff in lengths}  # once, not per batch
     inputs = RankerInputs(purchases, windows, hybrid, truth, products, customers)
     for batch in scored_batches(inputs, settings=settings, horizon_days=horizon_days, batch_size=batch_size,
                                 als_factory=als_factory):
         version = batch.model_version if control.is_identity else content_version(batch.model_version, asdict(control))
         lists = _batch_lists(batch.pairs, batch.scores, length=lengths[batch.cutoff],
-                             categories=cutoff_categories(products, batch.cutoff),
+                             categories=categories[batch.cutoff],
                              max_per_category=max_per_category, rerank=control,
                              history=batch_history(histories, batch))
         yield typed_table(
