@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from sklearn.tree import DecisionTreeClassifier
 
 from segrec.engine import ml_spark_session
@@ -530,39 +531,28 @@ def run_table(runs: Sequence[SegmentationRun]) -> pa.Table:
 
 
 # The dbt incremental strategies of int_segmentation__model_runs (by target, _segmentation__models.yml)
-# that only insert: dbt-spark's append (local Spark, Parquet tables) cannot replace a stored run, so the
-# model writes only runs not stored yet. delete+insert (DuckDB) and merge (Databricks, Delta) replace a
-# stored run by its run_id.
-APPEND_ONLY_STRATEGIES = frozenset({"append"})
-
-
-@dataclass(frozen=True)
-class RunsToWrite:
-    """What ``int_segmentation__model_runs`` returns (:func:`runs_to_write`) and, when a run is
-    left out, why (``note``)."""
-
-    runs: list[SegmentationRun]
-    note: str | None = None
+# under which the model's result replaces the whole table: dbt-spark's insert_overwrite (local Spark:
+# Parquet tables have neither merge nor delete). The model then returns every stored run as well, so
+# the table keeps the history that delete+insert (DuckDB) and merge on run_id (Databricks) keep.
+OVERWRITE_STRATEGIES = frozenset({"insert_overwrite"})
 
 
 def runs_to_write(
-    record: SegmentationRun | None, incremental_strategy: str | None,
-    stored_run_ids: Sequence[str] = (), latest_run_id: str | None = None,
-) -> RunsToWrite:
-    """The rows the model writes: its run (none when :func:`run_segmentation` recorded none).
-    Under a strategy that replaces rows by run_id the run is written even when its run_id is
-    stored (the same input gives the same run; the row is rewritten as it is, or with what it
-    lacked). Under an append-only one (:data:`APPEND_ONLY_STRATEGIES`) a run whose run_id is among
-    ``stored_run_ids`` is left out, so the table keeps one row per run: nothing is written when
-    the input and parameters are the latest run's (``latest_run_id``), and a return to an earlier
-    run's input cannot make that run the latest again (the note says so)."""
-    if record is None:
-        return RunsToWrite([])
-    if incremental_strategy not in APPEND_ONLY_STRATEGIES or record.run_id not in set(stored_run_ids):
-        return RunsToWrite([record])
-    if record.run_id == latest_run_id:
-        return RunsToWrite([], f"the input and parameters of the latest run {record.run_id}: nothing to append")
-    return RunsToWrite([], (
-        f"the input and parameters of the earlier run {record.run_id}, which {incremental_strategy} cannot "
-        f"store again: the latest run stays {latest_run_id} (a --full-refresh of int_segmentation__model_runs "
-        "starts the history afresh)"))
+    record: SegmentationRun | None, incremental_strategy: str | None, stored: pa.Table | None = None,
+) -> pa.Table:
+    """What ``int_segmentation__model_runs`` returns: its run (none when :func:`run_segmentation`
+    recorded none), which replaces a stored run of the same run_id (delete+insert, merge). Under a
+    strategy that overwrites the table (:data:`OVERWRITE_STRATEGIES`) the ``stored`` runs (the
+    table as the build found it) come too, but the one of the run's run_id: the same rows
+    delete+insert leaves, so a return to an earlier run's input (runs A, B, then A's input again)
+    makes A the latest run on every engine. Stored columns missing from an older table are null."""
+    new = run_table([] if record is None else [record])
+    if incremental_strategy not in OVERWRITE_STRATEGIES or stored is None:
+        return new
+    kept = pa.table({
+        name: stored[name] if name in stored.column_names else pa.nulls(stored.num_rows, RUN_SCHEMA.field(name).type)
+        for name in RUN_SCHEMA.names
+    }).cast(RUN_SCHEMA)
+    if record is not None:
+        kept = kept.filter(pc.not_equal(kept["run_id"], record.run_id))
+    return pa.concat_tables([kept, new])

@@ -59,22 +59,27 @@ def test_same_input_returns_the_previous_run_unchanged():
         matrix.sort_index())
 
 
-def test_append_writes_only_runs_not_stored_yet():
-    """delete+insert and merge replace a stored run by run_id; append (local Spark) cannot, so a run
-    already stored is left out: nothing on the same input, and a note when the input returned to an
-    earlier run's."""
+def test_overwrite_keeps_the_history_delete_insert_keeps():
+    """delete+insert and merge get the run alone (it replaces a stored run of its run_id);
+    insert_overwrite (local Spark) replaces the table, so the stored runs come too, but the one of
+    the run's run_id: runs A, B, then A's input again leave B and the new A, A the latest."""
     matrix, readable, _ = blobs()
     first = run_segmentation(matrix, readable, rules_for(matrix), None, CONFIG, WHEN)
-    again = run_segmentation(matrix, readable, rules_for(matrix), first, CONFIG, WHEN + pd.Timedelta(days=1))
+    fewer = matrix.iloc[20:]
+    second = run_segmentation(fewer, readable.iloc[20:], rules_for(fewer), first, CONFIG, WHEN + pd.Timedelta(days=1))
+    back = run_segmentation(matrix, readable, rules_for(matrix), second, CONFIG, WHEN + pd.Timedelta(days=2))
+    assert second.run_id != first.run_id and back.run_id == first.run_id and back.previous_run_id == second.run_id
+    stored = run_table([first, second])
     for strategy in ("delete+insert", "merge"):
-        assert runs_to_write(again, strategy, [first.run_id], first.run_id).runs == [again]
-    assert runs_to_write(first, "append").runs == [first]  # the first build, or a new run_id
-    assert runs_to_write(first, "append", ["other"], "other").runs == [first]
-    same = runs_to_write(again, "append", [first.run_id], first.run_id)
-    assert same.runs == [] and "latest run" in same.note
-    earlier = runs_to_write(again, "append", [first.run_id, "later"], "later")
-    assert earlier.runs == [] and "stays later" in earlier.note
-    assert runs_to_write(None, "append").runs == []
+        assert runs_to_write(back, strategy, stored) == run_table([back])
+    assert runs_to_write(first, "insert_overwrite") == run_table([first])  # the first build
+    assert runs_to_write(back, "insert_overwrite", stored) == run_table([second, back])
+    assert runs_to_write(None, "insert_overwrite", stored) == stored  # no run recorded: the history stays
+    assert runs_to_write(None, "delete+insert", stored).num_rows == 0
+    # a table from before a column: the stored runs get it empty
+    older = runs_to_write(back, "insert_overwrite", stored.drop_columns(["feature_scaling"]))
+    assert older["feature_scaling"].to_pylist()[0] is None
+    assert older["run_id"].to_pylist() == [second.run_id, back.run_id]
 
 
 def test_a_run_is_one_typed_row_and_its_stored_row_is_the_previous_run():

@@ -294,9 +294,10 @@ def input_views(spark, names: list[str], without: list[str]) -> None:
 
 
 def test_segmentation_history_on_spark(spark_session, sample_marts, tmp_path):
-    """A second build on changed input (200 customers fewer) appends a second run, with its previous
+    """A second build on changed input (200 customers fewer) adds a second run, with its previous
     run, its stability against it, the segment ids carried over and the transitions; a third build
-    on the same input leaves the runs as they are (no duplicate run)."""
+    on the same input leaves the runs as they are (no duplicate run); a fourth on the first input
+    makes the first run the latest again, after the second (as delete+insert does on DuckDB)."""
     inputs = history_inputs(sample_marts)
     copy_to_spark(sample_marts, spark_session, inputs)
 
@@ -314,6 +315,8 @@ def test_segmentation_history_on_spark(spark_session, sample_marts, tmp_path):
     input_views(spark_session, inputs, dropped)
     second = build(HISTORY_MODELS)
     third = build(runs_only)
+    input_views(spark_session, inputs, [])
+    fourth = build(runs_only)
 
     assert len(first) == 1 and first["previous_run_id"].isna().all()
     assert len(second) == 2 and second["run_id"].is_unique
@@ -331,5 +334,11 @@ def test_segmentation_history_on_spark(spark_session, sample_marts, tmp_path):
     marts = spark_session.table(f"{HISTORY_SCHEMA}.segmentation_runs").toArrow().to_pandas()
     assert len(marts) == 2 and marts.loc[marts["is_latest"], "run_id"].tolist() == [latest["run_id"]]
 
-    # the same input again: nothing appended, the stored runs unchanged
-    assert third[["run_id", "scored_at", "previous_run_id"]].equals(second[["run_id", "scored_at", "previous_run_id"]])
+    # the same input again: nothing added, the stored runs unchanged
+    columns = ["run_id", "scored_at", "previous_run_id"]
+    assert third[columns].equals(second[columns])
+    # the first input again: the first run is the latest, after the second, which is kept as it was
+    assert fourth["run_id"].tolist() == [latest["run_id"], earlier["run_id"]]
+    assert fourth[columns].iloc[:1].equals(second[columns].iloc[1:].reset_index(drop=True))
+    assert fourth["previous_run_id"].iloc[1] == latest["run_id"] and fourth["scored_at"].iloc[1] > latest["scored_at"]
+    assert sorted(fourth["customer_keys"].iloc[1]) == sorted(first["customer_keys"].iloc[0])

@@ -12,14 +12,13 @@ import pandas as pd
 
 from segrec.engine import query, to_output, to_pandas
 from segrec.segmentation.pipeline import (
-    APPEND_ONLY_STRATEGIES,
+    OVERWRITE_STRATEGIES,
     SegmentationConfig,
     clustering_input,
     kmeans_factory_for,
     min_customers,
     readable_features,
     run_segmentation,
-    run_table,
     runs_to_write,
     tree_factory_for,
 )
@@ -27,7 +26,7 @@ from segrec.segmentation.pipeline import (
 
 def model(dbt, session):
     # incremental on every target, the strategy by target (_segmentation__models.yml: delete+insert on
-    # DuckDB, merge on Databricks, append on local Spark); append_new_columns: a table from before a
+    # DuckDB, merge on Databricks, insert_overwrite on local Spark); append_new_columns: a table from before a
     # new column (feature_scaling) keeps its runs
     dbt.config(unique_key="run_id", on_schema_change="append_new_columns")
     strategy = dbt.config.get("incremental_strategy")
@@ -44,12 +43,12 @@ def model(dbt, session):
     )
     rules = to_pandas(dbt.ref("int_customers__rule_segments")).set_index("customer_key")["rule_segments"]
 
-    previous, stored_run_ids = None, []
+    previous, stored = None, None
     if dbt.is_incremental:
         rows = query(session, f"select * from {dbt.this} order by scored_at desc limit 1").to_pylist()
         previous = rows[0] if rows else None
-        if strategy in APPEND_ONLY_STRATEGIES:  # append only inserts: runs stored already are left out
-            stored_run_ids = query(session, f"select run_id from {dbt.this}")["run_id"].to_pylist()
+        if strategy in OVERWRITE_STRATEGIES:  # the result replaces the table: the stored runs come along
+            stored = query(session, f"select * from {dbt.this}")
 
     config = SegmentationConfig(
         algorithm=dbt.config.get("algorithm"),
@@ -77,7 +76,4 @@ def model(dbt, session):
     if record is None:  # too few customers or no variation: no run is recorded (the marts stay empty)
         needed = min_customers(config)
         print(f"segmentation: {len(matrix)} customers, at least {needed} with varied features needed: no run")
-    written = runs_to_write(record, strategy, stored_run_ids, None if previous is None else previous["run_id"])
-    if written.note:
-        print(f"segmentation: {written.note}")
-    return to_output(run_table(written.runs), session)
+    return to_output(runs_to_write(record, strategy, stored), session)
