@@ -205,6 +205,20 @@ about what it takes alone). The `1M` run below (commit 30bbd71, with the ranker'
 alone): 162 s against 168 s at 854e8fc (at 1,904 products these changes matter least), peak 2,763
 MiB, the same quality (ARI 0.968, served NDCG@10 0.2353); sessionization 0.93, ALS 1.21, incremental
 1.01 with equal marts (the Python models still rebuild in full).
+
+A fact of these machines that every figure here carries (2026-12-05): memory the guest has not
+touched for a second or more is slow to touch again. Filling a fresh 1 GiB numpy array takes 0.19 s
+right after another was freed, 2.2 s after a 1 s pause, 3.9 s after 4 s, 7.5 s after 8 s; 2 GiB took
+14.7 s after 30 s idle (the hypervisor takes freed pages back; glibc returns large blocks to the
+kernel at once). So a Python model's time depends on how long ago the process held as much memory:
+the ALS model alone on the 10M warehouse takes 19.3 s (12.3 s of it implicit's fit) in a fresh
+process, where reading its tables and building the matrix take 7.5 s the first time and 1.2 s the
+second in one process. Keeping freed memory in the process (`GLIBC_TUNABLES=glibc.malloc.arena_max=1:
+glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736`) makes refilling a freed GiB 0.13 s
+whatever the pause, but a whole 1M build took 167 s against 176 s with a peak of 2,949 MiB against
+2,790 (the ranker 59 s against 71 s, other models a little slower with one malloc arena for dbt's two
+threads): not adopted. On a laptop or a CI runner without this memory reclaim the first touch costs
+about the 0.19 s.
 """
 
 PENDING = """

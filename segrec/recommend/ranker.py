@@ -12,6 +12,7 @@ global repeat switch. Lists are then sorted by the predicted purchase probabilit
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -47,21 +48,39 @@ OUTSIDE_SHORTLIST = 1e6
 PREDICT_PAIRS = 65_536
 
 
-def negative_sample(labels: np.ndarray, max_negatives_per_positive: float | None,
-                    rng: np.random.Generator) -> np.ndarray:
-    """Mask keeping every positive and at most ``max_negatives_per_positive`` negatives per
-    positive, drawn with ``rng`` (None: keep everything). Rankings only need the order, not
-    calibration, and a few negatives per positive teach it as well as all of them."""
+def negative_sample(pairs: pd.DataFrame, labels: np.ndarray, max_negatives_per_positive: float | None,
+                    random_state: int, salt: str = "") -> np.ndarray:
+    """Mask keeping every positive and, of each customer's negatives, about
+    ``max_negatives_per_positive`` per positive of that customer (None: keep everything).
+
+    A customer without a positive keeps none: a list orders one customer's candidates, and a
+    customer who bought nothing in the window says nothing about that order. A negative pair is
+    kept when a hash of its (customer_key, product_id), keyed by ``random_state`` and ``salt``
+    (the window), read as a number in [0, 1), falls below its customer's rate: whether a pair
+    is kept does not depend on the pairs sampled beside it, so the training set is the same
+    however the customers are batched. Rankings only need the order, not calibration, and a
+    few negatives per positive teach it as well as all of them."""
     labels = np.asarray(labels)
-    keep = np.ones(len(labels), dtype=bool)
+    keep = labels == 1
     if max_negatives_per_positive is None:
-        return keep
-    negatives = np.flatnonzero(labels == 0)
-    limit = int(max_negatives_per_positive * labels.sum())
-    if len(negatives) > limit:
-        keep[:] = labels == 1
-        keep[rng.choice(negatives, size=limit, replace=False)] = True
+        return np.ones(len(labels), dtype=bool)
+    require_columns(pairs, "pairs", ("customer_key", "product_id"))
+    customer, _ = pd.factorize(pairs["customer_key"])
+    positives = np.bincount(customer, weights=keep, minlength=customer.max(initial=-1) + 1)
+    negatives = np.bincount(customer, minlength=len(positives)) - positives
+    rate = np.minimum(1.0, max_negatives_per_positive * positives / np.maximum(negatives, 1))[customer]
+    candidates = ~keep & (rate > 0)
+    keep[candidates] = _pair_uniform(pairs.loc[candidates, ["customer_key", "product_id"]], random_state,
+                                     salt) < rate[candidates]
     return keep
+
+
+def _pair_uniform(pairs: pd.DataFrame, random_state: int, salt: str) -> np.ndarray:
+    """A number in [0, 1) per (customer_key, product_id) row, fixed by the pair, ``random_state``
+    and ``salt`` (pandas' SipHash of both columns; the 16-byte key from the seed and salt)."""
+    key = hashlib.blake2b(f"{random_state}\x1f{salt}".encode(), digest_size=8).hexdigest()
+    hashed = pd.util.hash_pandas_object(pairs, index=False, hash_key=key).to_numpy()
+    return (hashed >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
 class CandidateRanker:
@@ -84,8 +103,9 @@ class CandidateRanker:
     customer_weighting : when True, each customer's pairs weigh 1 / (its bought pairs), so
         every customer counts the same, as in the per-customer mean of NDCG; otherwise heavy
         buyers (many positives) dominate the loss.
-    max_negatives_per_positive : negatives are subsampled to at most this many per positive
-        (None: all), to keep fitting fast; rankings only need the order, not calibration.
+    max_negatives_per_positive : each customer's negatives are subsampled to about this many per
+        positive of that customer, none for a customer without one (None: all), to keep fitting
+        fast; rankings only need the order, not calibration (:func:`negative_sample`).
     random_state : seed of the subsampling and of the model.
     shortlist : with the ensemble, only each customer's ``shortlist`` best pairs of each kind
         (own, new) by the logistic member are scored by the trees; the others keep the
@@ -184,7 +204,7 @@ class CandidateRanker:
         if labels.min(initial=1) == labels.max(initial=0):
             raise SegrecError("ranker: the training window needs both bought and not-bought pairs")
         X = self._matrix(pairs)
-        keep = negative_sample(labels, self.max_negatives_per_positive, np.random.default_rng(self.random_state))
+        keep = negative_sample(pairs, labels, self.max_negatives_per_positive, self.random_state)
         weights = None
         if self.customer_weighting:
             require_columns(pairs, "pairs", ("customer_key",))

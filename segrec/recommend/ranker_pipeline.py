@@ -286,7 +286,7 @@ class _Cutoffs:
         rebuy_products = None if self.rebuy_products is None else self.rebuy_products.get(cutoff, set())
         return _cutoff_pairs(self.generator(cutoff), batch, hybrid, self.active.get(cutoff, set()), rebuy_products)
 
-    def labelled(self, cutoff: str, pairs: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
+    def labelled(self, cutoff: str, pairs: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
         """The pairs a ranker learns from: labelled by the cutoff's window, negatives
         subsampled (as the ranker would) so only what it keeps stays in memory."""
         if pairs.empty:
@@ -298,13 +298,13 @@ class _Cutoffs:
             keys = pairs["customer_key"]
             truth = customer_slice(truth, keys.min(), keys.max())
         labels = label_pairs(pairs, truth)
-        keep = negative_sample(labels, self.settings["max_negatives_per_positive"], rng)
+        keep = negative_sample(pairs, labels, self.settings["max_negatives_per_positive"],
+                               self.settings["random_state"], salt=cutoff)
         return pairs[keep].reset_index(drop=True), labels[keep]
 
     def train_window(self, cutoff: str, batches: list[np.ndarray]) -> tuple[pd.DataFrame, np.ndarray]:
         if cutoff not in self.training:
-            rng = np.random.default_rng(self.settings["random_state"])
-            parts = [self.labelled(cutoff, self.pairs(cutoff, batch), rng) for batch in batches]
+            parts = [self.labelled(cutoff, self.pairs(cutoff, batch)) for batch in batches]
             self.training[cutoff] = _stacked(parts)
         return self.training[cutoff]
 
@@ -392,7 +392,6 @@ def scored_batches(inputs: RankerInputs, *, settings: Mapping[str, Any], horizon
         )
         status = "fallback" if model is None else "trained"
         data_version = training_data_version([moments[c] for c in used], training, labels)
-        rng = np.random.default_rng(settings["random_state"])
         cutoffs.keep_only(serve)
         learned = []
         for batch in batches["latest" if serve == "latest" else "sample"]:
@@ -402,7 +401,7 @@ def scored_batches(inputs: RankerInputs, *, settings: Mapping[str, Any], horizon
             scores = fallback_scores(pairs) if model is None else model.predict(pairs)
             yield ScoredBatch(serve, pairs, scores, status, version, data_version)
             if serve != "latest":
-                learned.append(cutoffs.labelled(serve, pairs, rng))
+                learned.append(cutoffs.labelled(serve, pairs))
         if serve != "latest":
             cutoffs.training[serve] = _stacked(learned)
 

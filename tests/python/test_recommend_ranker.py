@@ -30,7 +30,7 @@ from segrec.recommend.candidates import (
     purchase_lines,
     window_truth,
 )
-from segrec.recommend.ranker import OUTSIDE_SHORTLIST, CandidateRanker, ranked_lists, shortlist_mask
+from segrec.recommend.ranker import OUTSIDE_SHORTLIST, CandidateRanker, negative_sample, ranked_lists, shortlist_mask
 from segrec.recommend.ranker_pipeline import (
     RANKER_LISTS_SCHEMA,
     batch_customers,
@@ -506,6 +506,12 @@ def test_ranker_lists_do_not_depend_on_the_batch_size_and_judge_the_evaluation_s
     keys = ["cutoff", "customer_key", "list_type", "rank", "product_id", "strategy", "reason", "model_version"]
     pd.testing.assert_frame_equal(whole[keys].sort_values(keys).reset_index(drop=True),
                                   one_by_one[keys].sort_values(keys).reset_index(drop=True))
+    # with negatives subsampled too (one per positive): the kept pairs do not depend on the batches
+    sampling = settings | {"max_negatives_per_positive": 1.0}
+    whole = _lists(**inputs, settings=sampling, list_length=2, horizon_days=10)
+    one_by_one = _lists(**inputs, settings=sampling, list_length=2, horizon_days=10, batch_size=1)
+    pd.testing.assert_frame_equal(whole[keys + ["score"]].sort_values(keys).reset_index(drop=True),
+                                  one_by_one[keys + ["score"]].sort_values(keys).reset_index(drop=True))
     # an evaluation sample: the rankers learn from its windows, the test lists are made for it
     # only, the served (latest) lists for everybody
     sample = inputs["customers"].assign(is_evaluated=inputs["customers"]["customer_key"].isin(["c1", "c2", "c5"]))
@@ -524,3 +530,31 @@ def test_top_columns_do_not_depend_on_the_row_blocks(monkeypatch) -> None:
     for cells in (10**9, 1):
         monkeypatch.setattr("segrec.recommend._arrays.CELLS_PER_BLOCK", cells)
         np.testing.assert_array_equal(_top_columns(scores, 3, exclude), expected)
+
+
+def test_negative_sample_keeps_every_positive_and_a_rate_of_each_customers_negatives() -> None:
+    """Every positive stays; a customer without one keeps no negative; a customer keeps about
+    k negatives per positive (all when it has fewer); the decision of a pair depends on the pair,
+    the seed and the salt only, not on the pairs beside it."""
+    n_products = 400
+    customers = np.repeat(["a", "b", "c", "d"], n_products)
+    pairs = pd.DataFrame({"customer_key": customers, "product_id": np.tile([f"p{i}" for i in range(n_products)], 4)})
+    labels = np.zeros(len(pairs), dtype=np.int8)
+    labels[:20] = 1  # a: 20 positives, 380 negatives
+    labels[n_products:n_products + 200] = 1  # b: 200 positives, 200 negatives (fewer than 2 x 200)
+    labels[2 * n_products] = 1  # c: 1 positive; d: none
+    keep = negative_sample(pairs, labels, 2.0, random_state=0)
+    assert keep[labels == 1].all()
+    kept = pd.Series(keep & (labels == 0)).groupby(customers).sum()
+    assert kept["b"] == 200 and kept["d"] == 0
+    assert 25 <= kept["a"] <= 55 and kept["c"] <= 8  # about 40 and 2: Bernoulli draws at rate 40/380, 2/399
+    # the same mask in any order and split, another with another seed or salt
+    order = np.random.default_rng(1).permutation(len(pairs))
+    shuffled = negative_sample(pairs.iloc[order], labels[order], 2.0, random_state=0)
+    np.testing.assert_array_equal(shuffled, keep[order])
+    split = np.concatenate([negative_sample(pairs.iloc[i:i + n_products], labels[i:i + n_products], 2.0, 0)
+                            for i in range(0, len(pairs), n_products)])
+    np.testing.assert_array_equal(split, keep)
+    assert not np.array_equal(negative_sample(pairs, labels, 2.0, random_state=1), keep)
+    assert not np.array_equal(negative_sample(pairs, labels, 2.0, random_state=0, salt="test"), keep)
+    assert negative_sample(pairs, labels, None, random_state=0).all()
