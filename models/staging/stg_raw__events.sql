@@ -6,6 +6,18 @@ source as (
     select * from {{ raw_table('events') }}
 ),
 
+-- the four columns the occurrence of an event_id is ranked on, from a read of their own: ranking
+-- the whole parsed row sorted (and at 10M events spilled) every column, and a second reference
+-- to parsed makes DuckDB keep all of it (docs/performance.md)
+source_keys as (
+    select
+        {{ clean_text('raw_keys.event_id') }} as event_id,
+        {{ parse_utc_timestamp('raw_keys.loaded_at') }} as loaded_at,
+        raw_keys._source_file,
+        raw_keys._source_row
+    from {{ raw_table('events') }} as raw_keys
+),
+
 event_type_aliases as (
     select * from {{ ref('event_type_aliases') }}
 ),
@@ -77,15 +89,37 @@ parsed as (
         on upper(trim(source.country)) = countries.country_key
 ),
 
+duplicated_ids as (
+    select event_id
+    from source_keys
+    where event_id is not null
+    group by event_id
+    having count(*) > 1
+),
+
+-- first load wins: later copies of an event_id are duplicates (exact or replayed); only
+-- duplicated ids need ranking, every other row is its id's first
+occurrences as (
+    select
+        source_keys._source_file,
+        source_keys._source_row,
+        row_number() over (
+            partition by source_keys.event_id
+            order by source_keys.loaded_at asc nulls last, source_keys._source_file asc, source_keys._source_row asc
+        ) as event_id_occurrence
+    from source_keys
+    inner join duplicated_ids
+        on source_keys.event_id = duplicated_ids.event_id
+),
+
 final as (
     select
-        *,
-        -- first load wins: later copies of an event_id are duplicates (exact or replayed)
-        row_number() over (
-            partition by event_id
-            order by loaded_at asc nulls last, _source_file asc, _source_row asc
-        ) as event_id_occurrence
+        parsed.*,
+        coalesce(occurrences.event_id_occurrence, 1) as event_id_occurrence
     from parsed
+    left join occurrences
+        on parsed._source_file = occurrences._source_file
+            and parsed._source_row = occurrences._source_row
 )
 
 select * from final
