@@ -94,7 +94,8 @@ exactness bound and a dense fallback per row), and to recompute lists only for c
 events.
 int_events__validated (132 s at 10M in the build, 98 s alone, 10 s at 1M) is the largest SQL cost;
 ranking staging's event_id_occurrence on the few columns it needs and joining back by raw row
-gave the same rows but no gain (103 s alone), so the window stays as it is. DuckDB refuses to
+gave the same rows but no gain (103 s alone), so the window stayed as it was then (see 2026-12-05
+below for what worked: ranking only the duplicated ids, on a read of their own). DuckDB refuses to
 switch temp_directory after a spill when it is re-set per cursor, so profiles.yml sets it once, in
 config_options.
 Sessionization (0.66 in the `1M` run below, 0.75 at 10M): the two models and the hand query do the
@@ -226,6 +227,23 @@ pair of each customer, none of a customer who bought nothing in the window), so 
 depend on the batch size: 170 s against 162 s at 30bbd71 (the ranker 62.6 s against 61.2 s), peak
 2,697 MiB against 2,763, ARI 0.968, served lists NDCG@10 0.2395 against 0.2353 (3.62x popularity);
 sessionization 0.91, ALS 1.20, incremental 1.01 with equal marts.
+
+int_events__validated again (2026-12-05), its compiled SQL profiled on the 10M warehouse with
+DuckDB's JSON profile: 68 s alone, 47.5 s of it staging's `row_number() over (partition by
+event_id ...)` over the whole parsed row (sorting, and at the 4 GB memory_limit spilling, every
+column: 9 GB of temp), the write 16 s. `stg_raw__events` now ranks only the rows of duplicated
+event_ids (a group-by over the ids finds them, 167,628 duplicates at 10M) on the four columns the
+rank needs, read from the raw table on their own (`source_keys`), and joins the rank back by raw row
+(`_source_file`, `_source_row`); every other row is its id's first. Alone at 10M: 66-79 s -> 42 s,
+the same rows (count, duplicates, a hash of ids and reasons in row order). Tried first: the same
+from the `parsed` CTE (85 s) or the `source` CTE (82 s): a second reference makes DuckDB keep the
+wide rows (CTE scans of 12 to 28 s each). The `1M` run below (commit 069b969, alone): 156 s,
+peak 2,782 MiB, int_events__validated 5.2 s (6.4 s in the run before), the same quality (ARI 0.968,
+served NDCG@10 0.2395), sessionization 0.95, ALS 1.21, incremental 1.00 with equal marts. The
+`10M` run below (the same commit, alone): 1,233 s against 1,365 s at a2884d7, peak 5,844 MiB against
+6,675; int_events__validated 45 s against 161 s (134 s in the run before that), the ranker 420 s
+(439; its negatives per customer, above), the hybrid 430 s (432); ARI 0.9695, served lists NDCG@10
+0.1719 against 0.1685 (5.24x popularity); sessionization 1.03, ALS 1.20.
 """
 
 PENDING = """
