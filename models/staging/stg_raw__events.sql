@@ -6,18 +6,6 @@ source as (
     select * from {{ raw_table('events') }}
 ),
 
--- the four columns the occurrence of an event_id is ranked on, from a read of their own: ranking
--- the whole parsed row sorted (and at 10M events spilled) every column, and a second reference
--- to parsed makes DuckDB keep all of it (docs/performance.md)
-source_keys as (
-    select
-        {{ clean_text('raw_keys.event_id') }} as event_id,
-        {{ parse_utc_timestamp('raw_keys.loaded_at') }} as loaded_at,
-        raw_keys._source_file,
-        raw_keys._source_row
-    from {{ raw_table('events') }} as raw_keys
-),
-
 event_type_aliases as (
     select * from {{ ref('event_type_aliases') }}
 ),
@@ -28,6 +16,18 @@ device_type_aliases as (
 
 countries as (
     select * from {{ ref('country_regions') }}
+),
+
+-- the four columns the occurrence of an event_id is ranked on, from a read of their own: ranking
+-- the whole parsed row sorted (and at 10M events spilled) every column, and a second reference
+-- to parsed makes DuckDB keep all of it (docs/performance.md)
+source_keys as (
+    select
+        {{ clean_text('raw_keys.event_id') }} as event_id,
+        {{ parse_utc_timestamp('raw_keys.loaded_at') }} as loaded_at,
+        raw_keys._source_file,
+        raw_keys._source_row
+    from {{ raw_table('events') }} as raw_keys
 ),
 
 parsed as (
