@@ -258,7 +258,7 @@ class _Cutoffs:
         self.als_factory = als_factory
         self.hybrid = CutoffRows(hybrid)
         # sorted by customer: a batch labels its pairs against its own customers' slice
-        self.truth = {c: sorted_by_customer(part) for c, part in truth.groupby("cutoff", sort=False)}
+        self.truth = rows_by_cutoff(truth, "hold-out truth")
         # the product sets every batch of a cutoff filters by, made once per cutoff (re-buys are
         # limited only under the rule repeat_categories)
         by_cutoff = dict(iter(products.groupby("cutoff", sort=False)))
@@ -366,11 +366,9 @@ def scored_batches(inputs: RankerInputs, *, settings: Mapping[str, Any], horizon
     Lazy: a caller that needs only the test cutoff never trains the served ranker."""
     purchases, windows, hybrid, truth, products, customers = inputs
     settings = ranker_settings(settings)
-    require_columns(truth, "hold-out truth", ("cutoff", "customer_key", "product_id"))
     config = replace(CandidateConfig(), horizon_days=horizon_days,
                      **{key: settings[key] for key in CANDIDATE_KEYS})
     moments = holdout_moments(windows)
-    truth = truth.assign(customer_key=truth["customer_key"].astype(str))
     cutoffs = _Cutoffs(purchases, moments, hybrid, truth, products, config, settings, als_factory)
     batch_size = batch_size or batch_customers(products["product_id"].nunique())
     batches = {"latest": customer_batches(customers["customer_key"], batch_size),
@@ -411,12 +409,14 @@ def cutoff_categories(products: pd.DataFrame, cutoff: str) -> pd.Series:
     return products.loc[products["cutoff"] == cutoff, ["product_id", "category"]].set_index("product_id")["category"]
 
 
-def history_by_cutoff(history: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
-    """``history`` per cutoff, sorted by customer (so a batch's rows slice cheaply)."""
-    if history is None:
+def rows_by_cutoff(frame: pd.DataFrame | None, table: str) -> dict[str, pd.DataFrame]:
+    """``frame``'s (cutoff, customer_key, product_id) rows per cutoff, each sorted by customer
+    (customer_key as text), so a batch's rows slice cheaply (``customer_slice``): the hold-out
+    truth and the history. Empty without a ``frame``."""
+    if frame is None:
         return {}
-    require_columns(history, "history", ("cutoff", "customer_key", "product_id"))
-    return {c: sorted_by_customer(part) for c, part in history.groupby("cutoff", sort=False)}
+    require_columns(frame, table, ("cutoff", "customer_key", "product_id"))
+    return {c: sorted_by_customer(part) for c, part in frame.groupby("cutoff", sort=False)}
 
 
 def batch_history(history: Mapping[str, pd.DataFrame], batch: ScoredBatch) -> pd.DataFrame | None:
@@ -476,7 +476,7 @@ def ranker_lists(
     None: implicit).
     """
     control = rerank_settings(rerank)
-    histories = history_by_cutoff(history) if control.needs_history else {}
+    histories = rows_by_cutoff(history, "history") if control.needs_history else {}
     parameters = ranker_settings(settings) | ({} if control.is_identity else {"rerank": asdict(control)})
     lengths = {"latest": list_length, "test": max(list_length, *KS)}
     categories = {cutoff: cutoff_categories(products, cutoff) for cutoff in lengths}  # once, not per batch

@@ -23,7 +23,7 @@ from segrec.recommend.bias_rerank import (
 )
 from segrec.recommend.evaluation import CALIBRATION_SMOOTHING
 from segrec.recommend.ranker import ranked_lists
-from segrec.recommend.ranker_pipeline import ScoredBatch, batch_history, history_by_cutoff
+from segrec.recommend.ranker_pipeline import ScoredBatch, batch_history, rows_by_cutoff
 from segrec.results.rerank import cost, curve_chart, curve_rows, read_curves, rerank_section
 
 NAN = np.nan
@@ -161,7 +161,7 @@ def test_ranked_lists_apply_the_category_cap_after_the_rerank():
 def test_batch_history_is_the_batchs_customers_at_its_cutoff():
     history = pd.DataFrame({"cutoff": ["test", "test", "test", "latest"], "customer_key": ["b", "a", "c", "a"],
                             "product_id": ["p1", "p2", "p3", "p4"]})
-    histories = history_by_cutoff(history)
+    histories = rows_by_cutoff(history, "history")
     batch = ScoredBatch("test", pd.DataFrame({"customer_key": ["a", "c", "a"]}), np.zeros(3), "trained", "v", "d")
     assert batch_history(histories, batch)[["customer_key", "product_id"]].values.tolist() == [["a", "p2"],
                                                                                                ["c", "p3"]]
