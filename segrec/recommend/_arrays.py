@@ -1,8 +1,14 @@
-"""Small array helpers shared by the recommenders: row-wise top-k and score scaling."""
+"""Small array helpers shared by the recommenders: row-wise top-k, score scaling and text
+membership."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 # Cells of a rows x catalog array worked on at a time where one pass over a row block is followed
 # by more (blend, mask, top-k): the block's arrays stay in the CPU cache between passes (with 6
@@ -158,3 +164,15 @@ def scale_rows(scores: np.ndarray) -> np.ndarray:
     top = out.max(axis=-1, keepdims=True)
     out *= np.divide(1.0, top, out=np.zeros_like(top), where=top > 0)
     return out
+
+
+def text_in(values: pd.Series | np.ndarray, members: pa.Array | Iterable[str]) -> np.ndarray:
+    """Whether each text value is one of ``members`` (a NumPy bool array; a missing value is
+    not). Why not ``Series.isin``: on Arrow-backed text, pandas turns its argument into Python
+    objects one by one on every call; the ranker's active-product filter (19,047 products, a
+    call per batch of customers) took 37 s at 10M events. Pass ``members`` as an Arrow array to
+    reuse it across calls."""
+    if not isinstance(members, pa.Array):
+        members = pa.array(list(members), type=pa.string())
+    column = pa.array(values, type=pa.string(), from_pandas=True)
+    return pc.fill_null(pc.is_in(column, value_set=members), False).to_numpy(zero_copy_only=False)

@@ -33,7 +33,7 @@ import scipy.sparse as sp
 
 from segrec.errors import SegrecError
 from segrec.io import require_columns
-from segrec.recommend._arrays import row_blocks, row_ranks, top_k_rows
+from segrec.recommend._arrays import row_blocks, row_ranks, text_in, top_k_rows
 from segrec.recommend.als import ALSFactory, ALSRecommender
 from segrec.recommend.interactions import InteractionMatrix
 from segrec.schemas import plain_frame
@@ -567,7 +567,7 @@ class CandidateGenerator:
         cooc_sum = (sub_binary @ self.cosine_).toarray().astype(np.float32, copy=False)
         if len(keys):
             own = customer_slice(self.own_keep_, min(keys), max(keys))
-            own = own[own["customer_key"].isin(set(keys))]
+            own = own[text_in(own["customer_key"], keys)]
         else:
             own = self.own_keep_.iloc[:0]
         parts = [own.assign(src_own=1)]

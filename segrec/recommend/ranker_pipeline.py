@@ -33,6 +33,7 @@ import pyarrow as pa
 
 from segrec.errors import SegrecError
 from segrec.io import require_columns
+from segrec.recommend._arrays import text_in
 from segrec.recommend.als import ALSFactory
 from segrec.recommend.bias_rerank import POPULARITY_COLUMN, RerankSettings, rerank_settings
 from segrec.recommend.candidates import (
@@ -189,13 +190,13 @@ def _cutoff_pairs(
     generator: CandidateGenerator,
     batch: np.ndarray,
     hybrid: pd.DataFrame,
-    active: set[str],
-    rebuy_products: set[str] | None,
+    active: pa.Array,
+    rebuy_products: pa.Array | None,
 ) -> pd.DataFrame:
     """The candidate pairs of one batch of customers at one cutoff (``hybrid``: that
     cutoff's hybrid lists of at least the batch's customers), products in ``active`` only, and
     own products only in ``rebuy_products`` when given (the re-buy rule repeat_categories)."""
-    chosen = _rows_where(hybrid, hybrid["customer_key"].isin(set(batch)))
+    chosen = _rows_where(hybrid, text_in(hybrid["customer_key"], batch))
     # the hybrid's strategy and reason ride along with its candidates (one merge, in transform)
     extra = chosen[["customer_key", "product_id", "hybrid_score", "hybrid_rank", "strategy", "reason"]].rename(
         columns={"strategy": "hybrid_strategy", "reason": "hybrid_reason"}) if len(chosen) else None
@@ -204,20 +205,24 @@ def _cutoff_pairs(
     pairs = generator.transform(batch, extra)
     if extra is None:
         pairs = pairs.assign(hybrid_strategy=None, hybrid_reason=None)
-    pairs = _rows_where(pairs, pairs["product_id"].isin(active))
+    pairs = _rows_where(pairs, text_in(pairs["product_id"], active))
     if rebuy_products is not None:
-        pairs = _rows_where(pairs, (pairs["is_own"] == 0) | pairs["product_id"].isin(rebuy_products))
+        pairs = _rows_where(pairs, (pairs["is_own"] == 0).to_numpy() | text_in(pairs["product_id"], rebuy_products))
     return pairs.reset_index(drop=True)
 
 
-def _rows_where(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
+def _rows_where(frame: pd.DataFrame, mask: pd.Series | np.ndarray) -> pd.DataFrame:
     """``frame[mask]``, without copying a wide frame when every row is kept (the usual case)."""
     return frame if mask.all() else frame[mask]
 
 
-def _flagged_products(products: pd.DataFrame, flag: str) -> set[str]:
-    """The product_id of the ``products`` rows whose ``flag`` is true."""
-    return set(products.loc[products[flag].astype(bool), "product_id"])
+_NO_PRODUCTS = pa.array([], type=pa.string())
+
+
+def _flagged_products(products: pd.DataFrame, flag: str) -> pa.Array:
+    """The product_id of the ``products`` rows whose ``flag`` is true (for :func:`text_in`)."""
+    return pa.array(products.loc[products[flag].astype(bool), "product_id"].astype(str).to_numpy(dtype=object),
+                    type=pa.string())
 
 
 def _fit_or_none(ranker: CandidateRanker, pairs: pd.DataFrame, labels: np.ndarray) -> CandidateRanker | None:
@@ -283,8 +288,9 @@ class _Cutoffs:
 
     def pairs(self, cutoff: str, batch: np.ndarray) -> pd.DataFrame:
         hybrid = self.hybrid.rows(cutoff, batch[0], batch[-1])  # batches are sorted, never empty
-        rebuy_products = None if self.rebuy_products is None else self.rebuy_products.get(cutoff, set())
-        return _cutoff_pairs(self.generator(cutoff), batch, hybrid, self.active.get(cutoff, set()), rebuy_products)
+        rebuy_products = None if self.rebuy_products is None else self.rebuy_products.get(cutoff, _NO_PRODUCTS)
+        return _cutoff_pairs(self.generator(cutoff), batch, hybrid, self.active.get(cutoff, _NO_PRODUCTS),
+                             rebuy_products)
 
     def labelled(self, cutoff: str, pairs: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
         """The pairs a ranker learns from: labelled by the cutoff's window, negatives
@@ -428,7 +434,7 @@ def batch_history(history: Mapping[str, pd.DataFrame], batch: ScoredBatch) -> pd
     if part is None or len(keys) == 0:
         return pd.DataFrame({"customer_key": [], "product_id": []})
     chosen = customer_slice(part, keys[0], keys[-1])
-    return chosen[chosen["customer_key"].isin(set(keys))]
+    return chosen[text_in(chosen["customer_key"], keys)]
 
 
 def ranker_lists(

@@ -214,32 +214,72 @@ def select_top_n(
     masked = np.where(eligible, scores, -np.inf)
     if max_per_category is None or CAP_PREFIX * n >= masked.shape[1]:
         return _select_all(masked, categories, n, max_per_category)
-    # Most rows are decided by their best CAP_PREFIX * n items (see _capped_prefix); the
-    # other rows take the whole-catalog path.
-    items, values, done = _capped_prefix(masked, categories, n, max_per_category)
+    # Most rows are decided by their best CAP_PREFIX * n items, when the cap lets n items through
+    # (see _capped_prefix); the other rows choose among a few candidates per category
+    # (_capped_candidates), as every row does when the categories cannot fill a list.
+    if _cap_can_fill(categories, n, max_per_category):
+        items, values, done = _capped_prefix(masked, categories, n, max_per_category)
+    else:
+        items, values = np.full((len(masked), n), -1, dtype=np.int64), np.full((len(masked), n), np.nan)
+        done = np.zeros(len(masked), dtype=bool)
     rest = np.flatnonzero(~done)
     if len(rest):
-        items[rest], values[rest] = _select_all(masked[rest], categories, n, max_per_category)
+        columns, scored = _capped_candidates(masked[rest], categories, n, max_per_category)
+        items[rest], values[rest], _ = _select_ranked(columns, scored, categories, n, max_per_category)
     return items, values
+
+
+def _cap_can_fill(categories: np.ndarray, n: int, cap: int) -> bool:
+    """Whether the catalog has room for ``n`` items within the cap: ``cap`` per category plus
+    every item of unknown category (-1)."""
+    codes, counts = np.unique(categories, return_counts=True)
+    return int(np.where(codes >= 0, np.minimum(counts, cap), counts).sum()) >= n
 
 
 def _capped_prefix(
     masked: np.ndarray, categories: np.ndarray, n: int, cap: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`select_top_n` of the rows its best ``CAP_PREFIX * n`` items decide, and which
-    rows those are (the others get -1 and NaN).
-
-    Whether an item is within the cap depends only on the items ranked above it, so the
-    prefix knows which of its items are allowed. A row is decided when the prefix holds ``n``
-    allowed items (the list is their first ``n``), or when every allowed item of the row is in
-    the prefix, fewer than ``n``, and the prefix holds ``n`` eligible items (the list is the
-    allowed items and the best others, as _fill_without_cap orders them): the row's number of
-    allowed items is known from its eligible items per category, without ranking them.
-    """
+    """:func:`select_top_n` of the rows whose best ``CAP_PREFIX * n`` items hold ``n`` allowed
+    ones, and which rows those are (the others get -1 and NaN). Whether an item is within the
+    cap depends only on the items ranked above it, so the prefix knows which of its items are
+    allowed, and the list is the first ``n`` of them."""
     columns, scored = top_k_rows(masked, CAP_PREFIX * n)
+    items, values, n_allowed = _select_ranked(columns, scored, categories, n, cap, fill=False)
+    return items, values, n_allowed >= n
+
+
+def _capped_candidates(masked: np.ndarray, categories: np.ndarray, n: int, cap: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the few columns its capped list is made of, best first (ties: lower column),
+    each once, then -inf padding: the ``cap`` best of each category (what the cap allows), the
+    ``n`` best of unknown category, and the ``2 n`` best of all (the fillers, when the allowed
+    items are fewer than ``n``). Scans each column once, where ranking the allowed items of the
+    whole catalog took several passes."""
+    parts = [top_k_rows(masked, 2 * n)[0]]
+    order = np.argsort(categories, kind="stable")
+    for columns in np.split(order, np.flatnonzero(np.diff(categories[order])) + 1):
+        k = n if categories[columns[0]] < 0 else cap
+        if len(columns) <= k:
+            parts.append(np.broadcast_to(columns, (len(masked), len(columns))))
+        else:
+            parts.append(columns[top_k_rows(masked[:, columns], k)[0]])
+    candidates = np.sort(np.concatenate(parts, axis=1), axis=1)
+    scored = np.take_along_axis(masked, candidates, axis=1)
+    scored[:, 1:][candidates[:, 1:] == candidates[:, :-1]] = -np.inf  # a column twice: once
+    order = np.lexsort((candidates, -scored), axis=1)
+    return np.take_along_axis(candidates, order, axis=1), np.take_along_axis(scored, order, axis=1)
+
+
+def _select_ranked(
+    columns: np.ndarray, scored: np.ndarray, categories: np.ndarray, n: int, cap: int, fill: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`select_top_n` of rows given as their ranked items (``columns`` and ``scored``,
+    best first, -inf for not eligible, which come last): the first ``n`` allowed items (within
+    the cap), then, where they are fewer and ``fill``, the best others until ``n``, the whole
+    ordered by score (allowed first among equal scores, then by rank); a row that cannot be
+    filled is padded with -1 and NaN. Also returns each row's number of allowed items."""
     codes = categories[columns]
-    # the number of better items of the same category, per prefix position: a stable sort by
-    # category keeps the rank order within a category
+    # the number of better items of the same category, per position: a stable sort by category
+    # keeps the rank order within a category
     by_category = np.argsort(codes, axis=1, kind="stable")
     sorted_codes = np.take_along_axis(codes, by_category, axis=1)
     position = np.broadcast_to(np.arange(codes.shape[1]), codes.shape)
@@ -250,37 +290,21 @@ def _capped_prefix(
     eligible = np.isfinite(scored)
     allowed = eligible & ((codes < 0) | (better < cap))
     n_allowed = allowed.sum(axis=1)
-    items = np.full((len(masked), n), -1, dtype=np.int64)
-    values = np.full((len(masked), n), np.nan)
+    items = np.full((len(columns), n), -1, dtype=np.int64)
+    values = np.full((len(columns), n), np.nan)
     full = n_allowed >= n
     take = allowed & (np.cumsum(allowed, axis=1) <= n) & full[:, None]
     items[full], values[full] = columns[take].reshape(-1, n), scored[take].reshape(-1, n)
-    short = np.flatnonzero(~full & (eligible.sum(axis=1) >= n))
-    short = short[n_allowed[short] == _allowed_in_row(masked[short], categories, cap)]
+    short = np.flatnonzero(~full) if fill else np.zeros(0, dtype=np.int64)
     if len(short):
-        # the allowed items, then the best others until n, ordered by score (allowed first
-        # among equal scores, then by rank)
-        is_other = ~allowed[short]
-        take = ~is_other | (eligible[short] & (np.cumsum(is_other, axis=1) <= (n - n_allowed[short])[:, None]))
-        chosen = position[short][take].reshape(-1, n)
-        group = np.take_along_axis(is_other, chosen, axis=1)
-        score = np.take_along_axis(scored[short], chosen, axis=1)
-        order = np.lexsort((chosen, group, -score), axis=1)
-        items[short] = np.take_along_axis(np.take_along_axis(columns[short], chosen, axis=1), order, axis=1)
-        values[short] = np.take_along_axis(score, order, axis=1)
-    done = full
-    done[short] = True
-    return items, values, done
-
-
-def _allowed_in_row(masked: np.ndarray, categories: np.ndarray, cap: int) -> np.ndarray:
-    """Per row, how many items the cap allows: up to ``cap`` eligible items per category, and
-    every eligible item of unknown category (-1)."""
-    codes = np.unique(categories)
-    member = (categories[:, None] == codes[None, :]).astype(np.float32)  # items x categories
-    per_category = np.isfinite(masked).astype(np.float32) @ member  # counts, exact in float32
-    known = codes >= 0
-    return (np.minimum(per_category[:, known], cap).sum(axis=1) + per_category[:, ~known].sum(axis=1)).astype(np.int64)
+        other = eligible[short] & ~allowed[short]
+        filler = other & (np.cumsum(other, axis=1) <= (n - n_allowed[short])[:, None])
+        chosen = allowed[short] | filler
+        order = np.lexsort((position[short], filler, np.where(chosen, -scored[short], np.inf)), axis=1)[:, :n]
+        kept = np.take_along_axis(chosen, order, axis=1)
+        items[short] = np.where(kept, np.take_along_axis(columns[short], order, axis=1), -1)
+        values[short] = np.where(kept, np.take_along_axis(scored[short], order, axis=1), np.nan)
+    return items, values, n_allowed
 
 
 def _select_all(

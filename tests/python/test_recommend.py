@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from segrec.errors import SegrecError
@@ -20,7 +21,7 @@ from segrec.recommend import (
     purchased_pairs,
     repeat_purchase_categories,
 )
-from segrec.recommend._arrays import row_ranks, scale_rows, top_k_entries, top_k_mask, top_k_rows
+from segrec.recommend._arrays import row_ranks, scale_rows, text_in, top_k_entries, top_k_mask, top_k_rows
 from segrec.recommend.baselines import (
     content_features,
     content_similarity,
@@ -329,6 +330,20 @@ def test_select_top_n_and_top_k_rows_match_the_row_by_row_definition_with_ties(s
         chosen = np.zeros(matrix.shape, dtype=bool)
         np.put_along_axis(chosen, columns, True, axis=1)
         assert top_k_mask(matrix, 7).tolist() == chosen.tolist()
+
+
+def test_text_in_is_isin_for_text_of_every_backing():
+    members = ["p1", "p3"]
+    expected = [True, False, True, False, False]
+    values = ["p1", "p2", "p3", None, "P1"]
+    for series in (pd.Series(values, dtype=object), pd.Series(values, dtype="string[pyarrow]"),
+                   pd.Series(values, dtype=pd.ArrowDtype(pa.large_string()))):
+        assert text_in(series, members).tolist() == expected
+        assert text_in(series, pa.array(members)).tolist() == expected  # members reused as Arrow
+        assert series.isin(members).fillna(False).astype(bool).tolist() == expected
+    assert text_in(np.array(["p3", "x"], dtype=object), set(members)).tolist() == [True, False]
+    assert text_in(pd.Series([], dtype=object), members).tolist() == []
+    assert text_in(pd.Series(["p1"]), []).tolist() == [False]
 
 
 def test_top_k_entries_by_hand():
