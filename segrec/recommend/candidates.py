@@ -33,7 +33,7 @@ import scipy.sparse as sp
 
 from segrec.errors import SegrecError
 from segrec.io import require_columns
-from segrec.recommend._arrays import row_blocks, row_ranks, text_in, top_k_rows
+from segrec.recommend._arrays import row_blocks, row_ranks, text_in, top_k_entries, top_k_rows
 from segrec.recommend.als import ALSFactory, ALSRecommender
 from segrec.recommend.interactions import InteractionMatrix
 from segrec.schemas import plain_frame
@@ -330,13 +330,35 @@ def _top_columns(scores: np.ndarray, n: int, exclude: sp.csr_matrix) -> np.ndarr
     return top
 
 
+def _cells(grid: np.ndarray | sp.csr_matrix, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """``grid[rows[i], columns[i]]`` as a flat array, for a dense or a sparse grid."""
+    if not sp.issparse(grid):
+        return grid[rows, columns]
+    if len(rows) == 0:  # scipy answers an empty lookup with an empty sparse matrix
+        return np.zeros(0, dtype=grid.dtype)
+    return np.asarray(grid[rows, columns]).ravel()
+
+
+def _top_unbought(scores: sp.csr_matrix, n: int, bought: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of each row's ``n`` best positive entries of ``scores`` outside
+    ``bought`` (best first, ties by lower column). Only positive scores propose a product: a
+    customer whose products share buyers with few others gets fewer than ``n``."""
+    entries, taken = scores.tocoo(), bought.tocoo()
+    width = np.int64(scores.shape[1])
+    unbought = ~np.isin(entries.row.astype(np.int64) * width + entries.col,
+                        taken.row.astype(np.int64) * width + taken.col)
+    rows, columns, _ = top_k_entries(entries.row[unbought], entries.col[unbought], entries.data[unbought], n)
+    return rows, columns
+
+
 @dataclass(frozen=True)
 class CandidateConfig:
     """How many candidates each source proposes per customer, and the ALS settings.
 
     ``n_own``: own past products kept (most purchase days first; wholesale customers can
     have thousands); ``n_als`` / ``n_cooc``: unbought products by ALS score / by summed
-    co-occurrence cosine with the customer's products; ``n_popular`` / ``n_trending``: the
+    co-occurrence cosine with the customer's products (positive only: a product no buyer of
+    theirs bought is no co-occurrence candidate); ``n_popular`` / ``n_trending``: the
     products most bought in the last 30 days / rising most (``trend``) among those with at
     least ``min_trending_buyers`` buyers in 30 days. ``horizon_days``: the length of the
     window predicted (for the same-window-last-year features). ``als`` holds ALSRecommender params.
@@ -535,7 +557,7 @@ class CandidateGenerator:
             c = self.binary_.item_columns(pairs["product_id"])
             known = (r >= 0) & (c >= 0)
             for name, grid in scores.items():
-                pairs.loc[known, name] = grid[r[known], c[known]]
+                pairs.loc[known, name] = _cells(grid, r[known], c[known])
             pairs.loc[known, "als_rank"] = row_ranks(scores["als_score"], r[known], c[known]).astype(np.float32)
             pairs.loc[known, "cooc_max"] = _max_similarity(self.binary_.matrix[rows], self.cosine_, r[known],
                                                            c[known])
@@ -557,34 +579,41 @@ class CandidateGenerator:
 
     def _purchase_candidates(self, rows: np.ndarray) -> tuple[list[pd.DataFrame], tuple[np.ndarray, dict]]:
         """The purchase-based candidate sets (own, ALS, co-occurrence, popular, trending) of
-        ``rows``, and the score grids (rows x catalog) the pair features read."""
+        ``rows``, and the score grids (rows x catalog: ALS dense, co-occurrence sparse) the pair
+        features read."""
         config = self.config_
         keys = self.binary_.customer_keys[rows].astype(str).astype(object)
         item_keys = self.binary_.product_ids
         sub_binary = self.binary_.matrix[rows]
         als_scores = self.als_.score(rows).astype(np.float32)
         n_own_items = np.maximum(np.diff(sub_binary.indptr), 1).astype(np.float32)
-        cooc_sum = (sub_binary @ self.cosine_).toarray().astype(np.float32, copy=False)
+        # sparse: most customers share buyers with a small part of the catalog
+        cooc_sum = (sub_binary @ self.cosine_).tocsr().astype(np.float32, copy=False)
+        cooc_sum.sort_indices()
         if len(keys):
             own = customer_slice(self.own_keep_, min(keys), max(keys))
             own = own[text_in(own["customer_key"], keys)]
         else:
             own = self.own_keep_.iloc[:0]
         parts = [own.assign(src_own=1)]
-        for name, source, n in (("als", als_scores, config.n_als), ("cooc", cooc_sum, config.n_cooc)):
-            top = _top_columns(source, n, sub_binary)
-            parts.append(pd.DataFrame({
-                "customer_key": np.repeat(keys, top.shape[1]),
-                "product_id": item_keys[top.ravel()],
-                f"src_{name}": 1,
-            }))
+        top = _top_columns(als_scores, config.n_als, sub_binary)
+        parts.append(pd.DataFrame({
+            "customer_key": np.repeat(keys, top.shape[1]),
+            "product_id": item_keys[top.ravel()],
+            "src_als": 1,
+        }))
+        cooc_rows, cooc_columns = _top_unbought(cooc_sum, config.n_cooc, sub_binary)
+        parts.append(pd.DataFrame({"customer_key": keys[cooc_rows], "product_id": item_keys[cooc_columns],
+                                   "src_cooc": 1}))
         for name, chosen in (("popular", self.popular_), ("trending", self.trending_)):
             parts.append(pd.DataFrame({
                 "customer_key": np.repeat(keys, len(chosen)),
                 "product_id": np.tile(chosen, len(keys)),
                 f"src_{name}": 1,
             }))
-        grids = {"als_score": als_scores, "cooc_score": cooc_sum / n_own_items[:, None]}
+        cooc_mean = cooc_sum.copy()  # the mean cosine with the customer's products
+        cooc_mean.data = cooc_mean.data / np.repeat(n_own_items, np.diff(cooc_mean.indptr))
+        grids = {"als_score": als_scores, "cooc_score": cooc_mean}
         return parts, (rows, grids)
 
     def _customer_rows(self, frame: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:

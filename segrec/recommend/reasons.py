@@ -63,32 +63,33 @@ def reason_texts(rows: pd.DataFrame) -> pd.Series:
     ``already_bought`` (the product itself was bought before: a repeat-purchase category),
     ``is_new`` and ``leaf_category`` of the recommended product.
     """
-    strategy = rows["strategy"].astype(object)
-    verb = np.where(rows["anchor_bought"].to_numpy(dtype=bool), "bought", "viewed")
-    name = rows["anchor_name"].astype(object)
-    named = name.notna().to_numpy() & rows["has_anchor"].to_numpy(dtype=bool)
-    history = strategy.isin(HISTORY_STRATEGIES).to_numpy()
-    complement = (strategy == "complement").to_numpy()
-    new_pick = strategy.isin(["new_arrival", "segment_content"]).to_numpy()
-    newish = rows["is_new"].to_numpy(dtype=bool) & new_pick
-    leaf = rows["leaf_category"].astype(object)
-    conditions = [
-        rows["already_bought"].to_numpy(dtype=bool),
-        history & named,
-        history & rows["has_anchor"].to_numpy(dtype=bool),
-        history,
-        complement & named,
-        complement,
-        newish & leaf.notna().to_numpy(),
+    strategy = rows["strategy"].to_numpy(dtype=object)
+    verb = np.where(rows["anchor_bought"].to_numpy(dtype=bool), "bought", "viewed").astype(object)
+    name = rows["anchor_name"].to_numpy(dtype=object)
+    has_anchor = rows["has_anchor"].to_numpy(dtype=bool)
+    named = pd.notna(name) & has_anchor
+    history = np.isin(strategy, HISTORY_STRATEGIES)
+    complement = strategy == "complement"
+    new_pick = np.isin(strategy, ["new_arrival", "segment_content"])
+    leaf = rows["leaf_category"].to_numpy(dtype=object)
+    newish = rows["is_new"].to_numpy(dtype=bool) & new_pick & pd.notna(leaf)
+    # the first rule that holds picks the text; texts with a name are made only for their rows
+    # (joining strings for every row of a large shop's lists was most of the time)
+    rules = [
+        (rows["already_bought"].to_numpy(dtype=bool), lambda r: "Buy it again"),
+        (history & named, lambda r: "Because you " + verb[r] + " " + name[r]),
+        (history & has_anchor, lambda r: "Based on what you " + verb[r]),
+        (history, lambda r: "Picked for you"),
+        (complement & named, lambda r: "Often bought with " + name[r]),
+        (complement, lambda r: "Often bought with your purchases"),
+        (newish, lambda r: "New in " + leaf[r]),
     ]
-    choices = [
-        "Buy it again",
-        ("Because you " + pd.Series(verb, index=rows.index) + " " + name.fillna("")).to_numpy(),
-        ("Based on what you " + pd.Series(verb, index=rows.index)).to_numpy(),
-        "Picked for you",
-        ("Often bought with " + name.fillna("")).to_numpy(),
-        "Often bought with your purchases",
-        ("New in " + leaf.fillna("")).to_numpy(),
-    ]
-    fallback = strategy.map(FIXED_REASONS).fillna("Picked for you").to_numpy()
-    return pd.Series(np.select(conditions, choices, default=fallback), index=rows.index, dtype=object)
+    chosen = np.select([held for held, _ in rules], np.arange(len(rules)), default=-1)
+    texts = np.empty(len(rows), dtype=object)
+    other = chosen < 0
+    texts[other] = [FIXED_REASONS.get(s, "Picked for you") for s in strategy[other]]
+    for position, (_, text) in enumerate(rules):
+        r = np.flatnonzero(chosen == position)
+        if len(r):
+            texts[r] = text(r)
+    return pd.Series(texts, index=rows.index, dtype=object)

@@ -20,6 +20,7 @@ from segrec.recommend.candidates import (
     CutoffRows,
     _max_similarity,
     _top_columns,
+    _top_unbought,
     candidate_pairs,
     cooccurrence_cosine,
     customer_stats,
@@ -530,6 +531,18 @@ def test_top_columns_do_not_depend_on_the_row_blocks(monkeypatch) -> None:
     for cells in (10**9, 1):
         monkeypatch.setattr("segrec.recommend._arrays.CELLS_PER_BLOCK", cells)
         np.testing.assert_array_equal(_top_columns(scores, 3, exclude), expected)
+
+
+def test_top_unbought_proposes_only_positive_unbought_scores() -> None:
+    """The co-occurrence source: each row's n best positive scores outside its purchases, ties to
+    the lower column; a row without a positive unbought score proposes nothing (no zero fillers)."""
+    scores = sp.csr_matrix(np.array([[0.5, 0.9, 0.5, 0.1, 0.0], [0.0, 0.7, 0.0, 0.0, 0.0],
+                                     [0.3, 0.0, 0.3, 0.2, 0.0]], dtype=np.float32))
+    bought = sp.csr_matrix(np.array([[0, 1, 0, 0, 0], [0, 1, 0, 0, 0], [0, 0, 0, 0, 1]], dtype=np.float32))
+    rows, columns = _top_unbought(scores, 2, bought)
+    assert rows.tolist() == [0, 0, 2, 2] and columns.tolist() == [0, 2, 0, 2]
+    rows, columns = _top_unbought(scores, 5, bought)
+    assert rows.tolist() == [0, 0, 0, 2, 2, 2] and columns.tolist() == [0, 2, 3, 0, 2, 3]
 
 
 def test_negative_sample_keeps_every_positive_and_a_rate_of_each_customers_negatives() -> None:
