@@ -294,14 +294,29 @@ def shortlist_mask(pairs: pd.DataFrame, scores: np.ndarray, n: int) -> np.ndarra
     require_columns(pairs, "pairs", ("customer_key", "product_id", "is_own"))
     if n < 1:
         raise SegrecError(f"ranker shortlist must be >= 1, got {n}")
-    frame = pd.DataFrame({"customer_key": pairs["customer_key"].to_numpy(), "own": pairs["is_own"].to_numpy() > 0,
-                          "score": np.asarray(scores, dtype=float), "product_id": pairs["product_id"].to_numpy()})
-    frame = frame.sort_values(["customer_key", "own", "score", "product_id"], ascending=[True, True, False, True],
-                              kind="stable")
-    place = frame.groupby(["customer_key", "own"], sort=False).cumcount().to_numpy()
-    mask = np.zeros(len(frame), dtype=bool)
-    mask[frame.index.to_numpy()[place < n]] = True
+    own = (pairs["is_own"].to_numpy() > 0).astype(np.int64)
+    customers = pd.factorize(pairs["customer_key"])[0]
+    order = best_first(customers, scores, pairs["product_id"], within=own)
+    group = (customers * 2 + own)[order]
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    place = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    mask = np.zeros(len(order), dtype=bool)
+    mask[order[place < n]] = True
     return mask
+
+
+def best_first(customers: np.ndarray | pd.Series, scores: np.ndarray, product_ids: pd.Series,
+               within: np.ndarray | None = None) -> np.ndarray:
+    """Row positions by customer (ascending), then ``within`` (ascending, when given), then
+    score (descending, missing last), then product id (ascending): each customer's candidates
+    best first, ties to the smaller product id. The order a sort of the text columns gives, by
+    integer codes (pandas factorizes the text on every multi-column sort, which was most of it)."""
+    customer_codes = pd.factorize(customers, sort=True)[0]
+    product_codes = pd.factorize(product_ids, sort=True)[0]
+    keys = [product_codes, -np.asarray(scores, dtype=float)]
+    if within is not None:
+        keys.append(within)
+    return np.lexsort([*keys, customer_codes])
 
 
 def ranked_lists(
@@ -334,7 +349,7 @@ def ranked_lists(
     if unknown:
         raise SegrecError(f"unknown list type(s) {sorted(unknown)}; use {list(LIST_TYPES)}")
     frame = pairs.assign(score=np.asarray(scores, dtype=float))
-    frame = frame.sort_values(["customer_key", "score", "product_id"], ascending=[True, False, True], kind="stable")
+    frame = frame.iloc[best_first(frame["customer_key"], frame["score"].to_numpy(), frame["product_id"])]
     if "reason" not in frame:
         frame["reason"] = np.where(frame["is_own"] > 0, "bought before", "new for you")
     rerank = rerank or RerankSettings()
