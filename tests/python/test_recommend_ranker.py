@@ -31,7 +31,14 @@ from segrec.recommend.candidates import (
     purchase_lines,
     window_truth,
 )
-from segrec.recommend.ranker import OUTSIDE_SHORTLIST, CandidateRanker, negative_sample, ranked_lists, shortlist_mask
+from segrec.recommend.ranker import (
+    OUTSIDE_SHORTLIST,
+    CandidateRanker,
+    best_first,
+    negative_sample,
+    ranked_lists,
+    shortlist_mask,
+)
 from segrec.recommend.ranker_pipeline import (
     RANKER_LISTS_SCHEMA,
     batch_customers,
@@ -531,6 +538,18 @@ def test_top_columns_do_not_depend_on_the_row_blocks(monkeypatch) -> None:
     for cells in (10**9, 1):
         monkeypatch.setattr("segrec.recommend._arrays.CELLS_PER_BLOCK", cells)
         np.testing.assert_array_equal(_top_columns(scores, 3, exclude), expected)
+
+
+def test_best_first_orders_by_customer_then_score_then_product_id() -> None:
+    customers = pd.Series(["b", "a", "b", "a", "a"])
+    scores = np.array([1.0, 2.0, 1.0, np.nan, 2.0])
+    products = pd.Series(["p2", "p9", "p1", "p0", "p3"])
+    # a: the tie at 2.0 to the smaller id, the missing score last; then b, its tie by id
+    assert best_first(customers, scores, products).tolist() == [4, 1, 3, 2, 0]
+    assert best_first(customers, scores, products, within=np.array([1, 0, 0, 0, 1])).tolist() == [1, 3, 4, 2, 0]
+    expected = pd.DataFrame({"c": customers, "s": scores, "p": products}).sort_values(
+        ["c", "s", "p"], ascending=[True, False, True]).index.tolist()
+    assert best_first(customers, scores, products).tolist() == expected
 
 
 def test_top_unbought_proposes_only_positive_unbought_scores() -> None:
