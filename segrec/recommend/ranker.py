@@ -309,8 +309,9 @@ def best_first(customers: np.ndarray | pd.Series, scores: np.ndarray, product_id
                within: np.ndarray | None = None) -> np.ndarray:
     """Row positions by customer (ascending), then ``within`` (ascending, when given), then
     score (descending, missing last), then product id (ascending): each customer's candidates
-    best first, ties to the smaller product id. The order a sort of the text columns gives, by
-    integer codes (pandas factorizes the text on every multi-column sort, which was most of it)."""
+    best first, ties to the smaller product id: the order a sort of the text columns gives, by
+    integer codes. In the shortlist it took half the time of a sort_values and a groupby over
+    the text (on a whole frame of pairs pandas sorts as fast: ranked_lists keeps sort_values)."""
     customer_codes = pd.factorize(customers, sort=True)[0]
     product_codes = pd.factorize(product_ids, sort=True)[0]
     keys = [product_codes, -np.asarray(scores, dtype=float)]
@@ -349,7 +350,7 @@ def ranked_lists(
     if unknown:
         raise SegrecError(f"unknown list type(s) {sorted(unknown)}; use {list(LIST_TYPES)}")
     frame = pairs.assign(score=np.asarray(scores, dtype=float))
-    frame = frame.iloc[best_first(frame["customer_key"], frame["score"].to_numpy(), frame["product_id"])]
+    frame = frame.sort_values(["customer_key", "score", "product_id"], ascending=[True, False, True], kind="stable")
     if "reason" not in frame:
         frame["reason"] = np.where(frame["is_own"] > 0, "bought before", "new for you")
     rerank = rerank or RerankSettings()
