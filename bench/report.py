@@ -270,7 +270,16 @@ row). The first two changes alone (commit 361986d, `make bench` alone): 1,127 s 
 peak 5,672 MiB, the hybrid 380 s (430), the ranker 372 s (420), the same quality. The `1M` run below
 (commit eb13988, all of them, alone): 161 s (156 s at 069b969; the ranker's time at 1M varies from 52
 to 63 s between runs), peak 2,698 MiB against 2,782, ARI 0.968, served NDCG@10 0.2393 against 0.2395
-(3.62x popularity); sessionization 0.91, ALS 1.18, incremental 1.01 with equal marts. TEN_M_RESULT
+(3.62x popularity); sessionization 0.91, ALS 1.18, incremental 1.01 with equal marts. The `10M` run
+below (commit eb13988, all of them, alone): 1,127 s against 1,233 s at 069b969, the same as with the
+first two changes alone: the hybrid 378 s (430), the ranker 386 s (420; 372 s in the run before, so
+the later ranker changes are within the run-to-run spread), the tests 73 s (116); peak 6,174 MiB
+(5,844; 5,672 in the run before: under the ranker, which grew 2,055 MiB during it, its memory did not
+change; the spread of what stays resident between models again); ARI 0.9695, served lists NDCG@10
+0.1722 against 0.1719 (5.25x popularity); sessionization 1.03 (models 20.4 s, hand query 20.9 s),
+ALS 1.24 (15.1 s in the build against 12.1 s direct). The shortlist's ordering by integer codes
+stayed; the lists' (`ranked_lists`) went back to `sort_values` after this run (as fast on a whole
+frame of pairs, measured on ten 10M batches).
 """
 
 PENDING = """
