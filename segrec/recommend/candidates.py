@@ -33,7 +33,7 @@ import scipy.sparse as sp
 
 from segrec.errors import SegrecError
 from segrec.io import require_columns
-from segrec.recommend._arrays import row_blocks, row_ranks, text_in, top_k_entries, top_k_rows
+from segrec.recommend._arrays import row_blocks, row_ranks, text_in, top_k_rows
 from segrec.recommend.als import ALSFactory, ALSRecommender
 from segrec.recommend.interactions import InteractionMatrix
 from segrec.schemas import plain_frame
@@ -330,25 +330,16 @@ def _top_columns(scores: np.ndarray, n: int, exclude: sp.csr_matrix) -> np.ndarr
     return top
 
 
-def _cells(grid: np.ndarray | sp.csr_matrix, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """``grid[rows[i], columns[i]]`` as a flat array, for a dense or a sparse grid."""
-    if not sp.issparse(grid):
-        return grid[rows, columns]
-    if len(rows) == 0:  # scipy answers an empty lookup with an empty sparse matrix
-        return np.zeros(0, dtype=grid.dtype)
-    return np.asarray(grid[rows, columns]).ravel()
-
-
-def _top_unbought(scores: sp.csr_matrix, n: int, bought: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-    """Rows and columns of each row's ``n`` best positive entries of ``scores`` outside
-    ``bought`` (best first, ties by lower column). Only positive scores propose a product: a
-    customer whose products share buyers with few others gets fewer than ``n``."""
-    entries, taken = scores.tocoo(), bought.tocoo()
-    width = np.int64(scores.shape[1])
-    unbought = ~np.isin(entries.row.astype(np.int64) * width + entries.col,
-                        taken.row.astype(np.int64) * width + taken.col)
-    rows, columns, _ = top_k_entries(entries.row[unbought], entries.col[unbought], entries.data[unbought], n)
-    return rows, columns
+def _top_positive(scores: np.ndarray, n: int, exclude: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of each row's ``n`` best positive scores outside ``exclude`` (best
+    first, ties by lower column; :func:`_top_columns` then the positive ones): a row with fewer
+    positive scores proposes fewer, not the catalog's first columns at score 0."""
+    top = _top_columns(scores, n, exclude)
+    rows = np.broadcast_to(np.arange(len(top))[:, None], top.shape)
+    positive = np.take_along_axis(scores, top, axis=1) > 0
+    if positive.any():  # excluded cells rank last, but a row with fewer than n others still has them
+        positive[positive] = np.asarray(exclude[rows[positive], top[positive]]).ravel() == 0
+    return rows[positive], top[positive]
 
 
 @dataclass(frozen=True)
@@ -557,7 +548,7 @@ class CandidateGenerator:
             c = self.binary_.item_columns(pairs["product_id"])
             known = (r >= 0) & (c >= 0)
             for name, grid in scores.items():
-                pairs.loc[known, name] = _cells(grid, r[known], c[known])
+                pairs.loc[known, name] = grid[r[known], c[known]]
             pairs.loc[known, "als_rank"] = row_ranks(scores["als_score"], r[known], c[known]).astype(np.float32)
             pairs.loc[known, "cooc_max"] = _max_similarity(self.binary_.matrix[rows], self.cosine_, r[known],
                                                            c[known])
@@ -579,17 +570,14 @@ class CandidateGenerator:
 
     def _purchase_candidates(self, rows: np.ndarray) -> tuple[list[pd.DataFrame], tuple[np.ndarray, dict]]:
         """The purchase-based candidate sets (own, ALS, co-occurrence, popular, trending) of
-        ``rows``, and the score grids (rows x catalog: ALS dense, co-occurrence sparse) the pair
-        features read."""
+        ``rows``, and the score grids (rows x catalog) the pair features read."""
         config = self.config_
         keys = self.binary_.customer_keys[rows].astype(str).astype(object)
         item_keys = self.binary_.product_ids
         sub_binary = self.binary_.matrix[rows]
         als_scores = self.als_.score(rows).astype(np.float32)
         n_own_items = np.maximum(np.diff(sub_binary.indptr), 1).astype(np.float32)
-        # sparse: most customers share buyers with a small part of the catalog
-        cooc_sum = (sub_binary @ self.cosine_).tocsr().astype(np.float32, copy=False)
-        cooc_sum.sort_indices()
+        cooc_sum = (sub_binary @ self.cosine_).toarray().astype(np.float32, copy=False)
         if len(keys):
             own = customer_slice(self.own_keep_, min(keys), max(keys))
             own = own[text_in(own["customer_key"], keys)]
@@ -602,7 +590,7 @@ class CandidateGenerator:
             "product_id": item_keys[top.ravel()],
             "src_als": 1,
         }))
-        cooc_rows, cooc_columns = _top_unbought(cooc_sum, config.n_cooc, sub_binary)
+        cooc_rows, cooc_columns = _top_positive(cooc_sum, config.n_cooc, sub_binary)
         parts.append(pd.DataFrame({"customer_key": keys[cooc_rows], "product_id": item_keys[cooc_columns],
                                    "src_cooc": 1}))
         for name, chosen in (("popular", self.popular_), ("trending", self.trending_)):
@@ -611,9 +599,7 @@ class CandidateGenerator:
                 "product_id": np.tile(chosen, len(keys)),
                 f"src_{name}": 1,
             }))
-        cooc_mean = cooc_sum.copy()  # the mean cosine with the customer's products
-        cooc_mean.data = cooc_mean.data / np.repeat(n_own_items, np.diff(cooc_mean.indptr))
-        grids = {"als_score": als_scores, "cooc_score": cooc_mean}
+        grids = {"als_score": als_scores, "cooc_score": cooc_sum / n_own_items[:, None]}
         return parts, (rows, grids)
 
     def _customer_rows(self, frame: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:

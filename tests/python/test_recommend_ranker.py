@@ -20,7 +20,7 @@ from segrec.recommend.candidates import (
     CutoffRows,
     _max_similarity,
     _top_columns,
-    _top_unbought,
+    _top_positive,
     candidate_pairs,
     cooccurrence_cosine,
     customer_stats,
@@ -552,15 +552,16 @@ def test_best_first_orders_by_customer_then_score_then_product_id() -> None:
     assert best_first(customers, scores, products).tolist() == expected
 
 
-def test_top_unbought_proposes_only_positive_unbought_scores() -> None:
+def test_top_positive_proposes_only_positive_unbought_scores() -> None:
     """The co-occurrence source: each row's n best positive scores outside its purchases, ties to
-    the lower column; a row without a positive unbought score proposes nothing (no zero fillers)."""
-    scores = sp.csr_matrix(np.array([[0.5, 0.9, 0.5, 0.1, 0.0], [0.0, 0.7, 0.0, 0.0, 0.0],
-                                     [0.3, 0.0, 0.3, 0.2, 0.0]], dtype=np.float32))
+    the lower column; a row without a positive unbought score proposes nothing (no zero fillers),
+    and a bought product never, even when the row has fewer than n others."""
+    scores = np.array([[0.5, 0.9, 0.5, 0.1, 0.0], [0.0, 0.7, 0.0, 0.0, 0.0],
+                       [0.3, 0.0, 0.3, 0.2, 0.0]], dtype=np.float32)
     bought = sp.csr_matrix(np.array([[0, 1, 0, 0, 0], [0, 1, 0, 0, 0], [0, 0, 0, 0, 1]], dtype=np.float32))
-    rows, columns = _top_unbought(scores, 2, bought)
+    rows, columns = _top_positive(scores, 2, bought)
     assert rows.tolist() == [0, 0, 2, 2] and columns.tolist() == [0, 2, 0, 2]
-    rows, columns = _top_unbought(scores, 5, bought)
+    rows, columns = _top_positive(scores, 5, bought)
     assert rows.tolist() == [0, 0, 0, 2, 2, 2] and columns.tolist() == [0, 2, 3, 0, 2, 3]
 
 
