@@ -261,12 +261,15 @@ reasons made only for the rows that carry each text (3x); the ranker's lists and
 integer codes (`ranker.best_first`) instead of a sort of the text columns; the five row tests of the
 staging view moved to int_events__validated, a table that holds each staged row once (on the view
 each test parsed every raw file again: 54 s of the 112 s of tests at 10M). One change of output: the
-co-occurrence candidate source proposes only products with a positive summed cosine, kept sparse (10%
-dense at 10M); a customer whose products share buyers with fewer than 50 others used to get
-zero-score products, the lowest product ids, as co-occurrence candidates (2,761 of 410,884 pairs on
-ten batches of the 10M latest cutoff). The real datasets' figures did not move (docs/results.md: the
-same NDCG@10 and intervals everywhere; the Online Retail II and Diginetica lists identical row by
-row). The first two changes alone (commit 361986d, `make bench` alone): 1,127 s against 1,233 s,
+co-occurrence candidate source proposes only products with a positive summed cosine; a customer whose
+products share buyers with fewer than 50 others used to get zero-score products, the lowest product
+ids, as co-occurrence candidates (2,761 of 410,884 pairs on ten batches of the 10M latest cutoff).
+The summed cosine was first kept sparse for it (10% dense at 10M, 1.43 -> 1.29 s on those batches),
+but on wholesale data it is 99% dense (Online Retail: the cosine keeps 3,373 products per product)
+and the sparse path doubled the source's time there (the ranker model 128 -> 151 s in the Online
+Retail build): it is dense again, keeping the positive picks (`_top_positive`), the same candidates.
+The real datasets' figures did not move (docs/results.md: the same NDCG@10 and intervals everywhere;
+the Online Retail II and Diginetica lists identical row by row). The first two changes alone (commit 361986d, `make bench` alone): 1,127 s against 1,233 s,
 peak 5,672 MiB, the hybrid 380 s (430), the ranker 372 s (420), the same quality. The `1M` run below
 (commit eb13988, all of them, alone): 161 s (156 s at 069b969; the ranker's time at 1M varies from 52
 to 63 s between runs), peak 2,698 MiB against 2,782, ARI 0.968, served NDCG@10 0.2393 against 0.2395
@@ -277,9 +280,10 @@ the later ranker changes are within the run-to-run spread), the tests 73 s (116)
 (5,844; 5,672 in the run before: under the ranker, which grew 2,055 MiB during it, its memory did not
 change; the spread of what stays resident between models again); ARI 0.9695, served lists NDCG@10
 0.1722 against 0.1719 (5.25x popularity); sessionization 1.03 (models 20.4 s, hand query 20.9 s),
-ALS 1.24 (15.1 s in the build against 12.1 s direct). The shortlist's ordering by integer codes
-stayed; the lists' (`ranked_lists`) went back to `sort_values` after this run (as fast on a whole
-frame of pairs, measured on ten 10M batches).
+ALS 1.24 (15.1 s in the build against 12.1 s direct). After this run, with the same output: the
+co-occurrence source dense again (above; about 6 s more at 10M by the ten-batch measurement), and the
+lists' ordering (`ranked_lists`) back to `sort_values` (as fast on a whole frame of pairs, measured on
+ten 10M batches); the shortlist keeps the integer codes.
 """
 
 PENDING = """
