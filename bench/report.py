@@ -250,40 +250,41 @@ hybrid, 452 s: 289 s making lists (144 s blending, 128 s choosing the top 50 und
 52 s reasons) and 59 s fitting (39 s ALS). With 8 categories and a cap of 3 a list of 50 never fills
 under the cap, and each row's best 200 items decided only 13% of the rows; the others took the
 whole-catalog path. The ranker, 441 s: 263 s making candidate pairs (37 s of it `Series.isin` on
-Arrow-backed text, which turns its argument, the 19,047 active products, into Python objects on every
-batch), 103 s scoring (55 s the trees), 51 s ordering the lists. Changed, with the same output where
-not said: rows the prefix does not decide choose among a few candidates per row (the cap best of
-each category, the n best of unknown category, the 2n best of all: one pass over the columns instead
-of ranking the allowed items of the whole catalog; a catalog whose categories cannot fill a list
-skips the prefix), 0.5 -> 0.3 ms per row on a block of 2,000 customers' 10M scores, the lists equal
-to the row-by-row definition; text membership by `pyarrow.compute.is_in` (`_arrays.text_in`);
-reasons made only for the rows that carry each text (3x); the ranker's lists and shortlist ordered by
-integer codes (`ranker.best_first`) instead of a sort of the text columns; the five row tests of the
-staging view moved to int_events__validated, a table that holds each staged row once (on the view
-each test parsed every raw file again: 54 s of the 112 s of tests at 10M). One change of output: the
-co-occurrence candidate source proposes only products with a positive summed cosine; a customer whose
-products share buyers with fewer than 50 others used to get zero-score products, the lowest product
-ids, as co-occurrence candidates (2,761 of 410,884 pairs on ten batches of the 10M latest cutoff).
-The summed cosine was first kept sparse for it (10% dense at 10M, 1.43 -> 1.29 s on those batches),
-but on wholesale data it is 99% dense (Online Retail: the cosine keeps 3,373 products per product)
-and the sparse path doubled the source's time there (the ranker model 128 -> 151 s in the Online
-Retail build): it is dense again, keeping the positive picks (`_top_positive`), the same candidates.
-The real datasets' figures did not move (docs/results.md: the same NDCG@10 and intervals everywhere;
-the Online Retail II and Diginetica lists identical row by row). The first two changes alone (commit 361986d, `make bench` alone): 1,127 s against 1,233 s,
-peak 5,672 MiB, the hybrid 380 s (430), the ranker 372 s (420), the same quality. The `1M` run below
-(commit eb13988, all of them, alone): 161 s (156 s at 069b969; the ranker's time at 1M varies from 52
-to 63 s between runs), peak 2,698 MiB against 2,782, ARI 0.968, served NDCG@10 0.2393 against 0.2395
-(3.62x popularity); sessionization 0.91, ALS 1.18, incremental 1.01 with equal marts. The `10M` run
-below (commit eb13988, all of them, alone): 1,127 s against 1,233 s at 069b969, the same as with the
-first two changes alone: the hybrid 378 s (430), the ranker 386 s (420; 372 s in the run before, so
-the later ranker changes are within the run-to-run spread), the tests 73 s (116); peak 6,174 MiB
-(5,844; 5,672 in the run before: under the ranker, which grew 2,055 MiB during it, its memory did not
+Arrow-backed text, which turns its argument, the 19,047 active products, into Python objects on
+every batch), 103 s scoring (55 s the trees), 51 s ordering the lists. Changed, with the same output
+where not said: rows the prefix does not decide choose among a few candidates per row (the cap best
+of each category, the n best of unknown category, the 2n best of all: one pass over the columns
+instead of ranking the allowed items of the whole catalog; a catalog whose categories cannot fill a
+list skips the prefix), 0.5 -> 0.3 ms per row on a block of 2,000 customers' 10M scores, the lists
+equal to the row-by-row definition; text membership by `pyarrow.compute.is_in` (`_arrays.text_in`);
+reasons made only for the rows that carry each text (3x); the ranker's lists and shortlist ordered
+by integer codes (`ranker.best_first`) instead of a sort of the text columns; the five row tests of
+the staging view moved to int_events__validated, a table that holds each staged row once (on the
+view each test parsed every raw file again: 54 s of the 112 s of tests at 10M). One change of
+output: the co-occurrence candidate source proposes only products with a positive summed cosine; a
+customer whose products share buyers with fewer than 50 others used to get zero-score products, the
+lowest product ids, as co-occurrence candidates (2,761 of 410,884 pairs on ten batches of the 10M
+latest cutoff). The summed cosine was first kept sparse for it (10% dense at 10M, 1.43 -> 1.29 s on
+those batches), but on wholesale data it is 99% dense (Online Retail: the cosine keeps 3,373
+products per product) and the sparse path doubled the source's time there (the ranker model 128 ->
+151 s in the Online Retail build): it is dense again, keeping the positive picks (`_top_positive`),
+the same candidates. The real datasets' figures did not move (docs/results.md: the same NDCG@10 and
+intervals everywhere; the Online Retail II and Diginetica lists identical row by row). The first two
+changes alone (commit 361986d, `make bench` alone): 1,127 s against 1,233 s, peak 5,672 MiB, the
+hybrid 380 s (430), the ranker 372 s (420), the same quality. The `1M` run below (commit eb13988,
+all of them, alone): 161 s (156 s at 069b969; the ranker's time at 1M varies from 52 to 63 s between
+runs), peak 2,698 MiB against 2,782, ARI 0.968, served NDCG@10 0.2393 against 0.2395 (3.62x
+popularity); sessionization 0.91, ALS 1.18, incremental 1.01 with equal marts. The `10M` run below
+(commit eb13988, all of them, alone): 1,127 s against 1,233 s at 069b969, the same as with the first
+two changes alone: the hybrid 378 s (430), the ranker 386 s (420; 372 s in the run before, so the
+later ranker changes are within the run-to-run spread), the tests 73 s (116); peak 6,174 MiB (5,844;
+5,672 in the run before: under the ranker, which grew 2,055 MiB during it, its memory did not
 change; the spread of what stays resident between models again); ARI 0.9695, served lists NDCG@10
 0.1722 against 0.1719 (5.25x popularity); sessionization 1.03 (models 20.4 s, hand query 20.9 s),
 ALS 1.24 (15.1 s in the build against 12.1 s direct). After this run, with the same output: the
-co-occurrence source dense again (above; about 6 s more at 10M by the ten-batch measurement), and the
-lists' ordering (`ranked_lists`) back to `sort_values` (as fast on a whole frame of pairs, measured on
-ten 10M batches); the shortlist keeps the integer codes.
+co-occurrence source dense again (above; about 6 s more at 10M by the ten-batch measurement), and
+the lists' ordering (`ranked_lists`) back to `sort_values` (as fast on a whole frame of pairs,
+measured on ten 10M batches); the shortlist keeps the integer codes.
 """
 
 PENDING = """
