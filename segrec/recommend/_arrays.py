@@ -83,18 +83,6 @@ def ordered_rows(items: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.
     return np.take_along_axis(items, order, axis=1), np.take_along_axis(values, order, axis=1)
 
 
-def top_k_mask(scores: np.ndarray, k: int) -> np.ndarray:
-    """True at the ``k`` largest entries of each row, ties to the lower columns (the columns of
-    :func:`top_k_rows`, as a mask). Only rows with ties at the cut take the tie-aware path."""
-    kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1 : k]
-    mask = scores >= kth
-    tied = np.flatnonzero(mask.sum(axis=1) > k)
-    if len(tied):
-        mask[tied] = False
-        mask[tied[:, None], _top_k_columns_with_ties(scores[tied], k)] = True
-    return mask
-
-
 def _k_largest_columns(scores: np.ndarray, k: int) -> np.ndarray:
     """The columns of ``k`` largest entries of each row, in no order (ties: any of them).
 

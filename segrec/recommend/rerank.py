@@ -11,7 +11,7 @@ import scipy.sparse as sp
 
 from segrec.errors import SegrecError
 from segrec.io import require_columns
-from segrec.recommend._arrays import ordered_rows, top_k_mask, top_k_rows
+from segrec.recommend._arrays import ordered_rows, top_k_rows
 from segrec.recommend.baselines import segment_popularity_scores
 from segrec.recommend.data import CONTEXT_COLUMNS, RecData, normalize_label
 
@@ -212,12 +212,12 @@ def select_top_n(
     if max_per_category is not None and max_per_category < 1:
         raise SegrecError(f"max_per_category must be at least 1 or None, got {max_per_category}")
     masked = np.where(eligible, scores, -np.inf)
-    if max_per_category is None or CAP_PREFIX * n >= masked.shape[1]:
-        return _select_all(masked, categories, n, max_per_category)
-    # Most rows are decided by their best CAP_PREFIX * n items, when the cap lets n items through
-    # (see _capped_prefix); the other rows choose among a few candidates per category
-    # (_capped_candidates), as every row does when the categories cannot fill a list.
-    if _cap_can_fill(categories, n, max_per_category):
+    if max_per_category is None:
+        return _select_uncapped(masked, n)
+    # Most rows are decided by their best CAP_PREFIX * n items, when the catalog is wider and the
+    # cap lets n items through (see _capped_prefix); the other rows choose among a few candidates
+    # per category (_capped_candidates), as every row does when the categories cannot fill a list.
+    if CAP_PREFIX * n < masked.shape[1] and _cap_can_fill(categories, n, max_per_category):
         items, values, done = _capped_prefix(masked, categories, n, max_per_category)
     else:
         items, values = np.full((len(masked), n), -1, dtype=np.int64), np.full((len(masked), n), np.nan)
@@ -302,83 +302,37 @@ def _select_ranked(
         chosen = allowed[short] | filler
         order = np.lexsort((position[short], filler, np.where(chosen, -scored[short], np.inf)), axis=1)[:, :n]
         kept = np.take_along_axis(chosen, order, axis=1)
-        items[short] = np.where(kept, np.take_along_axis(columns[short], order, axis=1), -1)
-        values[short] = np.where(kept, np.take_along_axis(scored[short], order, axis=1), np.nan)
+        width = order.shape[1]  # fewer than n when the catalog is
+        items[short, :width] = np.where(kept, np.take_along_axis(columns[short], order, axis=1), -1)
+        values[short, :width] = np.where(kept, np.take_along_axis(scored[short], order, axis=1), np.nan)
     return items, values, n_allowed
 
 
-def _select_all(
-    masked: np.ndarray, categories: np.ndarray, n: int, max_per_category: int | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`select_top_n` over every column of the rows (``masked``: -inf where not eligible)."""
-    allowed = np.isfinite(masked)
-    if max_per_category is not None:
-        allowed &= _within_category_cap(masked, categories, max_per_category)
+def _select_uncapped(masked: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`select_top_n` without a cap (``masked``: -inf where not eligible)."""
+    eligible = np.isfinite(masked)
     items = np.full((len(masked), n), -1, dtype=np.int64)
     values = np.full((len(masked), n), np.nan)
-    # A row with at most n allowed items takes them all: no ranking needed to choose them (the
-    # common case when the categories times the cap cannot fill a list).
-    few = allowed.sum(axis=1) <= n
+    # A row with at most n eligible items takes them all: no ranking needed to choose them.
+    few = eligible.sum(axis=1) <= n
     many = np.flatnonzero(~few)
     if len(many):
-        chosen, scored = top_k_rows(np.where(allowed[many], masked[many], -np.inf), n)
-        items[many], values[many] = chosen, scored
+        items[many], values[many] = top_k_rows(masked[many], n)
     few = np.flatnonzero(few)
     if len(few):
-        items[few], values[few] = ordered_rows(*_all_allowed(masked[few], allowed[few], n))
-    short = np.flatnonzero((items < 0).any(axis=1))
-    if max_per_category is not None and len(short):
-        items[short], values[short] = _fill_without_cap(masked[short], items[short], values[short])
+        items[few], values[few] = ordered_rows(*_all_eligible(masked[few], eligible[few], n))
     return items, values
 
 
-def _all_allowed(masked: np.ndarray, allowed: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's allowed items (at most ``n``) in column order, padded with -1 and NaN."""
-    rows, columns = np.nonzero(allowed)
+def _all_eligible(masked: np.ndarray, eligible: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's eligible items (at most ``n``) in column order, padded with -1 and NaN."""
+    rows, columns = np.nonzero(eligible)
     position = np.arange(len(rows)) - np.searchsorted(rows, rows)
     items = np.full((len(masked), n), -1, dtype=np.int64)
     values = np.full((len(masked), n), np.nan)
     items[rows, position] = columns
     values[rows, position] = masked[rows, columns]
     return items, values
-
-
-def _within_category_cap(masked: np.ndarray, categories: np.ndarray, cap: int) -> np.ndarray:
-    """True where an item is among the ``cap`` best of its category in its row (ties: lower
-    index first); items of unknown category (-1) are all True. One pass over each category's
-    columns, instead of walking each row's ranking until the cap is met (which scans the whole
-    catalog when the categories cannot fill a list)."""
-    keep = np.ones(masked.shape, dtype=bool)
-    order = np.argsort(categories, kind="stable")
-    bounds = np.flatnonzero(np.diff(categories[order])) + 1
-    for columns in np.split(order, bounds):
-        if len(columns) <= cap or categories[columns[0]] < 0:
-            continue
-        keep[:, columns] = top_k_mask(masked[:, columns], cap)
-    return keep
-
-
-def _fill_without_cap(
-    masked: np.ndarray, items: np.ndarray, values: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Complete short rows with just enough of the best eligible items not yet picked,
-    whatever their category (the picks made under the cap all stay), and order each row by
-    score (earlier picks first among equal scores)."""
-    n = items.shape[1]
-    rows, position = np.nonzero(items >= 0)
-    remaining = masked.copy()
-    remaining[rows, items[rows, position]] = -np.inf
-    missing = (items < 0).sum(axis=1, keepdims=True)
-    # the best `missing` of a row are the first of its best n (one order: score, then column)
-    extra_items, extra_values = top_k_rows(remaining, int(missing.max(initial=0)))
-    extra_valid = np.isfinite(extra_values) & (np.arange(extra_items.shape[1]) < missing)
-    merged_items = np.concatenate([items, np.where(extra_valid, extra_items, -1)], axis=1)
-    merged_values = np.concatenate([values, extra_values], axis=1)
-    out_items, out_values = ordered_rows(merged_items, merged_values)
-    out_items, out_values = out_items[:, :n], out_values[:, :n]
-    unused = out_items < 0
-    out_items[unused], out_values[unused] = -1, np.nan
-    return out_items, out_values
 
 
 def apply_business_rules(

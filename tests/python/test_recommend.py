@@ -21,7 +21,7 @@ from segrec.recommend import (
     purchased_pairs,
     repeat_purchase_categories,
 )
-from segrec.recommend._arrays import row_ranks, scale_rows, text_in, top_k_entries, top_k_mask, top_k_rows
+from segrec.recommend._arrays import row_ranks, scale_rows, text_in, top_k_entries, top_k_rows
 from segrec.recommend.baselines import (
     content_features,
     content_similarity,
@@ -318,8 +318,9 @@ def test_select_top_n_and_top_k_rows_match_the_row_by_row_definition_with_ties(s
     lone[rng.integers(0, 30)] = 1
     for categories in (rng.integers(-1, 4, 30), np.where(rng.random(30) < 0.85, 0, rng.integers(-1, 4, 30)),
                        np.zeros(30, dtype=np.int64), lone):
-        # n = 3: rows with more allowed items than n; n = 20: every row has fewer (the cap cannot fill)
-        for cap, n in itertools.product((None, 1, 2), (2, 3, 9, 20)):
+        # n = 3: rows with more allowed items than n; n = 20: every row has fewer (the cap cannot fill);
+        # n = 40: a list longer than the catalog (padded)
+        for cap, n in itertools.product((None, 1, 2), (2, 3, 9, 20, 40)):
             items, _ = select_top_n(scores, eligible, categories, n, max_per_category=cap)
             assert items.tolist() == _walked_lists(scores, eligible, categories, n, cap).tolist()
     # as drawn, and mostly zeros (a co-occurrence row: top_k_rows selects from the other end)
@@ -327,9 +328,6 @@ def test_select_top_n_and_top_k_rows_match_the_row_by_row_definition_with_ties(s
         columns, values = top_k_rows(matrix, 7)
         expected = [sorted(range(30), key=lambda c: (-row[c], c))[:7] for row in matrix]
         assert columns.tolist() == expected and values.tolist() == np.take_along_axis(matrix, columns, 1).tolist()
-        chosen = np.zeros(matrix.shape, dtype=bool)
-        np.put_along_axis(chosen, columns, True, axis=1)
-        assert top_k_mask(matrix, 7).tolist() == chosen.tolist()
 
 
 def test_text_in_is_isin_for_text_of_every_backing():
