@@ -92,8 +92,9 @@ def curve(folder: Path, name: str, grid: Sequence[Mapping]) -> dict:
         customers = table("int_recommendation__customers")
         products = table("int_recommendation__products")
         truth = table("int_recommendation__holdout_truth")
+        hybrid = table("int_recommendation__hybrid_latest union all select * from int_recommendation__hybrid_holdout")
         inputs = RankerInputs(table("int_recommendation__purchase_lines"), table("int_recommendation__windows").iloc[0],
-                              table("int_recommendation__hybrid_candidates"), truth, products, customers)
+                              hybrid, truth, products, customers)
         interactions = table("int_interactions__holdout", test)
         data = cutoff_data(interactions, table("int_recommendation__products", test), customers)
         built = table("int_recommendation__holdout_metrics",

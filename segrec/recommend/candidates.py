@@ -398,7 +398,7 @@ class CutoffRows:
     Why not pandas: a large shop's hybrid lists (11M rows at 10M events) took several GB as
     pandas, sorted by customer and split by cutoff. Here a batch's rows are a zero-copy slice of
     the table sorted by cutoff and customer_key, made pandas when asked. A table that arrives
-    in that order (int_recommendation__hybrid_candidates is written so) is kept as it is;
+    in that order (int_recommendation__hybrid_latest then __hybrid_holdout is) is kept as it is;
     another is sorted once (a copy: a sort in DuckDB kept ~1.5x the table's size in the process)."""
 
     def __init__(self, table: pa.Table | pd.DataFrame) -> None:

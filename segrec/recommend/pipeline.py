@@ -9,8 +9,11 @@ Python models stay thin:
 ==========================================  ============================================================
 ``int_recommendation__als_grid``            :func:`tune_als` on the validation cutoff
 ``int_recommendation__als_factors``         :func:`cutoff_matrix`, :func:`fit_als`, :func:`factors_table`
-``int_recommendation__hybrid_candidates``   :func:`hybrid_candidates` per cutoff (stored ALS for latest)
-``int_recommendation__ranker_lists``        ``segrec.recommend.ranker_pipeline.ranker_lists``
+``int_recommendation__hybrid_latest``       :func:`hybrid_candidates` at latest (stored serving ALS)
+``int_recommendation__hybrid_holdout``      :func:`hybrid_candidates` per hold-out cutoff
+``int_recommendation__ranker_fits``         ``segrec.recommend.ranker_pipeline.fit_rankers``
+``int_recommendation__ranker_holdout``      ``segrec.recommend.ranker_pipeline.ranker_lists`` (test)
+``int_recommendation__ranker_latest``       ``segrec.recommend.ranker_pipeline.ranker_lists`` (latest)
 ``int_recommendation__item_neighbors``      :func:`restore_als`, then :func:`similarity_table`
 ``int_recommendation__holdout_metrics``     :func:`holdout_metrics` on the test cutoff
 ==========================================  ============================================================
@@ -427,7 +430,7 @@ def hybrid_candidates(
     als_factory: ALSFactory = ALSRecommender,
 ) -> Iterator[pa.Table]:
     """The hybrid's top ``n`` per customer at one cutoff, as a candidate source of the ranker
-    (``int_recommendation__hybrid_candidates``, :data:`HYBRID_CANDIDATES_SCHEMA`), a batch of
+    (``int_recommendation__hybrid_latest`` and ``__hybrid_holdout``, :data:`HYBRID_CANDIDATES_SCHEMA`), a batch of
     customers at a time (none without products or customers; :func:`segrec.schemas.stacked_tables`
     joins them): ``hybrid_score``, ``hybrid_rank``, the row's ``strategy`` and, with ``explain``,
     its ``reason`` (for the served cutoff). ``als``: a stored fitted model of the same matrix

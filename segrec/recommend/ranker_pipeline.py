@@ -23,6 +23,7 @@ procedure that produces the served lists, one window earlier.
 from __future__ import annotations
 
 import json
+import pickle
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, NamedTuple
@@ -100,6 +101,12 @@ RANKER_LISTS_SCHEMA = pa.schema([
     ("ranker_status", REPEATED_TEXT), ("model_version", REPEATED_TEXT), ("data_version", REPEATED_TEXT),
     ("parameters", REPEATED_TEXT),
 ])
+
+
+def holdout_cutoffs(windows: pd.Series) -> list[str]:
+    """The hold-out cutoffs of :func:`holdout_moments` (all but ``latest``) in text order, the
+    order int_recommendation__hybrid_holdout writes them in."""
+    return sorted(c for c in holdout_moments(windows) if c != "latest")
 
 
 def ranker_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -360,54 +367,143 @@ class RankerInputs(NamedTuple):
     purchases: pd.DataFrame
     windows: pd.Series
     hybrid: pa.Table | pd.DataFrame
-    truth: pd.DataFrame
+    truth: pd.DataFrame | None  # the hold-out purchases the rankers learn from (None: listing only)
     products: pd.DataFrame
     customers: pd.DataFrame
 
 
-def scored_batches(inputs: RankerInputs, *, settings: Mapping[str, Any], horizon_days: int,
-                   batch_size: int | None = None, als_factory: ALSFactory | None = None) -> Iterator[ScoredBatch]:
-    """The scored candidate pairs behind :func:`ranker_lists` (its arguments), cutoff ``test``
-    first (the evaluation sample), then ``latest`` (everybody), a batch of customers at a time.
-    Lazy: a caller that needs only the test cutoff never trains the served ranker."""
+# The cutoffs a ranker serves lists for: test (judged offline) and latest (served).
+SERVED_CUTOFFS: tuple[str, ...] = ("test", "latest")
+# One row per served cutoff: what int_recommendation__ranker_fits stores for the list models.
+RANKER_FITS_SCHEMA = pa.schema([
+    ("cutoff", pa.string()), ("ranker_status", pa.string()), ("model_version", pa.string()),
+    ("data_version", pa.string()), ("ranker", pa.binary()),
+])
+
+
+@dataclass(frozen=True)
+class FittedRanker:
+    """The ranker of one served cutoff, with its versions; ``model`` None: the fallback order
+    (:func:`fallback_scores`), the window had nothing to learn from."""
+
+    cutoff: str
+    model: CandidateRanker | None
+    model_version: str
+    data_version: str  # :func:`training_data_version` of what the ranker learned from
+
+    @property
+    def ranker_status(self) -> str:
+        return "fallback" if self.model is None else "trained"
+
+
+def _prepared(inputs: RankerInputs, settings: Mapping[str, Any], horizon_days: int, batch_size: int | None,
+              als_factory: ALSFactory | None) -> tuple[_Cutoffs, dict[str, list[np.ndarray]], dict[str, Any]]:
+    """The per-cutoff inputs, the customer batches (everybody, the evaluation sample) and the
+    checked settings of :func:`fit_rankers` and :func:`scored_batches`."""
     purchases, windows, hybrid, truth, products, customers = inputs
     settings = ranker_settings(settings)
     config = replace(CandidateConfig(), horizon_days=horizon_days,
                      **{key: settings[key] for key in CANDIDATE_KEYS})
-    moments = holdout_moments(windows)
-    cutoffs = _Cutoffs(purchases, moments, hybrid, truth, products, config, settings, als_factory)
+    cutoffs = _Cutoffs(purchases, holdout_moments(windows), hybrid, truth, products, config, settings, als_factory)
     batch_size = batch_size or batch_customers(products["product_id"].nunique())
     batches = {"latest": customer_batches(customers["customer_key"], batch_size),
                "sample": customer_batches(evaluated_keys(customers), batch_size)}
+    return cutoffs, batches, settings
+
+
+def _fit_served(cutoffs: _Cutoffs, sample: list[np.ndarray], settings: Mapping[str, Any],
+                served: Sequence[str]) -> dict[str, FittedRanker]:
+    """The ranker of each ``served`` cutoff, learned on the evaluation sample's pairs of the
+    ``train_windows`` windows that ended by it (latest learns from test, validation, train_1, ...;
+    test from validation, train_1, ...)."""
     params = {key: settings[key] for key in RANKER_KEYS} | {"random_state": settings["random_state"]}
+    moments = cutoffs.moments
     order = list(moments)  # latest, test, validation, train_1, ...: each cutoff learns from the next ones
-    # test first: its labelled pairs, made while listing it, are a training window of latest
-    for serve in reversed(order[:2]):
+    fits = {}
+    for serve in sorted(served, key=order.index, reverse=True):  # test first: fewer generators held at once
         position = order.index(serve)
-        # the windows that ended by the served cutoff, latest first, with what happened in them
         train = [c for c in order[position + 1:position + 1 + settings["train_windows"]]
                  if moments[c] < moments[serve]]
-        training, labels = _stacked([cutoffs.train_window(c, batches["sample"]) for c in train])
+        training, labels = _stacked([cutoffs.train_window(c, sample) for c in train])
         model = _fit_or_none(CandidateRanker(**params), training, labels)
         used = [c for c in train if len(cutoffs.training[c][0])]
         version = content_version(
             params, serve, [str(moments[c]) for c in [serve, *used]], np.asarray(labels, dtype=np.int8),
             "\x1f".join(training["customer_key"].astype(str)) if len(training) else "",
         )
-        status = "fallback" if model is None else "trained"
-        data_version = training_data_version([moments[c] for c in used], training, labels)
+        fits[serve] = FittedRanker(serve, model, version, training_data_version([moments[c] for c in used],
+                                                                                training, labels))
         cutoffs.keep_only(serve)
-        learned = []
+    return fits
+
+
+def fit_rankers(inputs: RankerInputs, *, settings: Mapping[str, Any], horizon_days: int,
+                batch_size: int | None = None, als_factory: ALSFactory | None = None,
+                served: Sequence[str] = SERVED_CUTOFFS) -> dict[str, FittedRanker]:
+    """The rankers of the ``served`` cutoffs (see :func:`ranker_lists` for the arguments), by
+    cutoff: what ``int_recommendation__ranker_fits`` stores (:func:`ranker_fits_table`). Only the
+    hold-out cutoffs' hybrid lists are read (the windows it learns from)."""
+    unknown = sorted(set(served) - set(SERVED_CUTOFFS))
+    if unknown:
+        raise SegrecError(f"fit_rankers: unknown served cutoff(s) {unknown}; use {list(SERVED_CUTOFFS)}")
+    cutoffs, batches, settings = _prepared(inputs, settings, horizon_days, batch_size, als_factory)
+    return _fit_served(cutoffs, batches["sample"], settings, served)
+
+
+def ranker_fits_table(fits: Mapping[str, FittedRanker]) -> pa.Table:
+    """The ``int_recommendation__ranker_fits`` rows (:data:`RANKER_FITS_SCHEMA`): each fitted
+    ranker pickled (null in the fallback order) beside its status and versions."""
+    rows = sorted(fits.values(), key=lambda fit: fit.cutoff)
+    return pa.table({
+        "cutoff": [fit.cutoff for fit in rows],
+        "ranker_status": [fit.ranker_status for fit in rows],
+        "model_version": [fit.model_version for fit in rows],
+        "data_version": [fit.data_version for fit in rows],
+        "ranker": [None if fit.model is None else pickle.dumps(fit.model, protocol=pickle.HIGHEST_PROTOCOL)
+                   for fit in rows],
+    }, schema=RANKER_FITS_SCHEMA)
+
+
+def fitted_rankers(table: pa.Table | pd.DataFrame) -> dict[str, FittedRanker]:
+    """The rankers of :func:`ranker_fits_table` by cutoff. The pickles are read back only from
+    the table this build's int_recommendation__ranker_fits wrote (never from outside data)."""
+    frame = table.to_pandas() if isinstance(table, pa.Table) else table
+    require_columns(frame, "int_recommendation__ranker_fits", RANKER_FITS_SCHEMA.names)
+    fits = {}
+    for row in frame.itertuples(index=False):
+        if row.cutoff in fits:
+            raise SegrecError(f"int_recommendation__ranker_fits: more than one row for cutoff {row.cutoff!r}")
+        model = None if row.ranker is None or pd.isna(row.ranker_status) or row.ranker_status == "fallback" \
+            else pickle.loads(bytes(row.ranker))
+        if row.ranker_status == "trained" and model is None:
+            raise SegrecError(f"int_recommendation__ranker_fits: cutoff {row.cutoff!r} is trained but has no ranker")
+        fits[row.cutoff] = FittedRanker(row.cutoff, model, row.model_version, row.data_version)
+    return fits
+
+
+def scored_batches(inputs: RankerInputs, *, settings: Mapping[str, Any], horizon_days: int,
+                   batch_size: int | None = None, als_factory: ALSFactory | None = None,
+                   fits: Mapping[str, FittedRanker] | None = None,
+                   served: Sequence[str] = SERVED_CUTOFFS) -> Iterator[ScoredBatch]:
+    """The scored candidate pairs behind :func:`ranker_lists` (its arguments), of each
+    ``served`` cutoff in that order (test: the evaluation sample; latest: everybody), a batch of
+    customers at a time, scored by ``fits`` (:func:`fit_rankers`; None: fitted here first, for
+    the served cutoffs only)."""
+    cutoffs, batches, settings = _prepared(inputs, settings, horizon_days, batch_size, als_factory)
+    if fits is None:
+        fits = _fit_served(cutoffs, batches["sample"], settings, served)
+    missing = [c for c in served if c not in fits]
+    if missing:
+        raise SegrecError(f"scored_batches: no fitted ranker for cutoff(s) {missing}")
+    for serve in served:
+        fit = fits[serve]
+        cutoffs.keep_only(serve)
         for batch in batches["latest" if serve == "latest" else "sample"]:
             pairs = cutoffs.pairs(serve, batch)
             if pairs.empty:
                 continue
-            scores = fallback_scores(pairs) if model is None else model.predict(pairs)
-            yield ScoredBatch(serve, pairs, scores, status, version, data_version)
-            if serve != "latest":
-                learned.append(cutoffs.labelled(serve, pairs))
-        if serve != "latest":
-            cutoffs.training[serve] = _stacked(learned)
+            scores = fallback_scores(pairs) if fit.model is None else fit.model.predict(pairs)
+            yield ScoredBatch(serve, pairs, scores, fit.ranker_status, fit.model_version, fit.data_version)
 
 
 def cutoff_categories(products: pd.DataFrame, cutoff: str) -> pd.Series:
@@ -453,9 +549,12 @@ def ranker_lists(
     rerank: Mapping[str, Any] | None = None,
     history: pd.DataFrame | None = None,
     als_factory: ALSFactory | None = None,
+    fits: Mapping[str, FittedRanker] | None = None,
+    served: Sequence[str] = SERVED_CUTOFFS,
 ) -> Iterator[pa.Table]:
-    """The ``int_recommendation__ranker_lists`` rows (:data:`RANKER_LISTS_SCHEMA`), a batch of
-    customers at a time (cutoff ``test`` first; :func:`segrec.schemas.stacked_tables` joins them):
+    """The ``int_recommendation__ranker_lists`` rows (:data:`RANKER_LISTS_SCHEMA`) of the
+    ``served`` cutoffs in that order (int_recommendation__ranker_holdout lists test,
+    __ranker_latest latest), a batch of customers at a time (:func:`segrec.schemas.stacked_tables` joins them):
     a large shop's lists (4.6M rows at 10M events) are never all in memory, the model writes
     them out as they come (:func:`segrec.engine.to_output_batches`).
 
@@ -479,7 +578,7 @@ def ranker_lists(
     ``history`` (cutoff, customer_key, product_id: the interactions known at each cutoff) is the
     category mix ``calibrated`` pulls toward, as category_kl measures it (None: own purchases).
     ``als_factory`` trains the ALS candidate source (segrec.recommend.pipeline.als_factory_for;
-    None: implicit).
+    None: implicit). ``fits``: the rankers of :func:`fit_rankers` (None: fitted here first).
     """
     control = rerank_settings(rerank)
     histories = rows_by_cutoff(history, "history") if control.needs_history else {}
@@ -488,7 +587,7 @@ def ranker_lists(
     categories = {cutoff: cutoff_categories(products, cutoff) for cutoff in lengths}  # once, not per batch
     inputs = RankerInputs(purchases, windows, hybrid, truth, products, customers)
     for batch in scored_batches(inputs, settings=settings, horizon_days=horizon_days, batch_size=batch_size,
-                                als_factory=als_factory):
+                                als_factory=als_factory, fits=fits, served=served):
         version = batch.model_version if control.is_identity else content_version(batch.model_version, asdict(control))
         lists = _batch_lists(batch.pairs, batch.scores, length=lengths[batch.cutoff],
                              categories=categories[batch.cutoff],

@@ -50,10 +50,11 @@ RECOMMENDATION_MODELS = [
     "int_interactions__holdout", "int_recommendation__holdout_truth", "int_recommendation__repeat_purchase_categories",
     "int_recommendation__products", "int_recommendation__customers", "int_recommendation__recent_events",
     "int_recommendation__als_grid", "int_recommendation__als_factors", "int_recommendation__purchase_lines",
-    "int_recommendation__hybrid_candidates", "int_recommendation__ranker_lists", "int_recommendation__item_neighbors",
-    "int_recommendation__holdout_metrics", "customer_recommendations", "item_similarities", "recommendation_metrics",
-    "recommendation_tuning", "recommendation_user_factors", "recommendation_item_factors", "recommendation_fairness",
-    "model_fits",
+    "int_recommendation__hybrid_latest", "int_recommendation__hybrid_holdout", "int_recommendation__ranker_fits",
+    "int_recommendation__ranker_holdout", "int_recommendation__ranker_latest", "int_recommendation__ranker_lists",
+    "int_recommendation__item_neighbors", "int_recommendation__holdout_metrics", "customer_recommendations",
+    "item_similarities", "recommendation_metrics", "recommendation_tuning", "recommendation_user_factors",
+    "recommendation_item_factors", "recommendation_fairness", "model_fits",
 ]
 # model_fits adds only the customer value model (fast) to what the recommendation marts need.
 MARTS = [
@@ -65,9 +66,9 @@ MARTS = [
 COLD_START_IDS = ["C9000001", "C9000002", "C9000003"]
 # The serving models and their marts: trained, listed and similar again from the same input.
 SERVING_MODELS = [
-    "int_recommendation__als_factors", "int_recommendation__hybrid_candidates", "int_recommendation__ranker_lists",
-    "int_recommendation__item_neighbors", "customer_recommendations", "item_similarities",
-    "recommendation_user_factors", "recommendation_item_factors",
+    "int_recommendation__als_factors", "int_recommendation__hybrid_latest", "int_recommendation__ranker_fits",
+    "int_recommendation__ranker_latest", "int_recommendation__item_neighbors", "customer_recommendations",
+    "item_similarities", "recommendation_user_factors", "recommendation_item_factors",
 ]
 GROUP_STRATEGIES = {"segment_popularity", "segment_content", "popularity", "trending", "new_arrival"}
 FAST_ALS = {"factors": 4, "regularization": 0.1, "alpha": 1.0, "iterations": 4}

@@ -41,10 +41,15 @@ from segrec.recommend.ranker import (
 )
 from segrec.recommend.ranker_pipeline import (
     RANKER_LISTS_SCHEMA,
+    RankerInputs,
     batch_customers,
     buy_again_lists,
     customer_batches,
+    fit_rankers,
+    fitted_rankers,
+    holdout_cutoffs,
     holdout_moments,
+    ranker_fits_table,
     ranker_lists,
     ranker_settings,
 )
@@ -397,6 +402,42 @@ def test_ranker_lists_learn_the_rebuys_and_serve_three_kinds() -> None:
         _lists(**inputs, settings={"repurchase_rule": "never"}, list_length=2, horizon_days=10)
     with pytest.raises(SegrecError, match="unknown key"):
         _lists(**inputs, settings={"n_owns": 3}, list_length=2, horizon_days=10)
+
+
+def test_stored_rankers_give_the_lists_of_one_call_cutoff_by_cutoff() -> None:
+    # the dbt split: int_recommendation__ranker_fits learns from the hold-out cutoffs' hybrid rows,
+    # __ranker_holdout and __ranker_latest list one cutoff each from the stored (pickled) rankers
+    inputs = ranker_inputs()
+    settings = {"n_als": 2, "n_cooc": 2, "n_popular": 2, "n_trending": 0, "max_negatives_per_positive": 2.0}
+    whole = _lists(**inputs, settings=settings, list_length=2, horizon_days=10)
+    hybrid = inputs["hybrid"]
+    holdout = hybrid[hybrid["cutoff"].isin(holdout_cutoffs(inputs["windows"]))]
+    assert holdout_cutoffs(inputs["windows"]) == ["test", "train_1", "validation"]
+    fits = fit_rankers(RankerInputs(**inputs | {"hybrid": holdout}), settings=settings, horizon_days=10)
+    table = ranker_fits_table(fits)
+    assert table.column("cutoff").to_pylist() == ["latest", "test"]
+    assert table.column("ranker_status").to_pylist() == ["trained", "trained"]
+    stored = fitted_rankers(pa.Table.from_pandas(table.to_pandas()))  # through a warehouse-like copy
+    parts = []
+    for cutoff in ("test", "latest"):
+        own_cutoff = inputs | {"hybrid": hybrid[hybrid["cutoff"] == cutoff], "truth": None}
+        parts.append(_lists(**own_cutoff, settings=settings, list_length=2, horizon_days=10, fits=stored,
+                            served=[cutoff]))
+    pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), whole)
+    # a window with nothing to learn from: stored as fallback without a ranker, listed in the fallback order
+    quiet = inputs | {"hybrid": holdout, "truth": inputs["truth"][inputs["truth"]["cutoff"] == "test"]}
+    fallback = ranker_fits_table(fit_rankers(RankerInputs(**quiet), settings=settings, horizon_days=10,
+                                             served=["test"]))
+    assert fallback.to_pylist()[0] | {"model_version": None, "data_version": None} == {
+        "cutoff": "test", "ranker_status": "fallback", "model_version": None, "data_version": None, "ranker": None}
+    assert fitted_rankers(fallback)["test"].model is None
+    with pytest.raises(SegrecError, match="no fitted ranker for cutoff"):
+        _lists(**inputs, settings=settings, list_length=2, horizon_days=10, fits=stored, served=["validation"])
+    with pytest.raises(SegrecError, match="unknown served cutoff"):
+        fit_rankers(RankerInputs(**inputs), settings=settings, horizon_days=10, served=["validation"])
+    broken = table.set_column(4, "ranker", pa.array([None, None], type=pa.binary()))
+    with pytest.raises(SegrecError, match="is trained but has no ranker"):
+        fitted_rankers(broken)
 
 
 def test_ranker_lists_without_hybrid_candidates_come_from_the_purchase_sources() -> None:

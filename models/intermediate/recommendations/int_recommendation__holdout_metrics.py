@@ -39,7 +39,7 @@ def model(dbt, session):
     _, random_state = als_parameters(dbt.config.get("als"))
     bootstrap = dbt.config.get("bootstrap")
     windows = to_arrow(dbt.ref("int_recommendation__windows"))
-    extra = ranker_strategy_lists(as_frame(to_arrow(dbt.ref("int_recommendation__ranker_lists").filter(test))))
+    extra = ranker_strategy_lists(as_frame(to_arrow(dbt.ref("int_recommendation__ranker_holdout"))))
     extra["buy_again"] = buy_again_lists(
         as_frame(to_arrow(dbt.ref("int_recommendation__purchase_lines"))),
         as_frame(windows)["test_start"].iloc[0],
