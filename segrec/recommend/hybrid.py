@@ -242,8 +242,10 @@ class HybridRecommender:
         known = self.n_interacted_[user_rows].astype(np.float32)[:, None]
         confidence = known / (known + self.confidence_half)
         scaled = {s: self.component_scores(s, user_rows) for s in PERSONAL + GROUP}
-        # New arrivals for browsers, the better they match the customer's (or segment's) taste.
-        taste = confidence * scaled["content"] + (1 - confidence) * scaled["segment_content"]
+        # New arrivals for browsers, the better they match the customer's (or segment's) taste; the
+        # taste only at the new products' columns (elsewhere the contribution is 0 whatever it is)
+        new = np.flatnonzero(self.is_new_)
+        taste = confidence * scaled["content"][:, new] + (1 - confidence) * scaled["segment_content"][:, new]
         # weighted in place: the scaled arrays are this batch's own, and a catalog-wide array less
         # per strategy is a pass less over memory
         contributions = {s: np.multiply(scaled[s], confidence * w[s], out=scaled[s]) for s in PERSONAL}
@@ -253,7 +255,8 @@ class HybridRecommender:
         boost = self.policy_weight
         discovery = boost * policy["discovery"]
         contributions["trending"] = (w["trending"] + 0.5 * discovery) * scale_rows(self.trending_)
-        contributions["new_arrival"] = discovery * self.is_new_ * (0.5 + 0.5 * taste)
+        contributions["new_arrival"] = np.zeros(scaled["content"].shape, dtype=np.float32)
+        contributions["new_arrival"][:, new] = discovery * self.is_new_[new] * (0.5 + 0.5 * taste)
         contributions["premium"] = boost * policy["premium"] * self.premium_
         if policy["complements"].any():
             contributions["complement"] = boost * policy["complements"] * self.component_scores(

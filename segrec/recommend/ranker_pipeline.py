@@ -420,8 +420,9 @@ def _fit_served(cutoffs: _Cutoffs, sample: list[np.ndarray], settings: Mapping[s
     moments = cutoffs.moments
     order = list(moments)  # latest, test, validation, train_1, ...: each cutoff learns from the next ones
     fits = {}
-    for serve in sorted(served, key=order.index, reverse=True):  # test first: fewer generators held at once
+    for serve in sorted(served, key=order.index, reverse=True):  # test first, as the lists come
         position = order.index(serve)
+        # the windows that ended by the served cutoff, latest first, with what happened in them
         train = [c for c in order[position + 1:position + 1 + settings["train_windows"]]
                  if moments[c] < moments[serve]]
         training, labels = _stacked([cutoffs.train_window(c, sample) for c in train])

@@ -21,6 +21,9 @@ from segrec.recommend.ranker_pipeline import holdout_cutoffs, ranker_settings
 
 def model(dbt, session):
     dbt.config(materialized="table")
+    # read nothing from it, wait for it: the serving ALS is on the way to the served lists and, like the fits
+    # here, trains on every core; side by side both took longer
+    dbt.ref("int_recommendation__als_factors")
     customers = as_frame(to_arrow(dbt.ref("int_recommendation__customers")))
     params = selected_parameters(to_arrow(dbt.ref("int_recommendation__als_grid")))
     _, random_state = als_parameters(dbt.config.get("als"))
