@@ -285,6 +285,31 @@ ALS 1.24 (15.1 s in the build against 12.1 s direct). After this run, with the s
 co-occurrence source dense again (above; about 6 s more at 10M by the ten-batch measurement), and
 the lists' ordering (`ranked_lists`) back to `sort_values` (as fast on a whole frame of pairs,
 measured on ten 10M batches); the shortlist keeps the integer codes.
+
+Both threads at work (2026-12-05, commits fd8e236 and c537cb4). The 10M run at eb13988 ran the
+hybrid (378 s), the ranker (386 s) and the offline evaluation (57 s) one after the other, each
+waiting for the one before, on one thread, from minute 5 to the end: 13 of its 19 minutes with
+dbt's other thread idle. They are now models of their own by what they wait for: the hybrid's
+served cutoff (int_recommendation__hybrid_latest, every customer) beside its hold-out cutoffs
+(__hybrid_holdout, the evaluation sample) and the learning of both rankers (__ranker_fits, the
+fitted rankers pickled, one row per served cutoff); then the served lists (__ranker_latest) beside
+the test lists (__ranker_holdout) and the evaluation; __ranker_lists is the view of both lists. The
+lists, candidates and metrics are the same (1M: 2,942,900 hybrid rows, 841,405 ranker rows, the
+served lists and recommendation_metrics equal row for row to the one-model build's). The hold-out
+hybrid waits for the serving ALS: both train ALS on every core, and side by side the serving fit,
+on the critical path, took 26 s instead of 14 (the ALS ratio 2.26 in that run). The hybrid also
+computes the taste of the new-arrival rule only at the new products' columns (1,483 of 19,047 at
+10M; the same scores, the blend 14% faster on 4,200 10M customers). The `10M` run below (commit
+c537cb4, alone): 993 s against 1,127 s, peak 5,379 MiB against 6,174; the critical path is now the
+serving ALS, the served hybrid (371 s, beside the hold-out hybrid, the ranker fits and the
+evaluation) and the served lists (315 s, alone: the other thread idle for its 5 minutes); ARI
+0.9695, served lists NDCG@10 0.1722 (5.25x popularity), unchanged; sessionization 1.00, ALS 1.21.
+The first split alone (commit fd8e236): 999 s, peak 5,444 MiB. The ranker lists of the two runs
+have the same products and ranks; 16 of 4,634,516 scores differ in the 16th digit (one such score
+differed at 1M between two builds whose ranker code was the same: not bit-stable across runs). The
+`1M` run below (commit c537cb4, alone): 151 s against 161 s (148 s at fd8e236), peak 2,443 MiB
+(2,698), the same quality (ARI 0.968, served NDCG@10 0.2393, 3.62x popularity); sessionization
+1.00, ALS 1.16 (2.01 at fd8e236, beside the hold-out hybrid), incremental 1.00 with equal marts.
 """
 
 PENDING = """
