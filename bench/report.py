@@ -310,6 +310,12 @@ differed at 1M between two builds whose ranker code was the same: not bit-stable
 `1M` run below (commit c537cb4, alone): 151 s against 161 s (148 s at fd8e236), peak 2,443 MiB
 (2,698), the same quality (ARI 0.968, served NDCG@10 0.2393, 3.62x popularity); sessionization
 1.00, ALS 1.16 (2.01 at fd8e236, beside the hold-out hybrid), incremental 1.00 with equal marts.
+The cost of the split: the test window's candidate pairs for the evaluation sample are built twice
+(in __ranker_fits, as a training window of the latest ranker, and in __ranker_holdout, to list
+them). Where learning dominates, it does not pay: the Online Retail build (docs/results.md, every
+customer in the evaluation sample, thousands of own products each) went 230 -> 259 s, UCI 155 ->
+157 s, the same lists everywhere. Building only the kept (negative-subsampled) training pairs'
+features would remove most of that work; not done.
 """
 
 PENDING = """
