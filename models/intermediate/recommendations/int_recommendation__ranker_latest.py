@@ -1,8 +1,8 @@
-"""The learned ranker's lists of the test cutoff for the evaluation sample
-(segrec.recommend.ranker_pipeline.ranker_lists with the test ranker of
-int_recommendation__ranker_fits): buy-again, discover and blended, judged in
-int_recommendation__holdout_metrics; the discover and blended lists re-ranked by var
-recommendation_rerank. Read with the latest cutoff through int_recommendation__ranker_lists."""
+"""The learned ranker's served lists (latest cutoff) for every customer
+(segrec.recommend.ranker_pipeline.ranker_lists with the latest ranker of
+int_recommendation__ranker_fits): buy-again, discover and blended, served through
+customer_recommendations; the discover and blended lists re-ranked by var recommendation_rerank.
+Read with the test cutoff through int_recommendation__ranker_lists."""
 
 from segrec.engine import select, to_arrow, to_output_batches
 from segrec.recommend.bias_rerank import rerank_settings
