@@ -475,11 +475,25 @@ def fitted_rankers(table: pa.Table | pd.DataFrame) -> dict[str, FittedRanker]:
         if row.cutoff in fits:
             raise SegrecError(f"int_recommendation__ranker_fits: more than one row for cutoff {row.cutoff!r}")
         model = None if row.ranker is None or pd.isna(row.ranker_status) or row.ranker_status == "fallback" \
-            else pickle.loads(bytes(row.ranker))
+            else _unpickled_ranker(row.cutoff, row.ranker)
         if row.ranker_status == "trained" and model is None:
             raise SegrecError(f"int_recommendation__ranker_fits: cutoff {row.cutoff!r} is trained but has no ranker")
         fits[row.cutoff] = FittedRanker(row.cutoff, model, row.model_version, row.data_version)
     return fits
+
+
+def _unpickled_ranker(cutoff: str, blob: bytes) -> CandidateRanker:
+    """The ranker pickled in one row of int_recommendation__ranker_fits, or a SegrecError that says
+    to rebuild it (e.g. a table written by another segrec version, listed without rebuilding it)."""
+    try:
+        model = pickle.loads(bytes(blob))
+    except Exception as error:  # unpickling raises whatever the stored classes' code raises
+        raise SegrecError(f"int_recommendation__ranker_fits: the ranker of cutoff {cutoff!r} cannot be read "
+                          f"({type(error).__name__}: {error}); rebuild int_recommendation__ranker_fits") from error
+    if not isinstance(model, CandidateRanker):
+        raise SegrecError(f"int_recommendation__ranker_fits: cutoff {cutoff!r} holds a {type(model).__name__}, "
+                          "not a CandidateRanker; rebuild int_recommendation__ranker_fits")
+    return model
 
 
 def scored_batches(inputs: RankerInputs, *, settings: Mapping[str, Any], horizon_days: int,

@@ -438,6 +438,9 @@ def test_stored_rankers_give_the_lists_of_one_call_cutoff_by_cutoff() -> None:
     broken = table.set_column(4, "ranker", pa.array([None, None], type=pa.binary()))
     with pytest.raises(SegrecError, match="is trained but has no ranker"):
         fitted_rankers(broken)
+    unreadable = table.set_column(4, "ranker", pa.array([b"not a pickle", None], type=pa.binary()))
+    with pytest.raises(SegrecError, match="cannot be read .*rebuild int_recommendation__ranker_fits"):
+        fitted_rankers(unreadable)
 
 
 def test_ranker_lists_without_hybrid_candidates_come_from_the_purchase_sources() -> None:
