@@ -41,7 +41,7 @@ from segrec.recommend.ranker_pipeline import (
 )
 from segrec.results.rerank import CURVE_K, CURVE_METRICS
 
-RANKER_MODEL = "model.segrec.int_recommendation__ranker_lists"
+RANKER_MODEL = "model.segrec.int_recommendation__ranker_holdout"
 # weight 0 (the ranker's order) and the settings of the curve, per method
 WEIGHTS: tuple[float, ...] = (0.1, 0.25, 0.5, 0.75)
 METHODS: tuple[str, ...] = ("long_tail", "calibrated")
@@ -67,8 +67,8 @@ def warehouse(name: str, work: Path, datasets: Path) -> Path:
 
 
 def build_config(folder: Path) -> dict:
-    """The rendered config of int_recommendation__ranker_lists in the build's manifest: the ranker
-    settings, list length, test days and category cap the build used."""
+    """The rendered config of int_recommendation__ranker_holdout (the test lists) in the build's
+    manifest: the ranker settings, list length, test days and category cap the build used."""
     manifest = json.loads((folder / "target" / "manifest.json").read_text())
     return manifest["nodes"][RANKER_MODEL]["config"]
 
@@ -92,9 +92,8 @@ def curve(folder: Path, name: str, grid: Sequence[Mapping]) -> dict:
         customers = table("int_recommendation__customers")
         products = table("int_recommendation__products")
         truth = table("int_recommendation__holdout_truth")
-        hybrid = table("int_recommendation__hybrid_latest union all select * from int_recommendation__hybrid_holdout")
         inputs = RankerInputs(table("int_recommendation__purchase_lines"), table("int_recommendation__windows").iloc[0],
-                              hybrid, truth, products, customers)
+                              table("int_recommendation__hybrid_holdout"), truth, products, customers)
         interactions = table("int_interactions__holdout", test)
         data = cutoff_data(interactions, table("int_recommendation__products", test), customers)
         built = table("int_recommendation__holdout_metrics",
@@ -104,9 +103,8 @@ def curve(folder: Path, name: str, grid: Sequence[Mapping]) -> dict:
                                               ["cutoff", "customer_key", "product_id"]])
     start = time.perf_counter()
     scored = []
-    for batch in scored_batches(inputs, settings=config["ranker"], horizon_days=config["test_days"]):
-        if batch.cutoff != "test":
-            break  # the served ranker is not needed: stop before it trains
+    # the test cutoff only: the served ranker is not needed, so it is never trained
+    for batch in scored_batches(inputs, settings=config["ranker"], horizon_days=config["test_days"], served=["test"]):
         scored.append((batch.pairs[list(KEPT_COLUMNS)], batch.scores, batch_history(histories, batch)))
     scoring_seconds = time.perf_counter() - start
     judged = truth[(truth["cutoff"] == "test") & truth["customer_key"].isin(set(evaluated_keys(customers)))]
