@@ -29,14 +29,14 @@ import pandas as pd
 
 from bench.common import BIN, ROOT, dbt_command, git_commit, machine_info, run_measured
 from segrec.recommend.bias_rerank import RERANKED_LIST_TYPES, rerank_settings
-from segrec.recommend.evaluation import ALL_SEGMENTS, KS, catalog_from_data, evaluate_recommendations
+from segrec.recommend.evaluation import ALL_GROUPS, KS, catalog_from_data, evaluate_recommendations
 from segrec.recommend.pipeline import as_frame, cutoff_data, evaluated_keys
 from segrec.recommend.ranker import ranked_lists
 from segrec.recommend.ranker_pipeline import (
     RankerInputs,
     batch_history,
     cutoff_categories,
-    history_by_cutoff,
+    rows_by_cutoff,
     scored_batches,
 )
 from segrec.results.rerank import CURVE_K, CURVE_METRICS
@@ -97,10 +97,10 @@ def curve(folder: Path, name: str, grid: Sequence[Mapping]) -> dict:
         interactions = table("int_interactions__holdout", test)
         data = cutoff_data(interactions, table("int_recommendation__products", test), customers)
         built = table("int_recommendation__holdout_metrics",
-                      f"where segment_name = '{ALL_SEGMENTS}' and k = {CURVE_K} and strategy like 'ranker_%'")
+                      f"where group_dimension = '{ALL_GROUPS}' and k = {CURVE_K} and strategy like 'ranker_%'")
     # the calibrated target, as ranker_lists gets it from the build: interactions before the test window
-    histories = history_by_cutoff(interactions.loc[interactions["meets_min_activity"].fillna(False).astype(bool),
-                                              ["cutoff", "customer_key", "product_id"]])
+    histories = rows_by_cutoff(interactions.loc[interactions["meets_min_activity"].fillna(False).astype(bool),
+                                            ["cutoff", "customer_key", "product_id"]], "history")
     start = time.perf_counter()
     scored = []
     # the test cutoff only: the served ranker is not needed, so it is never trained
@@ -122,7 +122,7 @@ def curve(folder: Path, name: str, grid: Sequence[Mapping]) -> dict:
                            for pairs, scores, history in scored], ignore_index=True)
         by_type = {f"ranker_{t}": lists[lists["list_type"] == t] for t in RERANKED_LIST_TYPES}
         metrics = evaluate_recommendations(by_type, judged, catalog, ks=(CURVE_K,))
-        metrics = metrics[(metrics["segment_name"] == ALL_SEGMENTS) & metrics["metric"].isin(CURVE_METRICS)]
+        metrics = metrics[(metrics["group_dimension"] == ALL_GROUPS) & metrics["metric"].isin(CURVE_METRICS)]
         for strategy, values in metrics.groupby("strategy"):
             rows.append({"method": control.method, "weight": control.weight, "pool": control.pool,
                          "strategy": strategy, **dict(zip(values["metric"], values["value"].round(6), strict=True))})
