@@ -243,5 +243,6 @@ def content_profile_scores(weights: sp.csr_matrix, features: sp.csr_matrix) -> n
     row of ``weights`` (customers or segments x items).
     """
     profiles = normalize_rows(sp.csr_matrix(weights, dtype=np.float64) @ features)
-    # sparse items x tokens times dense tokens x rows: no sparse rows x items intermediate
-    return np.asarray(features @ profiles.toarray().T, dtype=np.float32).T
+    # sparse items x tokens times dense tokens x rows: no sparse rows x items intermediate; turned
+    # back to rows x items in row order, as the arrays it is blended with (mixed orders cost passes)
+    return np.array((features @ profiles.toarray().T).T, dtype=np.float32, order="C")

@@ -22,6 +22,7 @@ procedure that produces the served lists, one window earlier.
 
 from __future__ import annotations
 
+import functools
 import json
 import pickle
 from collections.abc import Iterator, Mapping, Sequence
@@ -34,6 +35,7 @@ import pyarrow as pa
 
 from segrec.errors import SegrecError
 from segrec.io import require_columns
+from segrec.overlap import made_ahead
 from segrec.recommend._arrays import text_in
 from segrec.recommend.als import ALSFactory
 from segrec.recommend.bias_rerank import POPULARITY_COLUMN, RerankSettings, rerank_settings
@@ -513,8 +515,9 @@ def scored_batches(inputs: RankerInputs, *, settings: Mapping[str, Any], horizon
     for serve in served:
         fit = fits[serve]
         cutoffs.keep_only(serve)
-        for batch in batches["latest" if serve == "latest" else "sample"]:
-            pairs = cutoffs.pairs(serve, batch)
+        # the next batch's pairs are made while this one is scored and listed (segrec.overlap)
+        for _, pairs in made_ahead(functools.partial(cutoffs.pairs, serve),
+                                   batches["latest" if serve == "latest" else "sample"]):
             if pairs.empty:
                 continue
             scores = fallback_scores(pairs) if fit.model is None else fit.model.predict(pairs)

@@ -323,6 +323,15 @@ def test_select_top_n_and_top_k_rows_match_the_row_by_row_definition_with_ties(s
         for cap, n in itertools.product((None, 1, 2), (2, 3, 9, 20, 40)):
             items, _ = select_top_n(scores, eligible, categories, n, max_per_category=cap)
             assert items.tolist() == _walked_lists(scores, eligible, categories, n, cap).tolist()
+    # a catalog wider than CAP_PREFIX x n with few categories, where the cap leaves every list short:
+    # rows decided by their prefix (every category's allowed items in it) and rows that are not
+    # (a category's allowed items past the prefix, a mostly ineligible row)
+    wide = rng.integers(0, 6, (12, 120)).astype(np.float32)
+    wide_eligible = rng.random((12, 120)) < np.linspace(0.05, 0.95, 12)[:, None]
+    few = np.where(rng.random(120) < 0.9, 0, rng.integers(-1, 3, 120))
+    for categories, cap, n in itertools.product((few, rng.integers(0, 3, 120)), (1, 2), (5, 9)):
+        items, _ = select_top_n(wide, wide_eligible, categories, n, max_per_category=cap)
+        assert items.tolist() == _walked_lists(wide, wide_eligible, categories, n, cap).tolist()
     # as drawn, and mostly zeros (a co-occurrence row: top_k_rows selects from the other end)
     for matrix in (scores, np.where(rng.random((12, 30)) < 0.7, 0, scores)):
         columns, values = top_k_rows(matrix, 7)
