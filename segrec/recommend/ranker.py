@@ -278,9 +278,29 @@ def _member_probability(estimator: Any, X: np.ndarray) -> np.ndarray:
     it. Its transformers work value by value; the trees read one row at a time."""
     if isinstance(estimator, Pipeline):
         logistic = estimator[-1]
-        transformed = np.asarray(estimator[:-1].transform(X), dtype=float)
-        return expit(np.einsum("ij,j->i", transformed, logistic.coef_[0]) + logistic.intercept_[0])
+        return expit(np.einsum("ij,j->i", _linear_inputs(estimator, X), logistic.coef_[0]) + logistic.intercept_[0])
     return estimator.predict_proba(X)[:, 1]
+
+
+def _linear_inputs(pipeline: Pipeline, X: np.ndarray) -> np.ndarray:
+    """What the logistic member's transformers make of ``X`` (signed log, median imputation with
+    missing indicators, standardisation): the values ``pipeline[:-1].transform`` gives, computed
+    in place on one copy. Why: scikit-learn's steps check and copy the matrix at each step and
+    stack the indicators into yet another copy; on every candidate pair of the served lists that
+    was half the logistic member's cost. Another pipeline goes through scikit-learn."""
+    function, imputer, scaler = (step for _, step in pipeline.steps[:-1]) if len(pipeline) == 4 else (None,) * 3
+    # an infinite feature goes through scikit-learn too, which refuses it with its own error
+    if not (isinstance(function, FunctionTransformer) and isinstance(imputer, SimpleImputer)
+            and isinstance(scaler, StandardScaler) and scaler.with_mean and scaler.with_std) or np.isinf(X).any():
+        return np.asarray(pipeline[:-1].transform(X), dtype=float)
+    values = np.asarray(function.transform(X), dtype=float)
+    missing = np.isnan(values)
+    np.copyto(values, imputer.statistics_, where=missing)
+    if imputer.add_indicator:
+        values = np.hstack([values, missing[:, imputer.indicator_.features_]])
+    values -= scaler.mean_
+    values /= scaler.scale_
+    return values
 
 
 def _logit(p: np.ndarray) -> np.ndarray:

@@ -635,3 +635,22 @@ def test_negative_sample_keeps_every_positive_and_a_rate_of_each_customers_negat
     assert not np.array_equal(negative_sample(pairs, labels, 2.0, random_state=1), keep)
     assert not np.array_equal(negative_sample(pairs, labels, 2.0, random_state=0, salt="test"), keep)
     assert negative_sample(pairs, labels, None, random_state=0).all()
+
+
+def test_logistic_member_transforms_pairs_as_scikit_learn_does() -> None:
+    """The logistic member's own transform (ranker._linear_inputs) gives exactly scikit-learn's
+    values: missing features imputed, indicators for those missing in training, a constant column."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(0, 5, (300, 5))
+    X[:, 4] = 2.0  # constant: scale 1
+    X[rng.random(300) < 0.3, 1] = np.nan  # missing in training: imputed, with an indicator
+    labels = (X[:, 0] + rng.normal(0, 1, 300) > 0).astype(int)
+    linear = CandidateRanker(model="logistic")._estimator().fit(X, labels)
+    new = rng.normal(0, 5, (50, 5))
+    new[::3, 1] = np.nan
+    new[::4, 2] = np.nan  # missing only now: imputed, no indicator (as scikit-learn)
+    fast = ranker_module._linear_inputs(linear, new)
+    assert fast.shape == (50, 6)
+    assert np.array_equal(fast, linear[:-1].transform(new))
+    with pytest.raises(ValueError, match="infinity"):  # refused as scikit-learn refuses it
+        ranker_module._linear_inputs(linear, np.where(np.arange(5) == 0, np.inf, new))
