@@ -17,7 +17,8 @@ there is no cycle):
   columns), ``schemas`` (output tables as Arrow schemas), ``versioning`` (the model-version
   hash), ``contract`` and ``rawio`` (the raw contract), ``engine`` (a model's refs as Arrow or
   pandas and its result as what DuckDB or Spark accepts; the SparkSession an ML fit runs in),
-  ``spark_submission`` (Python models run in dbt-spark's local session), ``errors``.
+  ``spark_submission`` (Python models run in dbt-spark's local session), ``overlap`` (a batch
+  loop's next item made in a second thread), ``errors``.
 """
 
 __version__ = "0.1.0"

@@ -116,7 +116,7 @@ def test_only_cli_adapters_import_argparse():
 # import its own layer and the layers below it, never one above.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "io", "versioning", "schemas", "warehouse", "contract", "rawio", "dbt_plugin", "engine",
-     "spark_submission"),
+     "spark_submission", "overlap"),
     ("segmentation", "recommend", "clv", "experiments", "bandits", "generate", "ingest"),
     ("exports", "runlog", "report", "results", "run", "summary", "docs", "serve", "model_fits"),
     ("cli",),
