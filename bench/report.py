@@ -316,6 +316,36 @@ them). Where learning dominates, it does not pay: the Online Retail build (docs/
 customer in the evaluation sample, thousands of own products each) went 230 -> 259 s, UCI 155 ->
 157 s, the same lists everywhere. Building only the kept (negative-subsampled) training pairs'
 features would remove most of that work; not done.
+
+The two critical models, less work and both cores (2026-12-05, commits 17c990f, 3b77473 and
+08556f9). The hybrid's lists of 50 under a cap of 3 per category (8 categories at 10M: the cap
+never fills a list, so every row took the per-category path) find each category's 3 best by three
+row maxima over one category-ordered copy of the block, not by a copy, a partition and a tie check
+per category, and the content scores come back in row order like the arrays they are blended with.
+The served ranker lists make the next batch's candidate pairs in a second thread while the current
+one is scored and listed (segrec.overlap; dbt's other thread is idle for most of
+__ranker_latest), one core per thread: with the trees' two OpenMP threads beside the pairs, the
+scoring took 214 s instead of 73. The logistic member's transform is computed in place on one copy
+instead of through scikit-learn's checked and copied steps (exactly scikit-learn's values, a test).
+Paired with the previous commit, in turn on this machine (medians): the hybrid's per-block work on
+4,013 10M customers 4.79 -> 3.97 s; the served ranker lists' work at 10M 309 -> 221 s, at 1M 19.9
+-> 15.4 s (one run). The same lists, candidates and metrics: every hybrid and ranker table of a 1M build
+equal to the previous commit's (ranker scores within 9e-16, as between two builds of one commit:
+DuckDB's float sums), the 10M served lists equal, ARI and NDCG below unchanged. The whole 1M
+build, paired: 170.5 s against 168.2 s (the same: at 1M the served lists run beside the
+evaluation, and the hybrid is small), peak about 200 MiB higher (two batches of pairs at once).
+The runs below were taken on a slower machine than the previous ones: models this work did not
+touch took 1.13x to 1.36x their earlier times (int_events__validated 42.8 -> 50.7 s,
+int_recommendation__als_grid 58.5 -> 71.6 s, int_recommendation__holdout_metrics 64.3 -> 87.7 s
+at 10M), so their totals do not compare with the 993 s and 151 s above. The `1M` table stays the
+c537cb4 run: the whole 1M build paired with this work is the same (above); its bench run at
+17c990f on the slower machine took 202 s, peak 2,734 MiB, the same quality. The `10M` table is
+commit 08556f9: 916 s against 993 (and 1,181 s
+for 17c990f, whose overlap still ran the trees on two threads), the served hybrid 333 s (371), the
+served lists 248 s (315, now beside the evaluation for its first minute), peak 5,624 MiB against
+5,379: reached in the evaluation beside the served lists' two batches of pairs; ARI 0.9695, NDCG@10
+0.1722 (5.25x popularity), sessionization 1.00, ALS 1.20. int_recommendation__als_grid took 69.6 s
+(58.5 before): the machine was still slower than in the earlier run.
 """
 
 PENDING = """
