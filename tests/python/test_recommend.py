@@ -324,8 +324,8 @@ def test_select_top_n_and_top_k_rows_match_the_row_by_row_definition_with_ties(s
             items, _ = select_top_n(scores, eligible, categories, n, max_per_category=cap)
             assert items.tolist() == _walked_lists(scores, eligible, categories, n, cap).tolist()
     # a catalog wider than CAP_PREFIX x n with few categories, where the cap leaves every list short:
-    # rows decided by their prefix (every category's allowed items in it) and rows that are not
-    # (a category's allowed items past the prefix, a mostly ineligible row)
+    # every row takes the per-category candidates (each category's best by successive maxima), with
+    # ties, and rows so little eligible that a category has fewer finite items than the cap
     wide = rng.integers(0, 6, (12, 120)).astype(np.float32)
     wide_eligible = rng.random((12, 120)) < np.linspace(0.05, 0.95, 12)[:, None]
     few = np.where(rng.random(120) < 0.9, 0, rng.integers(-1, 3, 120))
