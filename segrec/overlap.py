@@ -17,17 +17,17 @@ Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 
-def made_ahead(work: Callable[[Item], Result], items: Iterable[Item]) -> Iterator[tuple[Item, Result]]:
-    """``(item, work(item))`` for each of ``items`` in order, ``work`` of the next item running in
-    a worker thread while the caller uses the current one: at most two results exist at once.
+def made_ahead(work: Callable[[Item], Result], items: Iterable[Item]) -> Iterator[Result]:
+    """``work(item)`` for each of ``items`` in order, as ``map`` gives them, ``work`` of the next item
+    running in a worker thread while the caller uses the current one: at most two results exist at once.
     An exception in ``work`` is raised where its result is asked for; a caller that stops early
     waits for the one piece of work under way, none is started after it."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="segrec-ahead") as pool:
-        pending: tuple[Item, Future[Result]] | None = None
+        pending: Future[Result] | None = None
         for item in items:
-            upcoming = (item, pool.submit(work, item))
+            upcoming = pool.submit(work, item)
             if pending is not None:
-                yield pending[0], pending[1].result()
+                yield pending.result()
             pending = upcoming
         if pending is not None:
-            yield pending[0], pending[1].result()
+            yield pending.result()

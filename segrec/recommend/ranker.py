@@ -288,11 +288,12 @@ def _linear_inputs(pipeline: Pipeline, X: np.ndarray) -> np.ndarray:
     in place on one copy. Why: scikit-learn's steps check and copy the matrix at each step and
     stack the indicators into yet another copy; on every candidate pair of the served lists that
     was half the logistic member's cost. Another pipeline goes through scikit-learn."""
-    function, imputer, scaler = (step for _, step in pipeline.steps[:-1]) if len(pipeline) == 4 else (None,) * 3
+    steps = [step for _, step in pipeline.steps[:-1]]
     # an infinite feature goes through scikit-learn too, which refuses it with its own error
-    if not (isinstance(function, FunctionTransformer) and isinstance(imputer, SimpleImputer)
-            and isinstance(scaler, StandardScaler) and scaler.with_mean and scaler.with_std) or np.isinf(X).any():
+    if [type(step) for step in steps] != [FunctionTransformer, SimpleImputer, StandardScaler] \
+            or not (steps[2].with_mean and steps[2].with_std) or np.isinf(X).any():
         return np.asarray(pipeline[:-1].transform(X), dtype=float)
+    function, imputer, scaler = steps
     values = np.asarray(function.transform(X), dtype=float)
     missing = np.isnan(values)
     np.copyto(values, imputer.statistics_, where=missing)

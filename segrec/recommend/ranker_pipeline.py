@@ -520,7 +520,7 @@ def scored_batches(inputs: RankerInputs, *, settings: Mapping[str, Any], horizon
         # thread on one core: the trees' OpenMP threads, waiting for a core the pairs hold, made the
         # scoring 3x slower (10M events: 73 s alone on two cores, 214 s beside the pairs).
         with threadpool_limits(1):
-            for _, pairs in made_ahead(functools.partial(cutoffs.pairs, serve),
+            for pairs in made_ahead(functools.partial(cutoffs.pairs, serve),
                                        batches["latest" if serve == "latest" else "sample"]):
                 if pairs.empty:
                     continue

@@ -17,11 +17,11 @@ def test_results_come_in_order_and_the_next_is_made_while_the_caller_holds_one()
         return i * i
 
     seen = []
-    for item, result in made_ahead(work, range(4)):
+    for item, result in enumerate(made_ahead(work, range(4))):
         if item < 3:  # the caller still holds item; the next one's work has begun without it
             assert started[item + 1].wait(timeout=10)
-        seen.append((item, result))
-    assert seen == [(0, 0), (1, 1), (2, 4), (3, 9)]
+        seen.append(result)
+    assert seen == [0, 1, 4, 9]
     assert list(made_ahead(work, [])) == []
 
 
@@ -33,8 +33,8 @@ def test_an_error_in_the_work_is_raised_at_its_item_and_a_caller_that_stops_star
 
     got = []
     with pytest.raises(ValueError, match="bad batch 2"):
-        for item, _ in made_ahead(work, range(5)):
-            got.append(item)
+        for result in made_ahead(work, range(5)):
+            got.append(result)
     assert got == [0, 1]
 
     calls = []
