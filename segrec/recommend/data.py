@@ -12,6 +12,7 @@ import scipy.sparse as sp
 from segrec.errors import SegrecError
 from segrec.recommend.interactions import (
     InteractionMatrix,
+    Table,
     build_interaction_matrix,
     pair_matrix,
     require_columns,
@@ -174,21 +175,21 @@ class RecData:
 
 
 def prepare_data(
-    interactions: pd.DataFrame,
+    interactions: Table,
     products: pd.DataFrame,
     customers: pd.DataFrame | None = None,
-    purchases: pd.DataFrame | None = None,
+    purchases: Table | None = None,
 ) -> RecData:
     """Align the input tables of the recommenders.
 
     Parameters
     ----------
-    interactions : ``customer_key``, ``product_id``, ``weight``.
+    interactions : ``customer_key``, ``product_id``, ``weight`` (pandas or Arrow).
     products : ``product_id`` plus any of the side columns of :data:`PRODUCT_DEFAULTS`.
     customers : optional context: ``customer_key``, ``segment_name``, ``rule_segments``
         (list or comma text), ``usual_device``, ``usual_daypart``, ``region``. Customers here
         without interactions are the cold-start rows.
-    purchases : optional (``customer_key``, ``product_id``) pairs already bought.
+    purchases : optional (``customer_key``, ``product_id``) pairs already bought (pandas or Arrow).
 
     The matrix covers every catalog product (so new products can be recommended) and every
     customer of ``interactions`` or ``customers``.
@@ -198,8 +199,8 @@ def prepare_data(
         check_unique_keys(customers, "customer context", "customer_key")
     matrix = build_interaction_matrix(
         interactions,
-        customer_keys=[] if customers is None else list(customers["customer_key"]),
-        product_ids=list(products["product_id"]),
+        customer_keys=None if customers is None else customers["customer_key"],
+        product_ids=products["product_id"],
     )
     if purchases is None:
         bought = sp.csr_matrix(matrix.matrix.shape, dtype=np.float32)

@@ -160,13 +160,11 @@ def cutoff_matrix(interactions: Table, products: Table, customers: Table) -> Int
     check_unique_keys(products, "products", "product_id")
     check_unique_keys(customers, "customer context", "customer_key")
     return build_interaction_matrix(
-        _training_pairs(interactions),
-        customer_keys=list(customers["customer_key"]),
-        product_ids=list(products["product_id"]),
+        _training_pairs(interactions), customer_keys=customers["customer_key"], product_ids=products["product_id"],
     )
 
 
-def _training_pairs(interactions: Table) -> pd.DataFrame:
+def _training_pairs(interactions: Table) -> Table:
     """The (customer_key, product_id, weight) rows that meet the minimum activity."""
     columns = interactions.column_names if isinstance(interactions, pa.Table) else list(interactions.columns)
     missing = [c for c in INTERACTION_COLUMNS if c not in columns]
@@ -175,11 +173,11 @@ def _training_pairs(interactions: Table) -> pd.DataFrame:
     return _flagged_rows(interactions, "meets_min_activity", ["customer_key", "product_id", "weight"])
 
 
-def _flagged_rows(table: Table, flag: str, columns: list[str]) -> pd.DataFrame:
-    """The ``columns`` of the rows whose boolean ``flag`` is true (filtered in Arrow when the
-    table is Arrow: much faster than pandas on long text columns)."""
+def _flagged_rows(table: Table, flag: str, columns: list[str]) -> Table:
+    """The ``columns`` of the rows whose boolean ``flag`` is true, Arrow in, Arrow out (the
+    matrix is built from Arrow: much faster than pandas on long text columns)."""
     if isinstance(table, pa.Table):
-        return table.filter(pc.fill_null(table[flag], False)).select(columns).to_pandas()
+        return table.filter(pc.fill_null(table[flag], False)).select(columns)
     return table.loc[table[flag].fillna(False).astype(bool), columns]
 
 

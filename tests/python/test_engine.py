@@ -3,6 +3,8 @@ and its result goes back as the engine takes it (the Spark side: test_spark_cros
 
 from __future__ import annotations
 
+import os
+
 import duckdb
 import pandas as pd
 import pyarrow as pa
@@ -81,3 +83,27 @@ def test_spark_timestamps_are_read_as_naive_utc_like_duckdbs():
 
     assert to_arrow(SparkFrame()).schema.field("at").type == pa.timestamp("us")
     assert to_pandas(SparkFrame())["at"].tolist() == [pd.Timestamp("2026-01-01 12:00")]
+
+
+@pytest.fixture
+def arrow_pool():
+    """pyarrow's default pool, restored after the test (the plugin sets it process-wide)."""
+    before = pa.default_memory_pool()
+    yield
+    pa.set_memory_pool(before)
+
+
+def test_the_dbt_plugin_makes_the_c_allocator_arrows_pool_unless_the_user_named_one(arrow_pool):
+    from dbt.adapters.duckdb.plugins import BasePlugin
+
+    from segrec.dbt_plugin import use_system_arrow_pool
+
+    pa.set_memory_pool(pa.mimalloc_memory_pool())
+    assert use_system_arrow_pool({"ARROW_DEFAULT_MEMORY_POOL": "mimalloc"}) == "mimalloc"
+    assert pa.default_memory_pool().backend_name == "mimalloc"
+    assert use_system_arrow_pool({}) == "system"
+    # as dbt loads it from profiles.yml
+    pa.set_memory_pool(pa.mimalloc_memory_pool())
+    BasePlugin.create("segrec.dbt_plugin")
+    expected = os.environ.get("ARROW_DEFAULT_MEMORY_POOL") and "mimalloc" or "system"
+    assert pa.default_memory_pool().backend_name == expected

@@ -31,6 +31,7 @@ from segrec.recommend.baselines import (
     trending_scores,
 )
 from segrec.recommend.data import align_products, parse_rule_segments
+from segrec.recommend.interactions import pair_matrix
 from segrec.recommend.reasons import anchor_items, reason_texts
 from segrec.recommend.rerank import context_index, context_scores, fit_context_lifts, policy_flags, select_top_n
 
@@ -50,6 +51,42 @@ def test_matrix_uses_sorted_keys_sums_repeats_and_keeps_extra_keys():
     np.testing.assert_array_equal(matrix.matrix.toarray(), [[2.5, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0]])
     assert matrix.matrix.nnz == 2  # the zero weight is not stored
     assert list(matrix.user_rows(["c", "zz", "a"])) == [2, -1, 0]
+
+
+def test_matrix_is_the_same_from_arrow_and_from_pandas_and_keeps_python_keys():
+    interactions = long_frame([("é", "p2", 1.0), ("b", "p10", 2.0), ("b", "p10", 0.5), ("Z", "p3", 1.0)])
+    from_pandas = build_interaction_matrix(interactions, customer_keys=["a", "b"], product_ids=np.array(["p1"]))
+    from_arrow = build_interaction_matrix(pa.Table.from_pandas(interactions), customer_keys=pd.Series(["a", "b"]),
+                                          product_ids=["p1"])
+    for matrix in (from_pandas, from_arrow):
+        # Python's order of str (by code point: upper case first, "é" last), as Python objects
+        assert list(matrix.customer_keys) == ["Z", "a", "b", "é"] and matrix.customer_keys.dtype == object
+        assert list(matrix.product_ids) == ["p1", "p10", "p2", "p3"]
+        np.testing.assert_array_equal(matrix.matrix.toarray(), [[0, 0, 0, 1], [0, 0, 0, 0], [0, 2.5, 0, 0],
+                                                                 [0, 0, 1, 0]])
+    numbers = build_interaction_matrix(pd.DataFrame({"customer_key": [10, 2], "product_id": [7, 7], "weight": [1, 1]}),
+                                       customer_keys=np.array([5], dtype=np.int32))
+    assert list(numbers.customer_keys) == [2, 5, 10] and type(numbers.customer_keys[0]) is int
+    # purchases on those key maps: unknown keys are dropped
+    bought = pair_matrix(pa.table({"customer_key": ["b", "x", "é"], "product_id": ["p3", "p3", "p9"]}), "purchases",
+                         from_arrow.customer_keys, from_arrow.product_ids)
+    np.testing.assert_array_equal(bought.toarray()[2], [0, 0, 0, 1])
+    assert bought.nnz == 1
+
+
+@pytest.mark.parametrize(
+    "frame, extra, message",
+    [
+        (pd.DataFrame({"customer_key": ["a", 1], "product_id": ["p1", "p1"], "weight": [1.0, 1.0]}), [],
+         "column customer_key holds keys of mixed types"),
+        (long_frame([("a", "p1", 1.0)]), [1], "(customer_key): keys of mixed types"),
+        (long_frame([("a", "p1", "x")]), [], "non-numeric"),
+    ],
+)
+def test_keys_that_cannot_be_ordered_and_text_weights_raise_a_clear_error(frame, extra, message):
+    with pytest.raises(SegrecError, match="interactions") as error:
+        build_interaction_matrix(frame, customer_keys=extra)
+    assert message in str(error.value)
 
 
 @pytest.mark.parametrize(
