@@ -450,6 +450,18 @@ class _Positions:
         return self.value(position)
 
 
+@dataclass(frozen=True)
+class Candidates:
+    """A batch's candidate pairs before their features (:meth:`CandidateGenerator.candidates`):
+    ``pairs`` (customer_key, product_id and a 0/1 ``src_<source>`` per source, sorted by both
+    keys), the batch's score grids the features read (rows, grids by name; None without
+    history) and the ``extra`` candidates with their columns."""
+
+    pairs: pd.DataFrame
+    grids: tuple[np.ndarray, dict[str, np.ndarray]] | None
+    extra: pd.DataFrame | None
+
+
 class CandidateGenerator:
     """Candidates of every source and their pair features at one ``cutoff``, fitted once and
     asked batch by batch (scikit-learn style ``fit`` / ``transform``).
@@ -518,7 +530,14 @@ class CandidateGenerator:
         those, with the customer features missing); pairs it does not propose get
         ``hybrid_score`` 0 and ``hybrid_rank`` NEVER_DAYS. Further columns of ``extra`` (e.g.
         the hybrid's strategy and reason) come out last, missing where it proposes nothing.
+        The same as :meth:`features` of :meth:`candidates`.
         """
+        return self.features(self.candidates(customers, extra))
+
+    def candidates(self, customers: Sequence[object] | None = None, extra: pd.DataFrame | None = None) -> Candidates:
+        """:meth:`transform`'s pairs with their sources alone, before any feature: a caller that
+        keeps only some of them (the ranker's negative sampling keeps about 1 in 16 training
+        pairs) asks :meth:`features` for those alone."""
         if not hasattr(self, "config_"):
             raise SegrecError("CandidateGenerator: call fit before transform")
         src_cols = [f"src_{s}" for s in SOURCES]
@@ -539,11 +558,25 @@ class CandidateGenerator:
             if col not in pairs:
                 pairs[col] = 0
         pairs = pairs.groupby(["customer_key", "product_id"], sort=True)[src_cols].max().fillna(0).astype(np.int8)
-        pairs = self._pair_features(pairs.reset_index())
+        return Candidates(pairs.reset_index(), grids, extra)
+
+    def owned(self, pairs: pd.DataFrame) -> np.ndarray:
+        """True for each (customer_key, product_id) the customer bought before the cutoff: the
+        feature ``is_own``, without the others."""
+        own = self._customer_rows(self.own_, pairs)
+        keys = pd.MultiIndex.from_frame(pairs[["customer_key", "product_id"]])
+        return keys.isin(pd.MultiIndex.from_frame(own[["customer_key", "product_id"]]))
+
+    def features(self, candidates: Candidates, keep: np.ndarray | None = None) -> pd.DataFrame:
+        """:meth:`transform`'s rows of the ``candidates`` (of those where ``keep``, a boolean
+        mask over them, in their order): a pair's features do not depend on the pairs beside it."""
+        src_cols = [f"src_{s}" for s in SOURCES]
+        pairs = candidates.pairs if keep is None else candidates.pairs[keep].reset_index(drop=True)
+        pairs = self._pair_features(pairs)
         for name in ("als_score", "als_rank", "cooc_score", "cooc_max"):
             pairs[name] = np.nan
-        if grids is not None:
-            rows, scores = grids
+        if candidates.grids is not None:
+            rows, scores = candidates.grids
             r = pd.Index(self.binary_.customer_keys[rows].astype(str)).get_indexer(pairs["customer_key"])
             c = self.binary_.item_columns(pairs["product_id"])
             known = (r >= 0) & (c >= 0)
@@ -552,6 +585,7 @@ class CandidateGenerator:
             pairs.loc[known, "als_rank"] = row_ranks(scores["als_score"], r[known], c[known]).astype(np.float32)
             pairs.loc[known, "cooc_max"] = _max_similarity(self.binary_.matrix[rows], self.cosine_, r[known],
                                                            c[known])
+        extra = candidates.extra
         carried = [] if extra is None else [c for c in extra.columns if c not in EXTRA_COLUMNS]
         if extra is not None:
             pairs = pairs.merge(extra[[*EXTRA_COLUMNS, *carried]], on=["customer_key", "product_id"], how="left")
@@ -559,7 +593,10 @@ class CandidateGenerator:
             pairs["hybrid_score"], pairs["hybrid_rank"] = np.nan, np.nan
         pairs["hybrid_score"] = pairs["hybrid_score"].astype(float).fillna(0.0)
         pairs["hybrid_rank"] = pairs["hybrid_rank"].astype(float).fillna(NEVER_DAYS)
-        return pairs[["customer_key", "product_id", *src_cols, *FEATURE_COLUMNS, *carried]]
+        # every feature a float, whichever pairs are asked (a product column is integer only
+        # while every pair finds its product, and the training data's version hashes types)
+        return pairs[["customer_key", "product_id", *src_cols, *FEATURE_COLUMNS, *carried]].astype(
+            dict.fromkeys(FEATURE_COLUMNS, float))
 
     def _rows(self, customers: Sequence[object] | None) -> np.ndarray:
         """Matrix rows of the asked customers who have history, in key order."""

@@ -44,6 +44,7 @@ from segrec.recommend.candidates import (
     PURCHASE_COLUMNS,
     CandidateConfig,
     CandidateGenerator,
+    Candidates,
     CutoffRows,
     customer_slice,
     label_pairs,
@@ -196,29 +197,37 @@ def _reasons(lists: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return strategy.astype(object), reason.astype(object)
 
 
-def _cutoff_pairs(
+def _cutoff_candidates(
     generator: CandidateGenerator,
     batch: np.ndarray,
     hybrid: pd.DataFrame,
     active: pa.Array,
     rebuy_products: pa.Array | None,
-) -> pd.DataFrame:
-    """The candidate pairs of one batch of customers at one cutoff (``hybrid``: that
-    cutoff's hybrid lists of at least the batch's customers), products in ``active`` only, and
-    own products only in ``rebuy_products`` when given (the re-buy rule repeat_categories)."""
+) -> tuple[Candidates | None, np.ndarray]:
+    """The candidates of one batch of customers at one cutoff (``hybrid``: that cutoff's hybrid
+    lists of at least the batch's customers; None when there are none) and the mask of those
+    that stay: products in ``active`` only, and own products only in ``rebuy_products`` when
+    given (the re-buy rule repeat_categories)."""
     chosen = _rows_where(hybrid, text_in(hybrid["customer_key"], batch))
-    # the hybrid's strategy and reason ride along with its candidates (one merge, in transform)
+    # the hybrid's strategy and reason ride along with its candidates (one merge, in the features)
     extra = chosen[["customer_key", "product_id", "hybrid_score", "hybrid_rank", "strategy", "reason"]].rename(
         columns={"strategy": "hybrid_strategy", "reason": "hybrid_reason"}) if len(chosen) else None
     if extra is None and not generator.has_history_:
-        return pd.DataFrame()
-    pairs = generator.transform(batch, extra)
-    if extra is None:
-        pairs = pairs.assign(hybrid_strategy=None, hybrid_reason=None)
-    pairs = _rows_where(pairs, text_in(pairs["product_id"], active))
+        return None, np.zeros(0, dtype=bool)
+    found = generator.candidates(batch, extra)
+    keep = text_in(found.pairs["product_id"], active)
     if rebuy_products is not None:
-        pairs = _rows_where(pairs, (pairs["is_own"] == 0).to_numpy() | text_in(pairs["product_id"], rebuy_products))
-    return pairs.reset_index(drop=True)
+        keep &= ~generator.owned(found.pairs) | text_in(found.pairs["product_id"], rebuy_products)
+    return found, keep
+
+
+def _pair_rows(generator: CandidateGenerator, found: Candidates | None, keep: np.ndarray) -> pd.DataFrame:
+    """The features of the ``found`` candidates where ``keep``, with the hybrid's strategy and
+    reason (missing without hybrid candidates)."""
+    if found is None:
+        return pd.DataFrame()
+    pairs = generator.features(found, None if keep.all() else keep)
+    return pairs if found.extra is not None else pairs.assign(hybrid_strategy=None, hybrid_reason=None)
 
 
 def _rows_where(frame: pd.DataFrame, mask: pd.Series | np.ndarray) -> pd.DataFrame:
@@ -296,31 +305,39 @@ class _Cutoffs:
         items co-occurrence of its window)."""
         self._generators = {c: g for c, g in self._generators.items() if c == cutoff}
 
-    def pairs(self, cutoff: str, batch: np.ndarray) -> pd.DataFrame:
+    def candidates(self, cutoff: str, batch: np.ndarray) -> tuple[Candidates | None, np.ndarray]:
         hybrid = self.hybrid.rows(cutoff, batch[0], batch[-1])  # batches are sorted, never empty
         rebuy_products = None if self.rebuy_products is None else self.rebuy_products.get(cutoff, _NO_PRODUCTS)
-        return _cutoff_pairs(self.generator(cutoff), batch, hybrid, self.active.get(cutoff, _NO_PRODUCTS),
-                             rebuy_products)
+        return _cutoff_candidates(self.generator(cutoff), batch, hybrid, self.active.get(cutoff, _NO_PRODUCTS),
+                                  rebuy_products)
 
-    def labelled(self, cutoff: str, pairs: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-        """The pairs a ranker learns from: labelled by the cutoff's window, negatives
-        subsampled (as the ranker would) so only what it keeps stays in memory."""
-        if pairs.empty:
-            return pairs, np.zeros(0, dtype=np.int8)
+    def pairs(self, cutoff: str, batch: np.ndarray) -> pd.DataFrame:
+        """The candidate pairs of a batch with their features (to score)."""
+        return _pair_rows(self.generator(cutoff), *self.candidates(cutoff, batch))
+
+    def labelled(self, cutoff: str, batch: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+        """The pairs of a batch a ranker learns from: labelled by the cutoff's window, negatives
+        subsampled (as the ranker would), and only those kept get their features (1 in 16 of
+        the pairs at 1M events)."""
+        found, keep = self.candidates(cutoff, batch)
+        if found is None or not keep.any():
+            return pd.DataFrame(), np.zeros(0, dtype=np.int8)
+        keys = found.pairs.loc[keep, ["customer_key", "product_id"]].reset_index(drop=True)
         truth = self.truth.get(cutoff)
         if truth is None:
             truth = pd.DataFrame({"customer_key": [], "product_id": []})
         else:
-            keys = pairs["customer_key"]
-            truth = customer_slice(truth, keys.min(), keys.max())
-        labels = label_pairs(pairs, truth)
-        keep = negative_sample(pairs, labels, self.settings["max_negatives_per_positive"],
-                               self.settings["random_state"], salt=cutoff)
-        return pairs[keep].reset_index(drop=True), labels[keep]
+            truth = customer_slice(truth, keys["customer_key"].min(), keys["customer_key"].max())
+        labels = label_pairs(keys, truth)
+        sampled = negative_sample(keys, labels, self.settings["max_negatives_per_positive"],
+                                  self.settings["random_state"], salt=cutoff)
+        chosen = np.zeros(len(keep), dtype=bool)
+        chosen[np.flatnonzero(keep)[sampled]] = True
+        return _pair_rows(self.generator(cutoff), found, chosen), labels[sampled]
 
     def train_window(self, cutoff: str, batches: list[np.ndarray]) -> tuple[pd.DataFrame, np.ndarray]:
         if cutoff not in self.training:
-            parts = [self.labelled(cutoff, self.pairs(cutoff, batch)) for batch in batches]
+            parts = [self.labelled(cutoff, batch) for batch in batches]
             self.training[cutoff] = _stacked(parts)
         return self.training[cutoff]
 

@@ -15,6 +15,7 @@ from segrec.recommend import ranker as ranker_module
 from segrec.recommend.candidates import (
     FEATURE_COLUMNS,
     NEVER_DAYS,
+    SOURCES,
     CandidateConfig,
     CandidateGenerator,
     CutoffRows,
@@ -518,6 +519,23 @@ def test_candidate_generator_gives_the_same_pairs_batch_by_batch() -> None:
     pd.testing.assert_frame_equal(whole, candidate_pairs(toy_history(), CUTOFF, config=FAST, random_state=0))
     with pytest.raises(SegrecError, match="call fit"):
         CandidateGenerator(FAST).transform()
+
+
+def test_features_of_some_candidates_are_those_rows_of_all_candidates_features() -> None:
+    # the ranker's training asks for the features of the pairs its negative sampling keeps alone
+    extra = pd.DataFrame({"customer_key": ["c1", "new"], "product_id": ["D", "A"], "hybrid_score": [0.7, 0.4],
+                          "hybrid_rank": [1, 1], "hybrid_reason": ["r1", "r2"]})
+    generator = CandidateGenerator(FAST, random_state=0).fit(toy_history(), CUTOFF)
+    found = generator.candidates(extra=extra)
+    whole = generator.features(found)
+    pd.testing.assert_frame_equal(whole, generator.transform(extra=extra))
+    assert list(found.pairs.columns) == ["customer_key", "product_id", *[f"src_{s}" for s in SOURCES]]
+    np.testing.assert_array_equal(generator.owned(found.pairs), whole["is_own"] == 1)
+    keep = np.zeros(len(found.pairs), dtype=bool)
+    keep[[0, 4, len(keep) - 1]] = True  # an own pair, a discovery pair and the hybrid's new customer
+    some = generator.features(found, keep)
+    assert some["customer_key"].tolist() == ["c1", "c2", "new"]
+    pd.testing.assert_frame_equal(some, whole[keep].reset_index(drop=True))
 
 
 def test_cutoff_rows_slice_one_cutoffs_customer_range_whatever_the_input_order() -> None:
