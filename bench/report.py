@@ -346,6 +346,32 @@ served lists 248 s (315, now beside the evaluation for its first minute), peak 5
 5,379: reached in the evaluation beside the served lists' two batches of pairs; ARI 0.9695, NDCG@10
 0.1722 (5.25x popularity), sessionization 1.00, ALS 1.20. int_recommendation__als_grid took 69.6 s
 (58.5 before): the machine was still slower than in the earlier run.
+
+Less work in the ranker's training, Arrow keys for the matrix, the C allocator for Arrow (2026-12-05,
+commits 2d7bff9 and 0500613). The ranker learns from about 1 in 16 of its training pairs (the
+negative sampling's); their features are now computed for those alone, after the candidates are
+labelled and sampled, instead of for every candidate (the same training frames: equal model and
+data versions at 1M, also under the re-buy rule repeat_categories). The interaction matrix's keys
+are hashed and sorted by pyarrow instead of factorized in pandas, and segrec's dbt plugin makes the
+C allocator pyarrow's memory pool (pyarrow 26 defaults to mimalloc, whose large buffers here fault
+their pages in afresh: the served ranker lists of the 1M shop, run alone, 21.6 s whole process
+with 8.7 s of system time against 16.5 s and 2.3 s). Measured alone on this machine: the 1M
+rankers' training 33.7 -> 28.3 s (two runs each); the 10M serving matrix 1.35 -> 0.9 s warm and
+4.7 -> 1.1 s in a fresh process; a whole 1M build with the C allocator against mimalloc, paired
+(two runs each, medians): wall 160.4 against 158.0 s (the same), system time 39.7 against 44.4 s,
+peak 2,573 against 2,812 MiB. The same results: every table of a 1M build equal to the previous
+commit's but for the float sums that differ between any two builds of one commit (the matrices,
+ALS factors, hybrid and served lists, segments equal). The `10M` table below is this work (the
+bench reports commit 0500613 "dirty": a change to the logistic member's median imputation sat in
+the working tree for part of the run; it was measured to give the same models, bit for bit, in the
+same time, and dropped): 928 s against 916, __ranker_fits 77.8 s (101.9), __ranker_latest 229.7 s
+(247.6), __hybrid_latest 367.4 s (333.4: not touched; it shares the cores with the rest), peak
+5,418 MiB (5,624), the same ARI and NDCG. The ALS ratio stays 1.20: the model ran alone, 15.3 s
+against 12.8 s of bare fits, and its 2.6 s beside the fit are, timed in a replica of the model in
+a fresh process, the matrix (1.6 s), the factor table with its two content hashes of the matrix
+(0.5 s), the write (0.3 s) and the reads (0.2 s). The `1M` table stays the c537cb4 run; this
+work's 1M run took 174 s on a machine again slower (untouched models 1.14x to 1.45x their c537cb4
+times), ALS 1.43 (1.59 s against 1.11 s), incremental 0.95, the same quality.
 """
 
 PENDING = """

@@ -32,8 +32,7 @@ def _key_column(table: Table, column: str, name: str) -> pa.ChunkedArray:
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise SegrecError(f"{name}: column {column} holds keys of mixed types, which cannot be ordered: {exc}") \
             from exc
-    if pa.types.is_dictionary(values.type):
-        values = values.cast(values.type.value_type)
+    values = _plain(values)
     if values.null_count:
         raise SegrecError(f"{name}: column {column} has {values.null_count} null value(s)")
     return values
@@ -46,8 +45,7 @@ def _as_type(keys: Iterable[object], like: pa.DataType, name: str) -> pa.Array:
         values = pa.array(keys if isinstance(keys, np.ndarray | pd.Series) else list(keys))
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise SegrecError(f"{name}: extra keys of mixed types cannot be ordered: {exc}") from exc
-    if pa.types.is_dictionary(values.type):
-        values = values.cast(values.type.value_type)
+    values = _plain(values)
     if values.type == like or pa.types.is_null(values.type) or pa.types.is_null(like):
         return values
     text = (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view)
@@ -66,8 +64,7 @@ def _key_map(values: pa.ChunkedArray, extra: pa.Array) -> tuple[pa.Array, np.nda
         chunks = [extra]
     distinct = pc.unique(pa.chunked_array(chunks, type=chunks[0].type if chunks else pa.string()))
     keys = distinct.take(pc.sort_indices(distinct))
-    positions = pc.index_in(values, value_set=keys) if len(values) else pa.array([], pa.int32())
-    return keys, np.asarray(pc.fill_null(positions, -1).to_numpy(), dtype=np.int64)
+    return keys, _index_in(values, keys)
 
 
 def _key_array(keys: pa.Array) -> np.ndarray:
@@ -76,11 +73,22 @@ def _key_array(keys: pa.Array) -> np.ndarray:
 
 
 def _positions(values: pa.ChunkedArray, keys: np.ndarray) -> np.ndarray:
-    """Position in ``keys`` of each value (-1 when absent)."""
-    if len(values) == 0 or len(keys) == 0:
+    """Position in the matrix's ``keys`` of each value (-1 when absent)."""
+    if len(keys) == 0:
         return np.full(len(values), -1, dtype=np.int64)
-    positions = pc.index_in(values, value_set=_as_type(keys, values.type, "keys"))
-    return np.asarray(pc.fill_null(positions, -1).to_numpy(), dtype=np.int64)
+    return _index_in(values, _as_type(keys, values.type, "keys"))
+
+
+def _index_in(values: pa.ChunkedArray, keys: pa.Array) -> np.ndarray:
+    """Position in ``keys`` of each value (-1 when absent)."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.asarray(pc.fill_null(pc.index_in(values, value_set=keys), -1).to_numpy(), dtype=np.int64)
+
+
+def _plain(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Dictionary-encoded keys (a pandas categorical) as their values."""
+    return values.cast(values.type.value_type) if pa.types.is_dictionary(values.type) else values
 
 
 def sorted_keys(*key_arrays: np.ndarray) -> np.ndarray:

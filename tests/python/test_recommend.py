@@ -58,7 +58,9 @@ def test_matrix_is_the_same_from_arrow_and_from_pandas_and_keeps_python_keys():
     from_pandas = build_interaction_matrix(interactions, customer_keys=["a", "b"], product_ids=np.array(["p1"]))
     from_arrow = build_interaction_matrix(pa.Table.from_pandas(interactions), customer_keys=pd.Series(["a", "b"]),
                                           product_ids=["p1"])
-    for matrix in (from_pandas, from_arrow):
+    from_categories = build_interaction_matrix(interactions.astype({"customer_key": "category"}),
+                                               customer_keys=pd.Categorical(["a", "b"]), product_ids=["p1"])
+    for matrix in (from_pandas, from_arrow, from_categories):
         # Python's order of str (by code point: upper case first, "é" last), as Python objects
         assert list(matrix.customer_keys) == ["Z", "a", "b", "é"] and matrix.customer_keys.dtype == object
         assert list(matrix.product_ids) == ["p1", "p10", "p2", "p3"]

@@ -536,6 +536,7 @@ def test_features_of_some_candidates_are_those_rows_of_all_candidates_features()
     some = generator.features(found, keep)
     assert some["customer_key"].tolist() == ["c1", "c2", "new"]
     pd.testing.assert_frame_equal(some, whole[keep].reset_index(drop=True))
+    assert list(generator.features(found, np.zeros(len(keep), dtype=bool)).columns) == list(whole.columns)
 
 
 def test_cutoff_rows_slice_one_cutoffs_customer_range_whatever_the_input_order() -> None:
