@@ -46,6 +46,8 @@ NEVER_DAYS = 10_000.0
 # Cells of the dense slice of the co-occurrence cosine made at a time (64 MB of float32).
 DENSE_CELLS = 16_000_000
 SOURCES: tuple[str, ...] = ("own", "als", "cooc", "popular", "trending", "hybrid")
+# A pair's 0/1 flag per source that proposed it.
+SOURCE_COLUMNS: tuple[str, ...] = tuple(f"src_{source}" for source in SOURCES)
 # Columns of the pair frame the ranker may learn from (keys, labels and flags excluded).
 FEATURE_COLUMNS: tuple[str, ...] = (
     "is_own",
@@ -540,7 +542,7 @@ class CandidateGenerator:
         pairs) asks :meth:`features` for those alone."""
         if not hasattr(self, "config_"):
             raise SegrecError("CandidateGenerator: call fit before transform")
-        src_cols = [f"src_{s}" for s in SOURCES]
+        src_cols = list(SOURCE_COLUMNS)
         parts = []
         if extra is not None:
             require_columns(extra, "extra candidates", EXTRA_COLUMNS)
@@ -570,7 +572,7 @@ class CandidateGenerator:
     def features(self, candidates: Candidates, keep: np.ndarray | None = None) -> pd.DataFrame:
         """:meth:`transform`'s rows of the ``candidates`` (of those where ``keep``, a boolean
         mask over them, in their order): a pair's features do not depend on the pairs beside it."""
-        src_cols = [f"src_{s}" for s in SOURCES]
+        src_cols = list(SOURCE_COLUMNS)
         pairs = candidates.pairs if keep is None else candidates.pairs[keep].reset_index(drop=True)
         pairs = self._pair_features(pairs)
         for name in ("als_score", "als_rank", "cooc_score", "cooc_max"):

@@ -15,7 +15,7 @@ from segrec.recommend import ranker as ranker_module
 from segrec.recommend.candidates import (
     FEATURE_COLUMNS,
     NEVER_DAYS,
-    SOURCES,
+    SOURCE_COLUMNS,
     CandidateConfig,
     CandidateGenerator,
     CutoffRows,
@@ -529,7 +529,7 @@ def test_features_of_some_candidates_are_those_rows_of_all_candidates_features()
     found = generator.candidates(extra=extra)
     whole = generator.features(found)
     pd.testing.assert_frame_equal(whole, generator.transform(extra=extra))
-    assert list(found.pairs.columns) == ["customer_key", "product_id", *[f"src_{s}" for s in SOURCES]]
+    assert list(found.pairs.columns) == ["customer_key", "product_id", *SOURCE_COLUMNS]
     np.testing.assert_array_equal(generator.owned(found.pairs), whole["is_own"] == 1)
     keep = np.zeros(len(found.pairs), dtype=bool)
     keep[[0, 4, len(keep) - 1]] = True  # an own pair, a discovery pair and the hybrid's new customer
