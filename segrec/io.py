@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from segrec.errors import SegrecError
 
@@ -37,11 +38,16 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
 
 
 def require_columns(frame: object, table: str, columns: Iterable[str]) -> None:
-    """Raise :class:`SegrecError` naming ``table`` when ``frame`` lacks any of ``columns``."""
-    if not isinstance(frame, pd.DataFrame):
-        raise SegrecError(f"{table}: expected a pandas DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
+    """Raise :class:`SegrecError` naming ``table`` when ``frame`` (pandas or Arrow) lacks any of
+    ``columns``."""
+    if isinstance(frame, pd.DataFrame):
+        present = list(frame.columns)
+    elif isinstance(frame, pa.Table):
+        present = frame.column_names
+    else:
+        raise SegrecError(f"{table}: expected a pandas DataFrame or an Arrow table, got {type(frame).__name__}")
+    missing = [c for c in columns if c not in present]
     if missing:
         raise SegrecError(
-            f"{table}: missing column(s) {', '.join(map(str, missing))} (has: {', '.join(map(str, frame.columns))})"
+            f"{table}: missing column(s) {', '.join(map(str, missing))} (has: {', '.join(map(str, present))})"
         )

@@ -21,6 +21,7 @@ from segrec.io import require_columns
 
 INTERACTION_COLUMNS: tuple[str, ...] = ("customer_key", "product_id", "weight")
 EVENT_COLUMNS: tuple[str, ...] = ("customer_key", "product_id", "event_type", "event_time")
+# A table a recommender reads: pandas, or Arrow as the dbt Python models pass it.
 Table = pd.DataFrame | pa.Table
 
 
@@ -162,7 +163,7 @@ def pair_matrix(
     Weights of repeated pairs are summed (1 per row without ``weights``); pairs whose keys
     are not in the maps are dropped, because nothing can be said about them.
     """
-    _require(frame, table, ("customer_key", "product_id"))
+    require_columns(frame, table, ("customer_key", "product_id"))
     rows = _positions(_key_column(frame, "customer_key", table), customer_keys)
     cols = _positions(_key_column(frame, "product_id", table), product_ids)
     return _pairs_to_csr(rows, cols, (len(customer_keys), len(product_ids)), weights)
@@ -177,15 +178,6 @@ def _pairs_to_csr(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int], we
     out.eliminate_zeros()
     out.sort_indices()
     return out
-
-
-def _require(frame: Table, table: str, columns: Sequence[str]) -> None:
-    if isinstance(frame, pa.Table):
-        missing = [c for c in columns if c not in frame.column_names]
-        if missing:
-            raise SegrecError(f"{table}: missing column(s) {', '.join(missing)} (has: {', '.join(frame.column_names)})")
-    else:
-        require_columns(frame, table, columns)
 
 
 def _weights(interactions: Table) -> np.ndarray:
@@ -218,7 +210,7 @@ def build_interaction_matrix(
     customer_keys, product_ids : extra keys to include as empty rows/columns, e.g. cold-start
         customers and products nobody has touched yet. The index maps are the sorted union.
     """
-    _require(interactions, "interactions", INTERACTION_COLUMNS)
+    require_columns(interactions, "interactions", INTERACTION_COLUMNS)
     weight = _weights(interactions)
     users, rows = _key_map(*_keys_and_extra(interactions, "customer_key", customer_keys))
     items, cols = _key_map(*_keys_and_extra(interactions, "product_id", product_ids))

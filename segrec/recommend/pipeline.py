@@ -50,7 +50,7 @@ from segrec.recommend.als import (
 from segrec.recommend.data import RecData, check_unique_keys, prepare_data
 from segrec.recommend.evaluation import KS, METRIC_COLUMNS, N_RESAMPLES, describe_windows, evaluate_recommender
 from segrec.recommend.hybrid import SIMILARITY_METHODS, STRATEGIES, HybridRecommender, item_similarity_table
-from segrec.recommend.interactions import InteractionMatrix, build_interaction_matrix, sorted_keys
+from segrec.recommend.interactions import InteractionMatrix, Table, build_interaction_matrix, sorted_keys
 from segrec.recommend.spark_als import SparkALS
 from segrec.recommend.tuning import grid_search_als
 from segrec.schemas import REPEATED_TEXT, typed_frame, typed_table
@@ -61,8 +61,6 @@ INTERACTION_COLUMNS: tuple[str, ...] = (
     "customer_key", "product_id", "weight", "is_purchased", "meets_min_activity",
 )
 
-
-Table = pd.DataFrame | pa.Table
 
 # The Arrow schemas of the Python models' outputs (segrec.schemas: an empty frame, with no
 # products or no customers to list, has no dtypes to infer).
@@ -166,10 +164,7 @@ def cutoff_matrix(interactions: Table, products: Table, customers: Table) -> Int
 
 def _training_pairs(interactions: Table) -> Table:
     """The (customer_key, product_id, weight) rows that meet the minimum activity."""
-    columns = interactions.column_names if isinstance(interactions, pa.Table) else list(interactions.columns)
-    missing = [c for c in INTERACTION_COLUMNS if c not in columns]
-    if missing:
-        raise SegrecError(f"interactions: missing column(s) {', '.join(missing)} (has: {', '.join(columns)})")
+    require_columns(interactions, "interactions", INTERACTION_COLUMNS)
     return _flagged_rows(interactions, "meets_min_activity", ["customer_key", "product_id", "weight"])
 
 

@@ -97,6 +97,8 @@ def test_keys_that_cannot_be_ordered_and_text_weights_raise_a_clear_error(frame,
         (long_frame([("a", "p1", -1.0)]), "weight"),
         (long_frame([("a", "p1", float("nan"))]), "weight"),
         (pd.DataFrame({"customer_key": ["a"], "product_id": ["p1"]}), "missing column(s) weight"),
+        (pa.table({"customer_key": ["a"], "product_id": ["p1"]}),
+         "missing column(s) weight (has: customer_key, product_id)"),
         (long_frame([(None, "p1", 1.0)]), "customer_key"),
     ],
 )
